@@ -1,0 +1,26 @@
+//! The pure core of dagbench: what a job is, what goes on the wire, what a
+//! job graph is and how a run of one is scheduled. Nothing here performs I/O,
+//! reads a clock or spawns a task: time and randomness are inputs, which is
+//! what makes every piece testable with literal data and property tests.
+//!
+//! # Layout
+//! - [`ids`]: validated `JobId`, `RunId`, `SequenceId` (safe as path segments).
+//! - [`key`]: validated relative object keys (`input_key`).
+//! - [`time`]: RFC 3339 millisecond timestamps as plain values.
+//! - [`message`]: the incoming job message and the outgoing completion.
+//! - [`graph`]: the compact job graph, its file format, analysis and
+//!   synthetic shapes.
+//! - [`scheduler`]: the scheduling state machine.
+//! - [`rng`]: SplitMix64, the counter-based generator the workload is keyed on.
+
+pub mod graph;
+pub mod ids;
+pub mod key;
+pub mod message;
+pub mod rng;
+pub mod scheduler;
+pub mod time;
+
+pub use graph::{GraphError, JobGraph, JobIndex};
+pub use ids::{JobId, RunId, SequenceId};
+pub use scheduler::Scheduler;
