@@ -1,1 +1,53 @@
-fn main() {}
+//! `dagbench`: run a job graph through a job-graph processor and measure how
+//! fast and how cheaply it gets through.
+//!
+//! `main` only parses the command line and prints the error, once, with its
+//! chain of causes; each subcommand lives in its own module.
+
+mod bench;
+mod graph_cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dagbench",
+    version,
+    about = "Run a job graph through a job-graph processor and measure throughput, latency and cost.",
+    long_about = "Run a job graph (jobs that depend on other jobs) through a job-graph processor \
+                  and measure how fast and how cheaply it gets through it.\n\n\
+                  Today: build, check and benchmark job graphs. The local runtime (`dagbench run`) \
+                  and the AWS scenarios arrive with the next releases."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and check job graph files.
+    #[command(subcommand)]
+    Graph(graph_cmd::GraphCommand),
+    /// Benchmarks, each with a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Graph(command) => graph_cmd::run(command),
+        Command::Bench(command) => bench::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

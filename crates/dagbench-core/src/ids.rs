@@ -38,11 +38,7 @@ pub fn validate_id(what: &'static str, value: &str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { what });
     }
-    if let Some((position, found)) = value
-        .chars()
-        .enumerate()
-        .find(|&(_, c)| !is_id_char(c))
-    {
+    if let Some((position, found)) = value.chars().enumerate().find(|&(_, c)| !is_id_char(c)) {
         return Err(IdError::BadCharacter {
             what,
             value: value.to_owned(),
@@ -166,7 +162,16 @@ mod tests {
 
     #[test]
     fn accepts_safe_ids() {
-        for id in ["a", "s7-l3", "merge", "job.1", "A:b_c-9", "..a", "a..", &"x".repeat(128)] {
+        for id in [
+            "a",
+            "s7-l3",
+            "merge",
+            "job.1",
+            "A:b_c-9",
+            "..a",
+            "a..",
+            &"x".repeat(128),
+        ] {
             assert_eq!(JobId::new(id).unwrap().as_str(), id);
         }
     }

@@ -137,15 +137,16 @@ impl JobMessage {
             }
         };
         let id = Some(&job_id);
-        let work_duration_ms = bounded_u64(&fields, "work_duration_ms", limits.max_work_duration_ms)
-            .map_err(|e| invalid(id, e))?;
+        let work_duration_ms =
+            bounded_u64(&fields, "work_duration_ms", limits.max_work_duration_ms)
+                .map_err(|e| invalid(id, e))?;
         let data_size_kb = bounded_u64(&fields, "data_size_kb", limits.max_data_size_kb)
             .map_err(|e| invalid(id, e))?;
         let input_key = match optional_str(&fields, "input_key").map_err(|e| invalid(id, e))? {
             None => None,
-            Some(s) => Some(
-                ObjectKey::new(s).map_err(|e| invalid(id, MessageError::InvalidInputKey(e)))?,
-            ),
+            Some(s) => {
+                Some(ObjectKey::new(s).map_err(|e| invalid(id, MessageError::InvalidInputKey(e)))?)
+            }
         };
         let run_id = match optional_str(&fields, "run_id").map_err(|e| invalid(id, e))? {
             None => None,
@@ -368,14 +369,22 @@ mod tests {
         let err = JobMessage::parse(body.as_bytes(), &Limits::default()).unwrap_err();
         let shown: String = body.chars().take(80).collect();
         assert_eq!(err.to_string(), expected, "body {shown}");
-        assert_eq!(err.job_id.as_ref().map(JobId::as_str), job_id, "body {shown}");
+        assert_eq!(
+            err.job_id.as_ref().map(JobId::as_str),
+            job_id,
+            "body {shown}"
+        );
     }
 
     #[test]
     fn defaults_and_unknown_fields() {
-        let m = JobMessage::parse(br#"{"job_id":"a","extra":{"x":1}}"#, &Limits::default()).unwrap();
+        let m =
+            JobMessage::parse(br#"{"job_id":"a","extra":{"x":1}}"#, &Limits::default()).unwrap();
         assert_eq!(m.job_id.as_str(), "a");
-        assert_eq!((m.work_duration_ms, m.data_size_kb, &m.input_key), (0, 0, &None));
+        assert_eq!(
+            (m.work_duration_ms, m.data_size_kb, &m.input_key),
+            (0, 0, &None)
+        );
         let m = JobMessage::parse(
             br#"{"job_id":"a","work_duration_ms":100.0,"data_size_kb":null,"run_id":"r1"}"#,
             &Limits::default(),
@@ -388,11 +397,23 @@ mod tests {
 
     #[test]
     fn invalid_messages_name_the_field() {
-        check_invalid("not json", None, "message body is not valid JSON: expected ident at line 1 column 2");
-        check_invalid("[1]", None, "message body is JSON but not an object (found an array)");
+        check_invalid(
+            "not json",
+            None,
+            "message body is not valid JSON: expected ident at line 1 column 2",
+        );
+        check_invalid(
+            "[1]",
+            None,
+            "message body is JSON but not an object (found an array)",
+        );
         check_invalid("{}", None, "field `job_id` is missing");
         check_invalid(r#"{"job_id":null}"#, None, "field `job_id` is missing");
-        check_invalid(r#"{"job_id":7}"#, None, "field `job_id` must be a string, found a number 7");
+        check_invalid(
+            r#"{"job_id":7}"#,
+            None,
+            "field `job_id` must be a string, found a number 7",
+        );
         check_invalid(
             r#"{"job_id":"../x"}"#,
             None,
@@ -434,12 +455,19 @@ mod tests {
             "field `input_key` must be a string, found an array [\"x\"]",
         );
         let big = format!(r#"{{"job_id":"a","pad":"{}"}}"#, "x".repeat(300_000));
-        check_invalid(&big, None, "message body is 300023 bytes; the limit is 262144");
+        check_invalid(
+            &big,
+            None,
+            "message body is 300023 bytes; the limit is 262144",
+        );
     }
 
     #[test]
     fn limits_follow_the_timeout() {
-        assert_eq!(Limits::for_timeout_ms(900_000).max_work_duration_ms, 895_000);
+        assert_eq!(
+            Limits::for_timeout_ms(900_000).max_work_duration_ms,
+            895_000
+        );
         assert_eq!(Limits::for_timeout_ms(3_000).max_work_duration_ms, 0);
     }
 
@@ -449,7 +477,10 @@ mod tests {
             br#"{"job_id":"a","status":"failed","completed_at":"2026-01-21T12:34:56.789Z"}"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("status `failed` needs `error`"), "{err}");
+        assert!(
+            err.to_string().contains("status `failed` needs `error`"),
+            "{err}"
+        );
         let err = Completion::parse(
             br#"{"job_id":"a","status":"done","completed_at":"2026-01-21T12:34:56.789Z"}"#,
         )

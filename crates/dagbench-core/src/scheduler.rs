@@ -32,7 +32,10 @@ pub enum JobState {
 
 impl JobState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Completed | JobState::Failed | JobState::Blocked)
+        matches!(
+            self,
+            JobState::Completed | JobState::Failed | JobState::Blocked
+        )
     }
 }
 
@@ -57,7 +60,10 @@ pub enum CompletionOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureOutcome {
     /// Recorded; `blocked` transitive dependents will never run.
-    Accepted { blocked: u32, finished: bool },
+    Accepted {
+        blocked: u32,
+        finished: bool,
+    },
     /// The job had already failed: nothing changed.
     Duplicate,
     /// The job had already completed or been blocked: nothing changed.

@@ -91,7 +91,10 @@ mod tests {
         let ts = Timestamp::parse("2026-01-21T12:34:56.789Z").unwrap();
         assert_eq!(ts.to_string(), "2026-01-21T12:34:56.789Z");
         assert_eq!(ts.utc_hour_parts(), (2026, 1, 21, 12));
-        assert_eq!(Timestamp::from_unix_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_unix_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -104,7 +107,12 @@ mod tests {
 
     #[test]
     fn rejects_non_rfc3339() {
-        let err = Timestamp::parse("21/01/2026 12:34").unwrap_err().to_string();
-        assert!(err.starts_with("\"21/01/2026 12:34\" is not an RFC 3339 timestamp"), "{err}");
+        let err = Timestamp::parse("21/01/2026 12:34")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("\"21/01/2026 12:34\" is not an RFC 3339 timestamp"),
+            "{err}"
+        );
     }
 }

@@ -34,13 +34,37 @@ fn diamond_runs_in_order_and_finishes_once() {
     let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]);
     let mut s = Scheduler::new(g);
     assert_eq!(drain(&mut s), ["a"]);
-    assert_eq!(s.completed_id("a"), CompletionOutcome::Accepted { released: 2, finished: false });
+    assert_eq!(
+        s.completed_id("a"),
+        CompletionOutcome::Accepted {
+            released: 2,
+            finished: false
+        }
+    );
     assert_eq!(drain(&mut s), ["b", "c"]);
-    assert_eq!(s.completed_id("b"), CompletionOutcome::Accepted { released: 0, finished: false });
+    assert_eq!(
+        s.completed_id("b"),
+        CompletionOutcome::Accepted {
+            released: 0,
+            finished: false
+        }
+    );
     assert_eq!(s.completed_id("b"), CompletionOutcome::Duplicate);
-    assert_eq!(s.completed_id("c"), CompletionOutcome::Accepted { released: 1, finished: false });
+    assert_eq!(
+        s.completed_id("c"),
+        CompletionOutcome::Accepted {
+            released: 1,
+            finished: false
+        }
+    );
     assert_eq!(drain(&mut s), ["d"]);
-    assert_eq!(s.completed_id("d"), CompletionOutcome::Accepted { released: 0, finished: true });
+    assert_eq!(
+        s.completed_id("d"),
+        CompletionOutcome::Accepted {
+            released: 0,
+            finished: true
+        }
+    );
     assert!(s.is_finished());
     assert_eq!(s.completed_id("d"), CompletionOutcome::Duplicate);
     assert_eq!(s.completed_id("zz"), CompletionOutcome::Unknown);
@@ -73,21 +97,57 @@ fn failure_blocks_exactly_the_transitive_dependents() {
     ]);
     let mut s = Scheduler::new(g.clone());
     assert_eq!(drain(&mut s), ["a", "e", "x"]);
-    assert_eq!(s.completed_id("a"), CompletionOutcome::Accepted { released: 2, finished: false });
+    assert_eq!(
+        s.completed_id("a"),
+        CompletionOutcome::Accepted {
+            released: 2,
+            finished: false
+        }
+    );
     assert_eq!(drain(&mut s), ["b", "d"]);
-    assert_eq!(s.failed_id("b", "disk full"), FailureOutcome::Accepted { blocked: 1, finished: false });
+    assert_eq!(
+        s.failed_id("b", "disk full"),
+        FailureOutcome::Accepted {
+            blocked: 1,
+            finished: false
+        }
+    );
     assert_eq!(s.failed_id("b", "again"), FailureOutcome::Duplicate);
     let c = g.find("c").unwrap();
     assert_eq!(s.state(c), JobState::Blocked);
     assert_eq!(s.blocked_by(c), g.find("b"));
     assert_eq!(s.failure(g.find("b").unwrap()), Some("disk full"));
     // A late completion of the failed job and of the blocked job changes nothing.
-    assert_eq!(s.completed_id("b"), CompletionOutcome::Late(JobState::Failed));
-    assert_eq!(s.completed_id("c"), CompletionOutcome::Late(JobState::Blocked));
+    assert_eq!(
+        s.completed_id("b"),
+        CompletionOutcome::Late(JobState::Failed)
+    );
+    assert_eq!(
+        s.completed_id("c"),
+        CompletionOutcome::Late(JobState::Blocked)
+    );
     // e completing releases nothing: c is blocked.
-    assert_eq!(s.completed_id("e"), CompletionOutcome::Accepted { released: 0, finished: false });
-    assert_eq!(s.completed_id("d"), CompletionOutcome::Accepted { released: 0, finished: false });
-    assert_eq!(s.completed_id("x"), CompletionOutcome::Accepted { released: 0, finished: true });
+    assert_eq!(
+        s.completed_id("e"),
+        CompletionOutcome::Accepted {
+            released: 0,
+            finished: false
+        }
+    );
+    assert_eq!(
+        s.completed_id("d"),
+        CompletionOutcome::Accepted {
+            released: 0,
+            finished: false
+        }
+    );
+    assert_eq!(
+        s.completed_id("x"),
+        CompletionOutcome::Accepted {
+            released: 0,
+            finished: true
+        }
+    );
     let p = s.progress();
     assert_eq!((p.completed, p.failed, p.blocked), (4, 1, 1));
 }
@@ -96,7 +156,11 @@ fn failure_blocks_exactly_the_transitive_dependents() {
 fn restore_resumes_without_recomputing() {
     let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]);
     let mut s = Scheduler::new(g.clone());
-    let done = [g.find("a").unwrap(), g.find("b").unwrap(), g.find("a").unwrap()];
+    let done = [
+        g.find("a").unwrap(),
+        g.find("b").unwrap(),
+        g.find("a").unwrap(),
+    ];
     assert_eq!(s.restore(done), Ok(2));
     assert_eq!(drain(&mut s), ["c", "d"]);
     assert_eq!(s.completed_id("b"), CompletionOutcome::Duplicate);
@@ -131,39 +195,42 @@ fn unpopped_job_is_handed_out_again_first() {
 /// A random DAG: job i may depend on any job with a smaller *rank*; ranks
 /// are a random permutation, so index order is not a topological order.
 fn arb_dag() -> impl Strategy<Value = (Vec<Vec<usize>>, Vec<usize>)> {
-    (1usize..40).prop_flat_map(|n| {
-        let deps = prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n);
-        let perm = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
-        (deps, perm)
-    })
-    .prop_map(|(deps, rank_of)| {
-        let n = rank_of.len();
-        let mut by_rank = vec![0; n];
-        for (job, &r) in rank_of.iter().enumerate() {
-            by_rank[r] = job;
-        }
-        let deps = (0..n)
-            .map(|job| {
-                let r = rank_of[job];
-                let mut mine: Vec<usize> = if r == 0 {
-                    Vec::new()
-                } else {
-                    deps[job].iter().map(|ix| by_rank[ix.index(r)]).collect()
-                };
-                mine.sort_unstable();
-                mine.dedup();
-                mine
-            })
-            .collect();
-        (deps, rank_of)
-    })
+    (1usize..40)
+        .prop_flat_map(|n| {
+            let deps =
+                prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n);
+            let perm = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+            (deps, perm)
+        })
+        .prop_map(|(deps, rank_of)| {
+            let n = rank_of.len();
+            let mut by_rank = vec![0; n];
+            for (job, &r) in rank_of.iter().enumerate() {
+                by_rank[r] = job;
+            }
+            let deps = (0..n)
+                .map(|job| {
+                    let r = rank_of[job];
+                    let mut mine: Vec<usize> = if r == 0 {
+                        Vec::new()
+                    } else {
+                        deps[job].iter().map(|ix| by_rank[ix.index(r)]).collect()
+                    };
+                    mine.sort_unstable();
+                    mine.dedup();
+                    mine
+                })
+                .collect();
+            (deps, rank_of)
+        })
 }
 
 fn build(deps: &[Vec<usize>]) -> Arc<JobGraph> {
     let mut b = GraphBuilder::new();
     for (job, mine) in deps.iter().enumerate() {
         let names: Vec<String> = mine.iter().map(|d| format!("j{d}")).collect();
-        b.add_job(&format!("j{job}"), &names, JobAttrs::default()).unwrap();
+        b.add_job(&format!("j{job}"), &names, JobAttrs::default())
+            .unwrap();
     }
     Arc::new(b.finish().unwrap())
 }
@@ -304,9 +371,9 @@ proptest! {
             prop_assert!(failed.contains(&by) && descendants(&deps, by).contains(&b));
         }
         // Every job not blocked became ready exactly once; blocked ones never.
-        for job in 0..n {
+        for (job, &times) in ever_ready.iter().enumerate() {
             let expected = u32::from(!blocked.contains(&job));
-            prop_assert_eq!(ever_ready[job], expected, "j{}", job);
+            prop_assert_eq!(times, expected, "j{}", job);
         }
         let p = s.progress();
         prop_assert_eq!((p.completed, p.failed, p.blocked), (completed.len() as u64, failed.len() as u64, blocked.len() as u64));

@@ -13,7 +13,10 @@ fn incoming_example_round_trips() {
     assert_eq!(message.job_id.as_str(), "unique-id");
     assert_eq!(message.work_duration_ms, 100);
     assert_eq!(message.data_size_kb, 10);
-    assert_eq!(message.input_key.as_ref().unwrap().as_str(), "jobs/job-123.json");
+    assert_eq!(
+        message.input_key.as_ref().unwrap().as_str(),
+        "jobs/job-123.json"
+    );
     let original: Value = serde_json::from_str(INCOMING).unwrap();
     let written: Value = serde_json::from_str(&message.to_json()).unwrap();
     assert_eq!(written, original);
@@ -26,15 +29,28 @@ fn completion_example_round_trips() {
     assert!(matches!(&completion.outcome,
         Outcome::Completed { output_key } if output_key.as_str() == "output/2026/01/21/12/unique-id.json"));
     assert_eq!(completion.processing_time_ms, 105.2);
-    assert_eq!(completion.completed_at.to_string(), "2026-01-21T12:34:56.789Z");
+    assert_eq!(
+        completion.completed_at.to_string(),
+        "2026-01-21T12:34:56.789Z"
+    );
     assert_eq!(completion.test_run_id, "baseline-001");
     let original: Value = serde_json::from_str(COMPLETION).unwrap();
     let written = completion.to_json();
     assert_eq!(serde_json::from_str::<Value>(&written).unwrap(), original);
     // Field order on the wire is the documented one.
-    let keys: Vec<&str> = ["job_id", "status", "output_key", "processing_time_ms", "completed_at", "test_run_id"]
-        .into_iter()
+    let keys: Vec<&str> = [
+        "job_id",
+        "status",
+        "output_key",
+        "processing_time_ms",
+        "completed_at",
+        "test_run_id",
+    ]
+    .into_iter()
+    .collect();
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| written.find(&format!("\"{k}\"")).unwrap())
         .collect();
-    let positions: Vec<usize> = keys.iter().map(|k| written.find(&format!("\"{k}\"")).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{written}");
 }

@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use super::{GraphStats, JobGraph, JobIndex, StrColumn};
-use crate::ids::{IdError, validate_id};
+use super::{GraphStats, JobGraph, JobIndex, StrColumn, U32Column};
 use crate::graph::ids::IdTable;
+use crate::ids::{IdError, validate_id};
 
 /// Why a graph cannot be built. Every message names the jobs involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,8 +47,8 @@ pub struct GraphBuilder {
     dep_names: String,
     dep_ends: Vec<u32>,
     dep_start: Vec<u32>,
-    work_ms: Vec<u32>,
-    data_kb: Vec<u32>,
+    work_ms: U32Column,
+    data_kb: U32Column,
     input_keys: StrColumn,
     kinds: StrColumn,
 }
@@ -69,8 +69,6 @@ impl GraphBuilder {
         Self {
             ids: IdTable::with_capacity(jobs),
             dep_start,
-            work_ms: Vec::with_capacity(jobs),
-            data_kb: Vec::with_capacity(jobs),
             ..Self::default()
         }
     }
@@ -80,7 +78,7 @@ impl GraphBuilder {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.work_ms.is_empty()
+        self.len() == 0
     }
 
     /// Adds one job. Fails on an invalid or duplicate id; dependencies are
@@ -109,9 +107,11 @@ impl GraphBuilder {
             .map_err(|()| GraphError::DuplicateId(job_id.to_owned()))?;
         for dep in depends_on {
             self.dep_names.push_str(dep.as_ref());
-            self.dep_ends.push(to_u32(self.dep_names.len(), "dependency names over 4 GiB")?);
+            self.dep_ends
+                .push(to_u32(self.dep_names.len(), "dependency names over 4 GiB")?);
         }
-        self.dep_start.push(to_u32(self.dep_ends.len(), "more than 2^32 edges")?);
+        self.dep_start
+            .push(to_u32(self.dep_ends.len(), "more than 2^32 edges")?);
         self.work_ms.push(attrs.work_duration_ms);
         self.data_kb.push(attrs.data_size_kb);
         self.input_keys.push(position, attrs.input_key)?;
@@ -203,6 +203,8 @@ impl GraphBuilder {
             stats: GraphStats::default(),
         };
         graph.ids.shrink_to_fit();
+        graph.work_ms.shrink_to_fit();
+        graph.data_kb.shrink_to_fit();
         match graph.topological_order() {
             Ok(order) => {
                 graph.stats = graph.compute_stats(&order);
@@ -221,16 +223,26 @@ impl GraphBuilder {
 /// Follows unfinished dependencies from an unfinished job until a job
 /// repeats. Every job left over by Kahn's algorithm has at least one
 /// unfinished dependency, so the walk cannot stop before closing a cycle.
-fn find_cycle(graph: &JobGraph, deps: &[u32], deps_start: &[u32], unfinished: &[bool]) -> Vec<String> {
-    let start = unfinished.iter().position(|&u| u).expect("a cycle leaves jobs unfinished");
+fn find_cycle(
+    graph: &JobGraph,
+    deps: &[u32],
+    deps_start: &[u32],
+    unfinished: &[bool],
+) -> Vec<String> {
+    let start = unfinished
+        .iter()
+        .position(|&u| u)
+        .expect("a cycle leaves jobs unfinished");
     let mut seen_at = vec![u32::MAX; graph.len()];
     let mut walk: Vec<u32> = Vec::new();
     let mut job = start as u32;
     loop {
         if seen_at[job as usize] != u32::MAX {
             let from = seen_at[job as usize] as usize;
-            let mut cycle: Vec<String> =
-                walk[from..].iter().map(|&j| graph.id(JobIndex(j)).to_owned()).collect();
+            let mut cycle: Vec<String> = walk[from..]
+                .iter()
+                .map(|&j| graph.id(JobIndex(j)).to_owned())
+                .collect();
             cycle.push(graph.id(JobIndex(job)).to_owned());
             return cycle;
         }
@@ -257,7 +269,8 @@ impl StrColumn {
                     self.ends = vec![0; position + 1];
                 }
                 self.text.push_str(text);
-                self.ends.push(to_u32(self.text.len(), "attribute text over 4 GiB")?);
+                self.ends
+                    .push(to_u32(self.text.len(), "attribute text over 4 GiB")?);
             }
         }
         Ok(())

@@ -86,7 +86,8 @@ impl JobGraph {
     /// The graph file as a string (small graphs, tests).
     pub fn to_json_string(&self) -> String {
         let mut out = Vec::new();
-        self.write_json(&mut out).expect("writing to a Vec cannot fail");
+        self.write_json(&mut out)
+            .expect("writing to a Vec cannot fail");
         String::from_utf8(out).expect("graph files are UTF-8")
     }
 }

@@ -51,6 +51,73 @@ impl StrColumn {
     }
 }
 
+/// A number per job, stored once while every job has the same value (the
+/// common case of synthetic graphs: 0 bytes per job instead of 4).
+#[derive(Debug, Clone)]
+pub(crate) enum U32Column {
+    Uniform { value: u32, len: usize },
+    PerJob(Vec<u32>),
+}
+
+impl Default for U32Column {
+    fn default() -> Self {
+        U32Column::Uniform { value: 0, len: 0 }
+    }
+}
+
+impl U32Column {
+    fn push(&mut self, v: u32) {
+        match self {
+            U32Column::Uniform { value, len } if *len == 0 || *value == v => {
+                *value = v;
+                *len += 1;
+            }
+            U32Column::Uniform { value, len } => {
+                let mut values = Vec::with_capacity(*len + 1);
+                values.resize(*len, *value);
+                values.push(v);
+                *self = U32Column::PerJob(values);
+            }
+            U32Column::PerJob(values) => values.push(v),
+        }
+    }
+
+    #[inline]
+    fn get(&self, j: usize) -> u32 {
+        match self {
+            U32Column::Uniform { value, .. } => *value,
+            U32Column::PerJob(values) => values[j],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            U32Column::Uniform { len, .. } => *len,
+            U32Column::PerJob(values) => values.len(),
+        }
+    }
+
+    fn sum(&self) -> u64 {
+        match self {
+            U32Column::Uniform { value, len } => u64::from(*value) * *len as u64,
+            U32Column::PerJob(values) => values.iter().map(|&v| u64::from(v)).sum(),
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        if let U32Column::PerJob(values) = self {
+            values.shrink_to_fit();
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            U32Column::Uniform { .. } => 0,
+            U32Column::PerJob(values) => values.capacity() * 4,
+        }
+    }
+}
+
 /// Summary figures of a graph, computed once when it is built.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GraphStats {
@@ -94,8 +161,8 @@ pub struct JobGraph {
     /// are the jobs that depend on j (what its completion may release).
     dependents_start: Vec<u32>,
     dependents: Vec<u32>,
-    work_ms: Vec<u32>,
-    data_kb: Vec<u32>,
+    work_ms: U32Column,
+    data_kb: U32Column,
     input_keys: StrColumn,
     kinds: StrColumn,
     stats: GraphStats,
@@ -120,7 +187,7 @@ impl JobGraph {
 
     /// Always false: an empty graph is rejected when built.
     pub fn is_empty(&self) -> bool {
-        self.work_ms.is_empty()
+        self.len() == 0
     }
 
     pub fn edge_count(&self) -> usize {
@@ -154,8 +221,8 @@ impl JobGraph {
         JobView {
             index: job,
             job_id: self.id(job),
-            work_duration_ms: self.work_ms[j],
-            data_size_kb: self.data_kb[j],
+            work_duration_ms: self.work_ms.get(j),
+            data_size_kb: self.data_kb.get(j),
             input_key: self.input_keys.get(j),
             kind: self.kinds.get(j),
         }
@@ -201,7 +268,8 @@ impl JobGraph {
     pub fn heap_bytes(&self) -> usize {
         self.ids.heap_bytes()
             + (self.dependents_start.capacity() + self.dependents.capacity()) * 4
-            + (self.work_ms.capacity() + self.data_kb.capacity()) * 4
+            + self.work_ms.heap_bytes()
+            + self.data_kb.heap_bytes()
             + self.input_keys.heap_bytes()
             + self.kinds.heap_bytes()
     }
@@ -250,7 +318,7 @@ impl JobGraph {
     pub fn critical_path(&self, weight: PathWeight) -> (u64, Vec<JobIndex>) {
         let order = self.topological_order().expect("a built graph is acyclic");
         let weight_of = |j: u32| match weight {
-            PathWeight::WorkMs => u64::from(self.work_ms[j as usize]),
+            PathWeight::WorkMs => u64::from(self.work_ms.get(j as usize)),
             PathWeight::Jobs => 1,
         };
         // best[j]: heaviest chain ending just before j; via[j]: its last job.
@@ -289,7 +357,7 @@ impl JobGraph {
         let mut sinks = 0u64;
         for &job in order {
             let j = job as usize;
-            let finish = best[j] + u64::from(self.work_ms[j]);
+            let finish = best[j] + u64::from(self.work_ms.get(j));
             critical_work = critical_work.max(finish);
             levels = levels.max(level[j] + 1);
             let dependents = self.dependents(JobIndex(job));
@@ -312,7 +380,7 @@ impl JobGraph {
             levels,
             critical_path_jobs: levels,
             critical_path_work_ms: critical_work,
-            total_work_ms: self.work_ms.iter().map(|&w| u64::from(w)).sum(),
+            total_work_ms: self.work_ms.sum(),
             sources: in_degree.iter().filter(|&&d| d == 0).count() as u64,
             sinks,
             max_in_degree: in_degree.iter().copied().max().unwrap_or(0),

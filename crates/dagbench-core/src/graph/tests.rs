@@ -58,13 +58,22 @@ fn cycle_below_an_acyclic_part_is_found() {
 
 #[test]
 fn json_errors_carry_a_position() {
-    check_error(r#"{"nodes": []}"#, "not a valid graph file: missing field `jobs` at line 1 column 13");
+    check_error(
+        r#"{"nodes": []}"#,
+        "not a valid graph file: missing field `jobs` at line 1 column 13",
+    );
     check_error(
         "{\"jobs\": [\n{\"job_id\": \"a\", \"work_duration_ms\": -5}]}",
         "not a valid graph file: invalid value: integer `-5`, expected u32 at line 2 column 38",
     );
-    check_error("{\"jobs\": [{\"depends_on\": []}]}", "not a valid graph file: missing field `job_id` at line 1 column 28");
-    check_error("[]", "not a valid graph file: invalid type: sequence, expected an object {\"jobs\": [...]} at line 1 column 0");
+    check_error(
+        "{\"jobs\": [{\"depends_on\": []}]}",
+        "not a valid graph file: missing field `job_id` at line 1 column 28",
+    );
+    check_error(
+        "[]",
+        "not a valid graph file: invalid type: sequence, expected an object {\"jobs\": [...]} at line 1 column 0",
+    );
 }
 
 #[test]
@@ -80,7 +89,10 @@ fn attributes_defaults_and_unknown_fields() {
         (50, 4, Some("run/jobs/a.json"), Some("leg"))
     );
     let b = g.job(g.find("b").unwrap());
-    assert_eq!((b.work_duration_ms, b.data_size_kb, b.input_key, b.kind), (0, 0, None, None));
+    assert_eq!(
+        (b.work_duration_ms, b.data_size_kb, b.input_key, b.kind),
+        (0, 0, None, None)
+    );
     // The dependency named twice is one edge.
     assert_eq!(g.edge_count(), 1);
     assert_eq!(g.find("nope"), None);
@@ -96,7 +108,16 @@ fn file_round_trips() {
 "#;
     let g = graph(text);
     assert_eq!(g.to_json_string(), text);
-    let spec = ShapeSpec { shape: Shape::Layered { width: 7, max_deps: 3 }, jobs: 200, seed: 9, work_duration_ms: 5, data_size_kb: 1 };
+    let spec = ShapeSpec {
+        shape: Shape::Layered {
+            width: 7,
+            max_deps: 3,
+        },
+        jobs: 200,
+        seed: 9,
+        work_duration_ms: 5,
+        data_size_kb: 1,
+    };
     let g = generate(&spec);
     let again = graph(&g.to_json_string());
     assert_eq!(again.to_json_string(), g.to_json_string());
@@ -118,26 +139,57 @@ fn stats_levels_and_critical_paths() {
                      {"job_id": "h", "depends_on": ["g"]}]}"#,
     );
     let s = g.stats();
-    assert_eq!((s.jobs, s.edges, s.levels, s.critical_path_jobs), (8, 7, 4, 4));
+    assert_eq!(
+        (s.jobs, s.edges, s.levels, s.critical_path_jobs),
+        (8, 7, 4, 4)
+    );
     assert_eq!((s.critical_path_work_ms, s.total_work_ms), (111, 116));
-    assert_eq!((s.sources, s.sinks, s.max_in_degree, s.max_out_degree), (2, 2, 2, 2));
+    assert_eq!(
+        (s.sources, s.sinks, s.max_in_degree, s.max_out_degree),
+        (2, 2, 2, 2)
+    );
     // Level 1 holds b, c and f.
     assert_eq!(s.max_level_width, 3);
     let (work, path) = g.critical_path(PathWeight::WorkMs);
-    assert_eq!((work, ids(&g, &path)), (111, vec!["a".into(), "b".into(), "d".into()]));
+    assert_eq!(
+        (work, ids(&g, &path)),
+        (111, vec!["a".into(), "b".into(), "d".into()])
+    );
     let (count, path) = g.critical_path(PathWeight::Jobs);
-    assert_eq!((count, ids(&g, &path)), (4, vec!["e".into(), "f".into(), "g".into(), "h".into()]));
+    assert_eq!(
+        (count, ids(&g, &path)),
+        (4, vec!["e".into(), "f".into(), "g".into(), "h".into()])
+    );
     let levels = g.levels();
     let level_of = |id: &str| levels[g.find(id).unwrap().get()];
-    assert_eq!([level_of("a"), level_of("b"), level_of("c"), level_of("d"), level_of("h")], [0, 1, 1, 2, 3]);
+    assert_eq!(
+        [
+            level_of("a"),
+            level_of("b"),
+            level_of("c"),
+            level_of("d"),
+            level_of("h")
+        ],
+        [0, 1, 1, 2, 3]
+    );
 }
 
 #[test]
 fn shapes_are_deterministic_and_shaped() {
     for name in Shape::NAMES {
-        let spec = |seed| ShapeSpec { shape: Shape::named(name, 1000).unwrap(), jobs: 1000, seed, work_duration_ms: 1, data_size_kb: 0 };
+        let spec = |seed| ShapeSpec {
+            shape: Shape::named(name, 1000).unwrap(),
+            jobs: 1000,
+            seed,
+            work_duration_ms: 1,
+            data_size_kb: 0,
+        };
         let a = generate(&spec(1));
-        assert_eq!(a.to_json_string(), generate(&spec(1)).to_json_string(), "{name}");
+        assert_eq!(
+            a.to_json_string(),
+            generate(&spec(1)).to_json_string(),
+            "{name}"
+        );
         assert_eq!(a.len(), 1000);
         let s = a.stats();
         match name {
@@ -164,7 +216,13 @@ fn compact_layout_stays_under_the_memory_budget() {
     // The budget of the issue is 64 bytes per job for graph + ids +
     // scheduler state; the scheduler adds 5 bytes per job plus its queue.
     for name in Shape::NAMES {
-        let spec = ShapeSpec { shape: Shape::named(name, 200_000).unwrap(), jobs: 200_000, seed: 3, work_duration_ms: 0, data_size_kb: 0 };
+        let spec = ShapeSpec {
+            shape: Shape::named(name, 200_000).unwrap(),
+            jobs: 200_000,
+            seed: 3,
+            work_duration_ms: 0,
+            data_size_kb: 0,
+        };
         let g = std::sync::Arc::new(generate(&spec));
         let scheduler = crate::Scheduler::new(g.clone());
         let per_job = (g.heap_bytes() + scheduler.heap_bytes()) as f64 / g.len() as f64;

@@ -1,0 +1,225 @@
+//! `dagbench graph generate|validate`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use dagbench_core::JobGraph;
+use dagbench_core::graph::PathWeight;
+use dagbench_core::graph::shapes::{self, Shape, ShapeSpec};
+
+use crate::output::{self, thousands};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GraphCommand {
+    /// Write a synthetic job graph file.
+    Generate(GenerateArgs),
+    /// Check a graph file: exit 0 and print its figures when valid, non-zero
+    /// with the reason otherwise.
+    Validate {
+        /// The graph file (JSON: {"jobs": [{"job_id": ..., "depends_on": [...]}]}).
+        file: PathBuf,
+        /// Print the figures as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Shapes of synthetic graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShapeName {
+    /// No dependencies at all.
+    Independent,
+    /// Chains of --chain-length jobs.
+    Chains,
+    /// Layers of --width jobs, each depending on 1..=--max-deps jobs of the layer before.
+    Layered,
+    /// Diamonds in a row: root, --width jobs, sink.
+    Fan,
+}
+
+impl ShapeName {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ShapeName::Independent => "independent",
+            ShapeName::Chains => "chains",
+            ShapeName::Layered => "layered",
+            ShapeName::Fan => "fan",
+        }
+    }
+}
+
+/// Everything that describes a synthetic graph.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ShapeArgs {
+    /// Shape of the graph.
+    #[arg(long, value_enum, default_value = "layered")]
+    pub(crate) shape: ShapeName,
+    /// Number of jobs [default: 1000; 1,000,000 for benchmarks].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) jobs: Option<u32>,
+    /// Seed: the same seed gives the same graph.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Simulated work of every job, in milliseconds.
+    #[arg(long = "work-ms", default_value_t = 0)]
+    pub(crate) work_ms: u32,
+    /// Size of every job's output object, in KiB.
+    #[arg(long = "data-kb", default_value_t = 0)]
+    pub(crate) data_kb: u32,
+    /// Layer width (layered; default √jobs) or fan width (fan; default 100).
+    #[arg(long)]
+    pub(crate) width: Option<u32>,
+    /// Jobs per chain (chains).
+    #[arg(long = "chain-length", default_value_t = 10)]
+    pub(crate) chain_length: u32,
+    /// Most dependencies per job (layered).
+    #[arg(long = "max-deps", default_value_t = 3)]
+    pub(crate) max_deps: u32,
+}
+
+impl ShapeArgs {
+    /// The graph to generate; `default_jobs` when `--jobs` is not given.
+    pub(crate) fn spec(&self, default_jobs: u32) -> ShapeSpec {
+        let jobs = self.jobs.unwrap_or(default_jobs);
+        let default = Shape::named(self.shape.as_str(), jobs).expect("every ShapeName is a shape");
+        let shape = match default {
+            Shape::Independent => Shape::Independent,
+            Shape::Chains { .. } => Shape::Chains {
+                length: self.chain_length.max(1),
+            },
+            Shape::Layered { width, .. } => Shape::Layered {
+                width: self.width.unwrap_or(width).max(1),
+                max_deps: self.max_deps.max(1),
+            },
+            Shape::Fan { width } => Shape::Fan {
+                width: self.width.unwrap_or(width).max(1),
+            },
+        };
+        ShapeSpec {
+            shape,
+            jobs,
+            seed: self.seed,
+            work_duration_ms: self.work_ms,
+            data_size_kb: self.data_kb,
+        }
+    }
+}
+
+impl ShapeArgs {
+    /// These arguments as a command line, with `jobs` jobs.
+    pub(crate) fn to_args(&self, jobs: u32) -> Vec<String> {
+        let mut args = vec![
+            format!("--shape={}", self.shape.as_str()),
+            format!("--jobs={jobs}"),
+            format!("--seed={}", self.seed),
+            format!("--work-ms={}", self.work_ms),
+            format!("--data-kb={}", self.data_kb),
+            format!("--chain-length={}", self.chain_length),
+            format!("--max-deps={}", self.max_deps),
+        ];
+        if let Some(width) = self.width {
+            args.push(format!("--width={width}"));
+        }
+        args
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    #[command(flatten)]
+    shape: ShapeArgs,
+    /// Where to write the graph file (`-` for standard output).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        GraphCommand::Generate(args) => {
+            let graph = shapes::generate(&args.shape.spec(1000));
+            let mut out = output::create(&args.out)?;
+            graph
+                .write_json(&mut out)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            if args.out.as_os_str() != "-" {
+                let s = graph.stats();
+                eprintln!(
+                    "wrote {} ({} jobs, {} edges, {} levels)",
+                    args.out.display(),
+                    thousands(s.jobs),
+                    thousands(s.edges),
+                    s.levels
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GraphCommand::Validate { file, json } => {
+            let graph = read_graph(&file)?;
+            print_figures(&graph, json);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads and validates a graph file, naming the file in any error.
+pub(crate) fn read_graph(path: &Path) -> anyhow::Result<JobGraph> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    JobGraph::from_json_slice(&bytes)
+        .with_context(|| format!("{} is not a valid job graph", path.display()))
+}
+
+fn print_figures(graph: &JobGraph, json: bool) {
+    let s = graph.stats();
+    let (_, work_path) = graph.critical_path(PathWeight::WorkMs);
+    let first_last = |path: &[dagbench_core::JobIndex]| {
+        let first = graph.id(path[0]);
+        let last = graph.id(path[path.len() - 1]);
+        if path.len() == 1 {
+            first.to_owned()
+        } else {
+            format!("{first} … {last}")
+        }
+    };
+    if json {
+        let value = serde_json::json!({
+            "valid": true,
+            "stats": s,
+            "critical_path_work": work_path.iter().map(|&j| graph.id(j)).collect::<Vec<_>>(),
+        });
+        println!("{value}");
+        return;
+    }
+    println!("valid job graph");
+    println!("  jobs            {}", thousands(s.jobs));
+    println!(
+        "  edges           {} ({:.2} per job)",
+        thousands(s.edges),
+        s.mean_degree
+    );
+    println!(
+        "  levels          {} (widest: {} jobs)",
+        s.levels,
+        thousands(s.max_level_width)
+    );
+    println!(
+        "  critical path   {} ms of work over {} jobs ({}); longest chain {} jobs",
+        thousands(s.critical_path_work_ms),
+        work_path.len(),
+        first_last(&work_path),
+        s.critical_path_jobs
+    );
+    println!("  total work      {} ms", thousands(s.total_work_ms));
+    println!(
+        "  sources/sinks   {} / {}",
+        thousands(s.sources),
+        thousands(s.sinks)
+    );
+    println!(
+        "  max in/out deg  {} / {}",
+        s.max_in_degree, s.max_out_degree
+    );
+}
