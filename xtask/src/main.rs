@@ -47,7 +47,14 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 fn ci() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     purity()?;
     let rustdoc = Command::new(env!("CARGO"))
         .args(["doc", "--workspace", "--no-deps", "--quiet"])
