@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - [`builder`]: [`GraphBuilder`] and every validation error ([`GraphError`]).
-//! - [`file`]: the graph file (JSON) reader and writer.
+//! - [`mod@file`]: the graph file (JSON) reader and writer.
 //! - [`shapes`]: seeded synthetic graphs for tests and benchmarks.
 //! - this module: the immutable [`JobGraph`] and its analysis (topological
 //!   order, levels, critical paths, degree statistics).
