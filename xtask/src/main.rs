@@ -64,7 +64,55 @@ fn ci() -> anyhow::Result<()> {
     if !rustdoc.success() {
         bail!("cargo doc found warnings");
     }
-    cargo(&["test", "--workspace"])
+    test_workspace()
+}
+
+/// `cargo test --workspace`, its output passed through, then one closing
+/// line with the totals (`tests: N passed, N failed`), so the last line of a
+/// CI log tells how many tests ran rather than a doc-test suite's zero.
+fn test_workspace() -> anyhow::Result<()> {
+    use std::io::{BufRead as _, BufReader};
+    eprintln!("==> cargo test --workspace");
+    let mut child = Command::new(env!("CARGO"))
+        .args(["test", "--workspace"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some((p, f)) = parse_test_result(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child.wait()?;
+    println!("tests: {passed} passed, {failed} failed");
+    if !status.success() || failed > 0 {
+        bail!("cargo test failed ({status})");
+    }
+    if passed == 0 {
+        bail!("cargo test ran no test");
+    }
+    Ok(())
+}
+
+/// `test result: ok. 24 passed; 0 failed; …` → (24, 0).
+fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<u64> {
+        rest.split(';')
+            .find_map(|part| {
+                part.trim()
+                    .trim_start_matches("ok. ")
+                    .trim_start_matches("FAILED. ")
+                    .strip_suffix(word)
+            })
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Some((count(" passed")?, count(" failed")?))
 }
 
 fn purity() -> anyhow::Result<()> {
@@ -88,4 +136,23 @@ fn purity() -> anyhow::Result<()> {
     }
     eprintln!("pure crates are pure: {}", PURE_CRATES.join(", "));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_cargo_test_summaries() {
+        use super::parse_test_result as parse;
+        assert_eq!(
+            parse(
+                "test result: ok. 24 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.05s"
+            ),
+            Some((24, 0))
+        );
+        assert_eq!(
+            parse("test result: FAILED. 6 passed; 1 failed; 0 ignored"),
+            Some((6, 1))
+        );
+        assert_eq!(parse("running 7 tests"), None);
+    }
 }
