@@ -75,6 +75,23 @@ fn airborne_window(k: u32) -> (u32, u32) {
     )
 }
 
+/// The airborne totals for which timings drawn independently and uniformly
+/// (mean overhead) land the last flight well inside the landing window, so
+/// the day keeps its natural slack; the walk prefers them when it can.
+fn comfortable_window(k: u32) -> (u32, u32) {
+    let (o_lo, o_hi) = overhead_range(k);
+    let mean_overhead = (o_lo + o_hi) / 2;
+    let margin = 30;
+    let (lo, hi) = airborne_window(k);
+    let c_lo = (LAST_LANDING.start() + margin)
+        .saturating_sub(mean_overhead)
+        .max(lo);
+    let c_hi = (LAST_LANDING.end() - margin)
+        .saturating_sub(mean_overhead)
+        .min(hi);
+    if c_lo <= c_hi { (c_lo, c_hi) } else { (lo, hi) }
+}
+
 /// Airborne minutes between every ordered pair of a set of airports (its
 /// nodes); 0 marks a leg never flown.
 struct LegTable {
@@ -226,8 +243,8 @@ fn any_in(set: &[u64], lo: i64, hi: i64) -> bool {
     }
     let (lo, hi) = (lo as usize, hi as usize);
     let (lw, hw) = (lo / 64, hi / 64);
-    for w in lw..=hw {
-        let mut word = set[w];
+    for (w, &word) in set.iter().enumerate().take(hw + 1).skip(lw) {
+        let mut word = word;
         if w == lw {
             word &= u64::MAX << (lo % 64);
         }
@@ -285,7 +302,7 @@ pub fn generate_aircraft_daily_sequences(
     let mut reach: Vec<Option<Option<(LegTable, Reach)>>> =
         (0..airports.len()).map(|_| None).collect();
     let mut homes_in_use: Vec<Vec<usize>> = vec![Vec::new(); airports.len()];
-    let mut pool = candidates.clone();
+    let mut pool = candidates;
     for (i, rng) in rngs.iter_mut().enumerate() {
         loop {
             if pool.is_empty() {
@@ -412,9 +429,7 @@ fn build_sequence(
         })
         .expect("the home was checked feasible");
     let (lo, hi) = airborne_window(k as u32);
-    // A comfortable inner window (the middle 70%), preferred when reachable.
-    let margin = (hi - lo) * 15 / 100;
-    let (in_lo, in_hi) = (lo + margin, hi - margin);
+    let (in_lo, in_hi) = comfortable_window(k as u32);
 
     let mut route = vec![home];
     let mut acc = 0u32;

@@ -7,11 +7,18 @@
 //! - [`airports`]: the airports table (embedded or a user CSV) and
 //!   `calculate_flight_duration`.
 //! - [`sequence`]: one aircraft's day, its canonical JSON and its rules.
-//! - [`generator`]: `generate_aircraft_daily_sequences`.
+//! - [`generator`]: the constructive `generate_aircraft_daily_sequences`.
+//! - [`tables`]: the two normative sampling tables, with an exact fast lookup.
+//! - [`model`]: the delay-propagation kernel (draws, one leg, a sequence).
+//! - [`stats`]: histograms, nearest-rank percentiles, per-sequence and
+//!   merged percentiles.
 
 pub mod airports;
 pub mod generator;
+pub mod model;
 pub mod sequence;
+pub mod stats;
+pub mod tables;
 
 pub use airports::{Airport, Airports, calculate_flight_duration};
 pub use generator::{GeneratorOptions, generate_aircraft_daily_sequences};
