@@ -149,9 +149,7 @@ fn reading_a_broken_file_names_sequence_flight_and_rule() {
     let early = dagbench_flight::sequence::format_time(first.gate_open + 60);
     check_broken(
         |j| j["routes"][0]["estimated_takeoff_time"] = early.clone().into(),
-        &format!(
-            "sequence 1, flight DB0101: takeoff 60 min after gate open (rule: takeoff 80–110 min after gate open)"
-        ),
+        "sequence 1, flight DB0101: takeoff 60 min after gate open (rule: takeoff 80–110 min after gate open)",
         Rule::GateToTakeoff,
     );
     check_broken(
