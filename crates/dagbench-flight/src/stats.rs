@@ -334,29 +334,38 @@ pub enum MergeError {
 }
 
 impl MergedPercentiles {
+    /// The merge of a single sequence.
+    pub fn of_sequence(part: &SequencePercentiles) -> Self {
+        let metrics = [&part.arr_delay, &part.dep_delay, &part.final_arr_delay, &part.primary_delay, &part.propagated_delay];
+        Self::assemble(
+            metrics.map(|m| m.hist.clone()),
+            part.samples,
+            part.curfew_breaches,
+            BTreeMap::from([(part.sequence_id, part.final_arr_delay.percentiles())]),
+        )
+    }
+
     /// Merges per-sequence percentiles; the result does not depend on order.
-    pub fn merge<'a>(
-        parts: impl IntoIterator<Item = &'a SequencePercentiles>,
-    ) -> Result<Self, MergeError> {
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a SequencePercentiles>) -> Result<Self, MergeError> {
+        let singles: Vec<MergedPercentiles> = parts.into_iter().map(Self::of_sequence).collect();
+        Self::combine(&singles)
+    }
+
+    /// Merges merges: histograms, counts and sequences are summed, so any
+    /// grouping and any order give the same result.
+    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a MergedPercentiles>) -> Result<Self, MergeError> {
         let mut hists: [Histogram; 5] = Default::default();
         let (mut samples, mut breaches) = (0u64, 0u64);
         let mut sequences = BTreeMap::new();
         for part in parts {
-            if sequences
-                .insert(part.sequence_id, part.final_arr_delay.percentiles())
-                .is_some()
-            {
-                return Err(MergeError::Duplicate(part.sequence_id));
+            for (id, figures) in &part.sequences {
+                if sequences.insert(*id, figures.clone()).is_some() {
+                    return Err(MergeError::Duplicate(*id));
+                }
             }
             samples += part.samples;
             breaches += part.curfew_breaches;
-            let metrics = [
-                &part.arr_delay,
-                &part.dep_delay,
-                &part.final_arr_delay,
-                &part.primary_delay,
-                &part.propagated_delay,
-            ];
+            let metrics = [&part.arr_delay, &part.dep_delay, &part.final_arr_delay, &part.primary_delay, &part.propagated_delay];
             for (h, m) in hists.iter_mut().zip(metrics) {
                 h.merge(&m.hist);
             }
@@ -364,12 +373,21 @@ impl MergedPercentiles {
         if sequences.is_empty() {
             return Err(MergeError::Empty);
         }
+        Ok(Self::assemble(hists, samples, breaches, sequences))
+    }
+
+    fn assemble(
+        hists: [Histogram; 5],
+        samples: u64,
+        curfew_breaches: u64,
+        sequences: BTreeMap<SequenceId, FinalArrival>,
+    ) -> Self {
         let [arr, dep, fin, primary, propagated] = hists.map(MetricStats::from_histogram);
-        Ok(MergedPercentiles {
+        MergedPercentiles {
             sequence_count: sequences.len() as u64,
             samples,
-            curfew_breaches: breaches,
-            curfew_share: ratio(breaches, samples),
+            curfew_breaches,
+            curfew_share: ratio(curfew_breaches, samples),
             reactionary_share: reactionary(&propagated, &dep),
             arr_delay: arr,
             dep_delay: dep,
@@ -377,7 +395,7 @@ impl MergedPercentiles {
             primary_delay: primary,
             propagated_delay: propagated,
             sequences,
-        })
+        }
     }
 }
 
