@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`ids`]: validated `JobId`, `RunId`, `SequenceId` (safe as path segments).
 //! - [`key`]: validated relative object keys (`input_key`).
+//! - [`keys`]: the one place that spells every object key of the results tree.
 //! - [`time`]: RFC 3339 millisecond timestamps as plain values.
 //! - [`message`]: the incoming job message and the outgoing completion.
 //! - [`graph`]: the compact job graph, its file format, analysis and
@@ -16,6 +17,7 @@
 pub mod graph;
 pub mod ids;
 pub mod key;
+pub mod keys;
 pub mod message;
 pub mod rng;
 pub mod scheduler;

@@ -10,9 +10,11 @@
 //! - [`generator`]: the constructive `generate_aircraft_daily_sequences`.
 //! - [`tables`]: the two normative sampling tables, with an exact fast lookup.
 //! - [`model`]: the delay-propagation kernel (draws, one leg, a sequence).
+//! - [`aircraft`]: the job graph of a run and each job's details.
 //! - [`stats`]: histograms, nearest-rank percentiles, per-sequence and
 //!   merged percentiles.
 
+pub mod aircraft;
 pub mod airports;
 pub mod generator;
 pub mod model;

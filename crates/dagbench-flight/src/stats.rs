@@ -336,7 +336,13 @@ pub enum MergeError {
 impl MergedPercentiles {
     /// The merge of a single sequence.
     pub fn of_sequence(part: &SequencePercentiles) -> Self {
-        let metrics = [&part.arr_delay, &part.dep_delay, &part.final_arr_delay, &part.primary_delay, &part.propagated_delay];
+        let metrics = [
+            &part.arr_delay,
+            &part.dep_delay,
+            &part.final_arr_delay,
+            &part.primary_delay,
+            &part.propagated_delay,
+        ];
         Self::assemble(
             metrics.map(|m| m.hist.clone()),
             part.samples,
@@ -346,14 +352,18 @@ impl MergedPercentiles {
     }
 
     /// Merges per-sequence percentiles; the result does not depend on order.
-    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a SequencePercentiles>) -> Result<Self, MergeError> {
+    pub fn merge<'a>(
+        parts: impl IntoIterator<Item = &'a SequencePercentiles>,
+    ) -> Result<Self, MergeError> {
         let singles: Vec<MergedPercentiles> = parts.into_iter().map(Self::of_sequence).collect();
         Self::combine(&singles)
     }
 
     /// Merges merges: histograms, counts and sequences are summed, so any
     /// grouping and any order give the same result.
-    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a MergedPercentiles>) -> Result<Self, MergeError> {
+    pub fn combine<'a>(
+        parts: impl IntoIterator<Item = &'a MergedPercentiles>,
+    ) -> Result<Self, MergeError> {
         let mut hists: [Histogram; 5] = Default::default();
         let (mut samples, mut breaches) = (0u64, 0u64);
         let mut sequences = BTreeMap::new();
@@ -365,7 +375,13 @@ impl MergedPercentiles {
             }
             samples += part.samples;
             breaches += part.curfew_breaches;
-            let metrics = [&part.arr_delay, &part.dep_delay, &part.final_arr_delay, &part.primary_delay, &part.propagated_delay];
+            let metrics = [
+                &part.arr_delay,
+                &part.dep_delay,
+                &part.final_arr_delay,
+                &part.primary_delay,
+                &part.propagated_delay,
+            ];
             for (h, m) in hists.iter_mut().zip(metrics) {
                 h.merge(&m.hist);
             }

@@ -27,7 +27,10 @@ fn part(id: u32, legs: Vec<Vec<i32>>, last_landing: u32) -> SequencePercentiles 
 fn arb_parts() -> impl Strategy<Value = Vec<SequencePercentiles>> {
     (1usize..6).prop_flat_map(|samples| {
         prop::collection::vec(
-            (prop::collection::vec(prop::collection::vec(-30i32..400, samples), 1..4), 1200u32..1379),
+            (
+                prop::collection::vec(prop::collection::vec(-30i32..400, samples), 1..4),
+                1200u32..1379,
+            ),
             1..12,
         )
         .prop_map(|seqs| {
@@ -76,8 +79,14 @@ proptest! {
 #[test]
 fn duplicates_and_empty_merges_are_errors() {
     let a = part(1, vec![vec![1, 2]], 1300);
-    assert_eq!(MergedPercentiles::merge([&a, &a]).unwrap_err(), MergeError::Duplicate(SequenceId(1)));
-    assert_eq!(MergedPercentiles::merge([]).unwrap_err().to_string(), "nothing to merge");
+    assert_eq!(
+        MergedPercentiles::merge([&a, &a]).unwrap_err(),
+        MergeError::Duplicate(SequenceId(1))
+    );
+    assert_eq!(
+        MergedPercentiles::merge([]).unwrap_err().to_string(),
+        "nothing to merge"
+    );
 }
 
 #[test]
