@@ -9,11 +9,24 @@
 # over `dagbench` subcommands.
 
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+# The tests that read our files back with pyarrow, and the benchmarks'
+# Python baselines, use this interpreter.
+export DAGBENCH_PYTHON := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: test toolchain build fmt lint bench clean
+.PHONY: test toolchain venv build fmt lint bench clean
 
-test: toolchain
+test: toolchain venv
 	$(CARGO) xtask ci
+
+# The Python test tools, pinned in requirements-test.txt, in a git-ignored venv.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 toolchain:
 	@./scripts/ensure-toolchain.sh
@@ -27,8 +40,10 @@ fmt: toolchain
 lint: toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: toolchain
+bench: toolchain venv
 	$(CARGO) run --release -- bench scheduler
+	$(CARGO) run --release -- bench kernel
 
 clean:
 	$(CARGO) clean
+	rm -rf $(VENV)

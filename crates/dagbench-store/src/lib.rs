@@ -1,0 +1,311 @@
+//! The results tree of a run over any `object_store` backend — local disk,
+//! in memory, S3 — with typed operations instead of one class per backend.
+//! Paths come from `dagbench_core::keys` only; a missing object is `None`.
+//!
+//! # Layout
+//! - this module: [`RunStore`] and its typed operations.
+//! - [`parquet_codec`]: the delays parquet file.
+
+pub mod parquet_codec;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dagbench_core::ids::{JobId, RunId, SequenceId};
+use dagbench_core::key::ObjectKey;
+use dagbench_core::keys;
+use dagbench_core::time::Timestamp;
+use dagbench_flight::Airports;
+use dagbench_flight::aircraft::JobDetails;
+use dagbench_flight::model::LegDelays;
+use dagbench_flight::sequence::{Sequence, SequenceFileError};
+use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
+use futures::TryStreamExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as StorePath;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use parquet_codec::DelayRecord;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (network, disk, throttling): worth retrying.
+    #[error("object store error at {key}: {source}")]
+    Backend {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// The object exists but is not what it should be: retrying won't help.
+    #[error("object {key} is invalid: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("cannot open the store at {path}: {reason}")]
+    Open { path: String, reason: String },
+}
+
+impl StoreError {
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Backend { .. })
+    }
+
+    fn invalid(key: &ObjectKey, reason: impl std::fmt::Display) -> Self {
+        StoreError::Invalid {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Typed access to the results tree.
+#[derive(Debug, Clone)]
+pub struct RunStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+fn path(key: &ObjectKey) -> StorePath {
+    StorePath::from(key.as_str())
+}
+
+impl RunStore {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// A store rooted at a local directory (created if missing).
+    pub fn local(root: &Path) -> Result<Self, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: root.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(root).map_err(|e| open_err(e.to_string()))?;
+        let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| open_err(e.to_string()))?;
+        Ok(Self::new(Arc::new(fs)))
+    }
+
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(InMemory::new()))
+    }
+
+    /// The same store seen under `prefix` (e.g. `perf/`), as in
+    /// `<prefix>/<run_id>/…`.
+    pub fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        if prefix.trim_matches('/').is_empty() {
+            return Self::new(store);
+        }
+        Self::new(Arc::new(PrefixStore::new(store, prefix.trim_matches('/'))))
+    }
+
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Writes `bytes` at `key`, replacing what is there (writes are
+    /// idempotent: the same job writes the same bytes).
+    pub async fn put_bytes(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError> {
+        self.store
+            .put(&path(key), PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|source| StoreError::Backend {
+                key: key.to_string(),
+                source,
+            })
+    }
+
+    /// The object at `key`, or `None` when there is none.
+    pub async fn get_bytes(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
+        let backend = |source| StoreError::Backend {
+            key: key.to_string(),
+            source,
+        };
+        match self.store.get(&path(key)).await {
+            Ok(result) => result.bytes().await.map(Some).map_err(backend),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    pub async fn put_json<T: Serialize>(
+        &self,
+        key: &ObjectKey,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let mut bytes = serde_json::to_vec(value).map_err(|e| StoreError::invalid(key, e))?;
+        bytes.push(b'\n');
+        self.put_bytes(key, Bytes::from(bytes)).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<T>, StoreError> {
+        match self.get_bytes(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::invalid(key, e)),
+        }
+    }
+
+    /// Keys of the objects directly or indirectly under `dir`.
+    pub async fn list(&self, dir: &ObjectKey) -> Result<Vec<String>, StoreError> {
+        let prefix = path(dir);
+        let found: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| StoreError::Backend {
+                    key: dir.to_string(),
+                    source,
+                })?;
+        let mut keys: Vec<String> = found.into_iter().map(|m| m.location.to_string()).collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// `sequences/sequence_<id>.json`
+    pub async fn put_sequence(&self, seq: &Sequence) -> Result<(), StoreError> {
+        let key = keys::sequence(seq.sequence_id);
+        let mut text = seq.to_json();
+        text.push('\n');
+        self.put_bytes(&key, Bytes::from(text)).await
+    }
+
+    /// Reads a sequence and checks every rule against `airports`.
+    pub async fn get_sequence(
+        &self,
+        id: SequenceId,
+        airports: &Airports,
+    ) -> Result<Option<Sequence>, StoreError> {
+        let key = keys::sequence(id);
+        let Some(bytes) = self.get_bytes(&key).await? else {
+            return Ok(None);
+        };
+        Sequence::from_json(&bytes, airports)
+            .map(Some)
+            .map_err(|e: SequenceFileError| StoreError::invalid(&key, e))
+    }
+
+    /// `<run>/jobs/<job_id>.json`
+    pub async fn put_job_details(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        details: &JobDetails,
+    ) -> Result<(), StoreError> {
+        self.put_json(&keys::job_details(run, job), details).await
+    }
+
+    /// The job details at a message's `input_key`.
+    pub async fn get_job_details(
+        &self,
+        input_key: &ObjectKey,
+    ) -> Result<Option<JobDetails>, StoreError> {
+        self.get_json(input_key).await
+    }
+
+    /// `<run>/delays/<job_id>.parquet`
+    pub async fn put_delays(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        sequence_id: SequenceId,
+        delays: &LegDelays,
+    ) -> Result<(), StoreError> {
+        let key = keys::delays(run, job);
+        let bytes = parquet_codec::encode_delays(sequence_id, delays)
+            .map_err(|e| StoreError::invalid(&key, e))?;
+        self.put_bytes(&key, bytes).await
+    }
+
+    pub async fn get_delays(
+        &self,
+        run: &RunId,
+        job: &JobId,
+    ) -> Result<Option<DelayRecord>, StoreError> {
+        let key = keys::delays(run, job);
+        match self.get_bytes(&key).await? {
+            None => Ok(None),
+            Some(bytes) => parquet_codec::decode_delays(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::invalid(&key, e)),
+        }
+    }
+
+    /// `<run>/percentiles/<sequence_id>.json`
+    pub async fn put_percentiles(
+        &self,
+        run: &RunId,
+        p: &SequencePercentiles,
+    ) -> Result<(), StoreError> {
+        self.put_json(&keys::percentiles(run, p.sequence_id), p)
+            .await
+    }
+
+    pub async fn get_percentiles(
+        &self,
+        run: &RunId,
+        id: SequenceId,
+    ) -> Result<Option<SequencePercentiles>, StoreError> {
+        let key = keys::percentiles(run, id);
+        let found: Option<SequencePercentiles> = self.get_json(&key).await?;
+        if let Some(p) = &found {
+            p.validate().map_err(|e| StoreError::invalid(&key, e))?;
+            if p.sequence_id != id {
+                return Err(StoreError::invalid(
+                    &key,
+                    format!("holds sequence {}", p.sequence_id),
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The sequences that have percentiles in `run`, ascending.
+    pub async fn list_percentiles(&self, run: &RunId) -> Result<Vec<SequenceId>, StoreError> {
+        let mut ids: Vec<SequenceId> = self
+            .list(&keys::percentiles_dir(run))
+            .await?
+            .iter()
+            .filter_map(|k| k.rsplit('/').next()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// `<run>/merged_percentiles/merged_percentiles.json`
+    pub async fn put_merged_percentiles(
+        &self,
+        run: &RunId,
+        m: &MergedPercentiles,
+    ) -> Result<(), StoreError> {
+        self.put_json(&keys::merged_percentiles(run), m).await
+    }
+
+    pub async fn get_merged_percentiles(
+        &self,
+        run: &RunId,
+    ) -> Result<Option<MergedPercentiles>, StoreError> {
+        self.get_json(&keys::merged_percentiles(run)).await
+    }
+
+    /// `output/YYYY/MM/DD/HH/<job_id>.json`; returns the key written.
+    pub async fn put_output(
+        &self,
+        job: &JobId,
+        completed_at: Timestamp,
+        bytes: Bytes,
+    ) -> Result<ObjectKey, StoreError> {
+        let key = keys::output(job, completed_at);
+        self.put_bytes(&key, bytes).await?;
+        Ok(key)
+    }
+}
