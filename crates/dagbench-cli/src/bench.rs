@@ -20,6 +20,10 @@ pub(crate) enum BenchCommand {
     /// The scheduler state machine over a whole graph (complete every ready
     /// job, release its dependents), against Python's graphlib.
     Scheduler(SchedulerArgs),
+    /// The delay kernel (leg-samples per second on one core) against a
+    /// numpy implementation of the same model, and delays-parquet writes
+    /// against pyarrow.
+    Kernel(crate::bench_kernel::KernelArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +44,7 @@ pub(crate) struct SchedulerArgs {
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Scheduler(args) => scheduler(&args),
+        BenchCommand::Kernel(args) => crate::bench_kernel::run(&args),
     }
 }
 
@@ -67,7 +72,7 @@ struct SchedulerReport {
 }
 
 fn scheduler(args: &SchedulerArgs) -> anyhow::Result<ExitCode> {
-    let spec = args.shape.spec(1_000_000);
+    let spec = args.shape.spec(1_000_000)?;
     let progress = |msg: &str| {
         if !args.json {
             eprintln!("{msg}");
@@ -277,11 +282,11 @@ fn graphlib_baseline(python: &str, edges: &std::path::Path) -> anyhow::Result<Op
 }
 
 /// A scratch directory removed on drop.
-struct TempDir {
-    path: std::path::PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: std::path::PathBuf,
 }
 
-fn tempdir() -> anyhow::Result<TempDir> {
+pub(crate) fn tempdir() -> anyhow::Result<TempDir> {
     let path = std::env::temp_dir().join(format!("dagbench-bench-{}", std::process::id()));
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(TempDir { path })

@@ -38,6 +38,9 @@ pub(crate) enum ShapeName {
     Layered,
     /// Diamonds in a row: root, --width jobs, sink.
     Fan,
+    /// Aircraft daily sequences: leg jobs chained per aircraft, one
+    /// sequence job each, one merge job (--sequences, --samples, --crew).
+    Aircraft,
 }
 
 impl ShapeName {
@@ -47,6 +50,7 @@ impl ShapeName {
             ShapeName::Chains => "chains",
             ShapeName::Layered => "layered",
             ShapeName::Fan => "fan",
+            ShapeName::Aircraft => "aircraft",
         }
     }
 }
@@ -81,10 +85,15 @@ pub(crate) struct ShapeArgs {
 }
 
 impl ShapeArgs {
-    /// The graph to generate; `default_jobs` when `--jobs` is not given.
-    pub(crate) fn spec(&self, default_jobs: u32) -> ShapeSpec {
+    /// The synthetic graph to generate; `default_jobs` when `--jobs` is not given.
+    pub(crate) fn spec(&self, default_jobs: u32) -> anyhow::Result<ShapeSpec> {
         let jobs = self.jobs.unwrap_or(default_jobs);
-        let default = Shape::named(self.shape.as_str(), jobs).expect("every ShapeName is a shape");
+        let Some(default) = Shape::named(self.shape.as_str(), jobs) else {
+            anyhow::bail!(
+                "--shape {} is not a synthetic shape here; use independent, chains, layered or fan",
+                self.shape.as_str()
+            );
+        };
         let shape = match default {
             Shape::Independent => Shape::Independent,
             Shape::Chains { .. } => Shape::Chains {
@@ -98,13 +107,13 @@ impl ShapeArgs {
                 width: self.width.unwrap_or(width).max(1),
             },
         };
-        ShapeSpec {
+        Ok(ShapeSpec {
             shape,
             jobs,
             seed: self.seed,
             work_duration_ms: self.work_ms,
             data_size_kb: self.data_kb,
-        }
+        })
     }
 }
 
@@ -131,6 +140,8 @@ impl ShapeArgs {
 pub(crate) struct GenerateArgs {
     #[command(flatten)]
     shape: ShapeArgs,
+    #[command(flatten)]
+    aircraft: crate::flight_cmd::AircraftArgs,
     /// Where to write the graph file (`-` for standard output).
     #[arg(long)]
     out: PathBuf,
@@ -139,7 +150,11 @@ pub(crate) struct GenerateArgs {
 pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
     match command {
         GraphCommand::Generate(args) => {
-            let graph = shapes::generate(&args.shape.spec(1000));
+            let graph = if args.shape.shape == ShapeName::Aircraft {
+                args.aircraft.build(args.shape.seed)?.1.graph
+            } else {
+                shapes::generate(&args.shape.spec(1000)?)
+            };
             let mut out = output::create(&args.out)?;
             graph
                 .write_json(&mut out)

@@ -5,6 +5,8 @@
 //! chain of causes; each subcommand lives in its own module.
 
 mod bench;
+mod bench_kernel;
+mod flight_cmd;
 mod graph_cmd;
 mod output;
 
@@ -32,6 +34,9 @@ enum Command {
     /// Create and check job graph files.
     #[command(subcommand)]
     Graph(graph_cmd::GraphCommand),
+    /// Generate workload inputs (aircraft daily sequences).
+    #[command(subcommand)]
+    Generate(flight_cmd::GenerateCommand),
     /// Benchmarks, each with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Graph(command) => graph_cmd::run(command),
+        Command::Generate(command) => flight_cmd::run(command),
         Command::Bench(command) => bench::run(command),
     };
     match result {
