@@ -138,14 +138,15 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
         ));
         numpy_baseline(args, &sequences, &dir.path, files_written)?
     };
-    if let Some(b) = &baseline {
-        if b.checksum != checksum || b.leg_samples != leg_samples {
-            bail!(
-                "the numpy baseline computed different numbers (checksum {} vs {checksum}, {} vs {leg_samples} leg-samples)",
-                b.checksum,
-                b.leg_samples
-            );
-        }
+    if let Some(b) = baseline
+        .as_ref()
+        .filter(|b| b.checksum != checksum || b.leg_samples != leg_samples)
+    {
+        bail!(
+            "the numpy baseline computed different numbers (checksum {} vs {checksum}, {} vs {leg_samples} leg-samples)",
+            b.checksum,
+            b.leg_samples
+        );
     }
     let baseline_per_sec = baseline.as_ref().map(|b| b.leg_samples as f64 / b.seconds);
     let parquet_baseline = baseline
@@ -306,7 +307,7 @@ fn numpy_baseline(
     dir: &std::path::Path,
     parquet_files: usize,
 ) -> anyhow::Result<Option<Baseline>> {
-    let table = |t: &tables::DelayTable| t.entries().map(|(v, th)| (v, th)).collect::<Vec<_>>();
+    let table = |t: &tables::DelayTable| t.entries().collect::<Vec<_>>();
     let input = serde_json::json!({
         "run_seed": args.seed,
         "samples": args.samples,
