@@ -220,13 +220,22 @@ fn print_figures(graph: &JobGraph, json: bool) {
         s.levels,
         thousands(s.max_level_width)
     );
-    println!(
-        "  critical path   {} ms of work over {} jobs ({}); longest chain {} jobs",
-        thousands(s.critical_path_work_ms),
-        work_path.len(),
-        first_last(&work_path),
-        s.critical_path_jobs
-    );
+    if s.critical_path_work_ms > 0 {
+        println!(
+            "  critical path   {} ms of work over {} jobs ({}); longest chain {} jobs",
+            thousands(s.critical_path_work_ms),
+            work_path.len(),
+            first_last(&work_path),
+            s.critical_path_jobs
+        );
+    } else {
+        let (_, chain) = graph.critical_path(PathWeight::Jobs);
+        println!(
+            "  longest chain   {} jobs ({}); no job has work_duration_ms",
+            chain.len(),
+            first_last(&chain)
+        );
+    }
     println!("  total work      {} ms", thousands(s.total_work_ms));
     println!(
         "  sources/sinks   {} / {}",
