@@ -4,6 +4,10 @@
 //! `main` only parses the command line and prints the error, once, with its
 //! chain of causes; each subcommand lives in its own module.
 
+// Doc comments here are clap's --help texts, written for terminals: `<id>`
+// is a placeholder there, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod bench;
 mod bench_kernel;
 mod flight_cmd;
