@@ -1,0 +1,15 @@
+//! The embedded backends of dagbench's ports: what `dagbench run` uses by
+//! default, with nothing to install or deploy.
+//!
+//! # Layout
+//! - [`memory_queue`]: `MemoryQueue`, SQS semantics in memory.
+//! - [`sqlite_ledger`]: `SqliteLedger`, the job ledger in a SQLite file.
+//! - [`metrics`]: `MemoryMetrics`, the metrics sink.
+
+pub mod memory_queue;
+pub mod metrics;
+pub mod sqlite_ledger;
+
+pub use memory_queue::MemoryQueue;
+pub use metrics::MemoryMetrics;
+pub use sqlite_ledger::SqliteLedger;

@@ -1,0 +1,56 @@
+//! `MemoryMetrics`: the embedded metrics sink. It keeps, per metric name
+//! and `TestRunId`, the count, sum, min and max of the data points — what a
+//! CloudWatch statistic query would return — for the run report.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use dagbench_runtime::ports::{Metric, MetricsSink};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Statistic {
+    pub samples: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryMetrics {
+    stats: Mutex<BTreeMap<(String, String), Statistic>>,
+}
+
+impl MemoryMetrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `(name, test_run_id) → statistic`.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), Statistic> {
+        self.stats.lock().expect("metrics lock").clone()
+    }
+
+    pub fn get(&self, name: &str, test_run_id: &str) -> Option<Statistic> {
+        self.stats
+            .lock()
+            .expect("metrics lock")
+            .get(&(name.to_owned(), test_run_id.to_owned()))
+            .copied()
+    }
+}
+
+impl MetricsSink for MemoryMetrics {
+    fn record(&self, metric: Metric) {
+        let mut stats = self.stats.lock().expect("metrics lock");
+        let s = stats.entry((metric.name.to_owned(), metric.test_run_id)).or_insert(Statistic {
+            samples: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        });
+        s.samples += 1;
+        s.sum += metric.value;
+        s.min = s.min.min(metric.value);
+        s.max = s.max.max(metric.value);
+    }
+}

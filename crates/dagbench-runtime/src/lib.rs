@@ -1,0 +1,18 @@
+//! What runs a job graph, independent of where: the ports (queue, ledger,
+//! metrics, clock), the processor every backend runs for each message, the
+//! polling worker, and the scheduler driver around the pure state machine.
+//!
+//! # Layout
+//! - [`ports`]: the traits adapters implement (embedded in `dagbench-local`,
+//!   AWS in `dagbench-aws`).
+//! - [`processor`]: `Processor::process_job`.
+//! - [`worker`]: the receive/process/delete loop.
+//! - [`driver`]: the scheduler loop and the per-job timeline.
+//! - [`conformance`]: the behaviour every adapter must show, as plain async
+//!   functions each backend's tests call.
+
+pub mod conformance;
+pub mod driver;
+pub mod ports;
+pub mod processor;
+pub mod worker;
