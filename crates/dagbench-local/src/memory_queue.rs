@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dagbench_runtime::ports::{Clock, JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage, SystemClock};
+use dagbench_runtime::ports::{
+    Clock, JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage, SystemClock,
+};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -101,12 +103,21 @@ impl MemoryQueue {
 
     /// Takes up to `max` visible messages; returns them and the bodies to
     /// redrive to the DLQ.
-    fn take(&self, state: &mut State, max: usize, now: Instant) -> (Vec<ReceivedMessage>, Vec<String>) {
+    fn take(
+        &self,
+        state: &mut State,
+        max: usize,
+        now: Instant,
+    ) -> (Vec<ReceivedMessage>, Vec<String>) {
         let mut out = Vec::new();
         let mut dead = Vec::new();
         while out.len() < max {
-            let Some(id) = state.visible.pop_front() else { break };
-            let Some(m) = state.messages.get_mut(&id) else { continue };
+            let Some(id) = state.visible.pop_front() else {
+                break;
+            };
+            let Some(m) = state.messages.get_mut(&id) else {
+                continue;
+            };
             if let Some((_, max_receives)) = &self.redrive {
                 if m.receive_count >= *max_receives {
                     let m = state.messages.remove(&id).expect("present");
@@ -142,9 +153,15 @@ impl MemoryQueue {
 
 #[async_trait]
 impl JobQueue for MemoryQueue {
-    async fn send_batch(&self, bodies: &[String]) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
         if bodies.len() > MAX_BATCH {
-            return Err(QueueError::Rejected(format!("{} messages in one batch; the limit is {MAX_BATCH}", bodies.len())));
+            return Err(QueueError::Rejected(format!(
+                "{} messages in one batch; the limit is {MAX_BATCH}",
+                bodies.len()
+            )));
         }
         let mut results = Vec::with_capacity(bodies.len());
         {
@@ -165,7 +182,11 @@ impl JobQueue for MemoryQueue {
         Ok(results)
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
         let max = max.clamp(1, MAX_BATCH);
         let deadline = Instant::now() + wait;
         loop {
@@ -200,13 +221,19 @@ impl JobQueue for MemoryQueue {
         }
     }
 
-    async fn delete_batch(&self, receipts: &[String]) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
         let mut state = self.state.lock().expect("queue lock");
         Ok(receipts
             .iter()
             .map(|receipt| {
                 let Some(id) = self.parse_receipt(receipt) else {
-                    return Err(QueueError::Rejected(format!("{receipt:?} is not a receipt of queue {}", self.name)));
+                    return Err(QueueError::Rejected(format!(
+                        "{receipt:?} is not a receipt of queue {}",
+                        self.name
+                    )));
                 };
                 match state.messages.get(&id) {
                     // Already deleted: deleting again is harmless.
@@ -225,7 +252,9 @@ impl JobQueue for MemoryQueue {
     }
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
-        let id = self.parse_receipt(receipt).ok_or(QueueError::StaleReceipt)?;
+        let id = self
+            .parse_receipt(receipt)
+            .ok_or(QueueError::StaleReceipt)?;
         {
             let mut state = self.state.lock().expect("queue lock");
             let now = Instant::now();

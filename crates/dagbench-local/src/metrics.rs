@@ -42,12 +42,14 @@ impl MemoryMetrics {
 impl MetricsSink for MemoryMetrics {
     fn record(&self, metric: Metric) {
         let mut stats = self.stats.lock().expect("metrics lock");
-        let s = stats.entry((metric.name.to_owned(), metric.test_run_id)).or_insert(Statistic {
-            samples: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        });
+        let s = stats
+            .entry((metric.name.to_owned(), metric.test_run_id))
+            .or_insert(Statistic {
+                samples: 0,
+                sum: 0.0,
+                min: f64::INFINITY,
+                max: f64::NEG_INFINITY,
+            });
         s.samples += 1;
         s.sum += metric.value;
         s.min = s.min.min(metric.value);

@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use async_trait::async_trait;
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::time::Timestamp;
-use dagbench_runtime::ports::{Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded};
+use dagbench_runtime::ports::{
+    Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
@@ -71,12 +73,17 @@ impl SqliteLedger {
     /// Opens (or creates) the ledger file.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| LedgerError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LedgerError(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path).map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        let conn = Connection::open(path)
+            .map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         let (requests, inbox) = mpsc::channel();
         std::thread::Builder::new()
@@ -101,12 +108,19 @@ impl SqliteLedger {
 }
 
 async fn answer<T>(rx: oneshot::Receiver<Result<T, LedgerError>>) -> Result<T, LedgerError> {
-    rx.await.map_err(|_| LedgerError("the ledger thread has stopped".into()))?
+    rx.await
+        .map_err(|_| LedgerError("the ledger thread has stopped".into()))?
 }
 
 #[async_trait]
 impl JobLedger for SqliteLedger {
-    async fn record_started(&self, run: &RunId, job: &JobId, worker: &str, at: Timestamp) -> Result<(), LedgerError> {
+    async fn record_started(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        worker: &str,
+        at: Timestamp,
+    ) -> Result<(), LedgerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Started {
             run: run.clone(),
@@ -118,7 +132,12 @@ impl JobLedger for SqliteLedger {
         answer(rx).await
     }
 
-    async fn record_finished(&self, run: &RunId, job: &JobId, finished: &Finished) -> Result<Recorded, LedgerError> {
+    async fn record_finished(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        finished: &Finished,
+    ) -> Result<Recorded, LedgerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Finished {
             run: run.clone(),
@@ -141,7 +160,10 @@ impl JobLedger for SqliteLedger {
 
     async fn completed_jobs(&self, run: &RunId) -> Result<Vec<JobId>, LedgerError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Completed { run: run.clone(), reply })?;
+        self.send(Request::Completed {
+            run: run.clone(),
+            reply,
+        })?;
         answer(rx).await
     }
 }
@@ -181,7 +203,13 @@ fn writer(mut conn: Connection, inbox: &mpsc::Receiver<Request>) {
 fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(bool)> {
     let commit_failed = || LedgerError("the ledger transaction did not commit".into());
     match request {
-        Request::Started { run, job, worker, at, reply } => {
+        Request::Started {
+            run,
+            job,
+            worker,
+            at,
+            reply,
+        } => {
             let result = tx
                 .execute(
                     "INSERT INTO jobs (run_id, job_id, status, attempts, started_at, worker)
@@ -198,7 +226,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                 let _ = reply.send(if ok { result } else { Err(commit_failed()) });
             })
         }
-        Request::Finished { run, job, finished, reply } => {
+        Request::Finished {
+            run,
+            job,
+            finished,
+            reply,
+        } => {
             let (status, output_key, error) = match &finished.outcome {
                 Ok(key) => (LedgerStatus::Completed, Some(key.as_str()), None),
                 Err(reason) => (LedgerStatus::Failed, None, Some(reason.as_str())),
@@ -259,14 +292,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
         }
         Request::Completed { run, reply } => {
             let result = (|| {
-                let mut stmt = tx.prepare("SELECT job_id FROM jobs WHERE run_id = ?1 AND status = 'completed'")?;
+                let mut stmt = tx.prepare(
+                    "SELECT job_id FROM jobs WHERE run_id = ?1 AND status = 'completed'",
+                )?;
                 let rows = stmt.query_map(params![run.as_str()], |row| row.get::<_, String>(0))?;
                 rows.collect::<Result<Vec<String>, _>>()
             })()
             .map_err(db_err)
             .and_then(|ids| {
                 ids.into_iter()
-                    .map(|id| JobId::new(id).map_err(|e| LedgerError(format!("corrupt ledger row: {e}"))))
+                    .map(|id| {
+                        JobId::new(id).map_err(|e| LedgerError(format!("corrupt ledger row: {e}")))
+                    })
                     .collect()
             });
             Box::new(move |_| {

@@ -1,1 +1,350 @@
-//! placeholder
+//! Conformance suites: the behaviour every adapter of a port must show,
+//! written once as plain async functions (object_store's `integration.rs`
+//! pattern). The embedded adapters run them under paused tokio time; the AWS
+//! adapters run them against the emulator in real time. Each panics with a
+//! message saying which rule broke.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagbench_core::ids::{JobId, RunId};
+use dagbench_core::time::Timestamp;
+
+use crate::ports::{
+    Finished, JobLedger, JobQueue, LedgerStatus, QueueError, ReceivedMessage, Recorded,
+};
+
+/// Receives until `n` messages arrived or `wait` passed (a real queue may
+/// return fewer than asked per call).
+async fn receive_n(queue: &dyn JobQueue, n: usize, wait: Duration) -> Vec<ReceivedMessage> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut got = Vec::new();
+    while got.len() < n {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        got.extend(
+            queue
+                .receive(10, left.min(Duration::from_secs(1)))
+                .await
+                .expect("receive"),
+        );
+    }
+    got
+}
+
+fn bodies(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{{\"job_id\":\"{prefix}-{i}\"}}"))
+        .collect()
+}
+
+/// Send, receive and delete; nothing comes back once deleted.
+pub async fn queue_send_receive_delete(queue: &dyn JobQueue) {
+    let sent = bodies("srd", 3);
+    let results = queue.send_batch(&sent).await.expect("send");
+    assert!(
+        results.iter().all(Result::is_ok),
+        "every entry of a valid batch is accepted: {results:?}"
+    );
+    let got = receive_n(queue, 3, Duration::from_secs(5)).await;
+    let mut got_bodies: Vec<String> = got.iter().map(|m| m.body.clone()).collect();
+    got_bodies.sort();
+    assert_eq!(got_bodies, sent, "every message sent is received once");
+    assert!(
+        got.iter().all(|m| m.receive_count == 1),
+        "first deliveries count 1"
+    );
+    let receipts: Vec<String> = got.iter().map(|m| m.receipt.clone()).collect();
+    let deleted = queue.delete_batch(&receipts).await.expect("delete");
+    assert!(
+        deleted.iter().all(Result::is_ok),
+        "current receipts delete: {deleted:?}"
+    );
+    let again = queue
+        .receive(10, Duration::from_millis(500))
+        .await
+        .expect("receive");
+    assert!(
+        again.is_empty(),
+        "deleted messages never come back: {again:?}"
+    );
+}
+
+/// A delivery not deleted within the visibility timeout comes back, with a
+/// higher receive count and a new receipt; the old receipt no longer deletes it.
+pub async fn queue_visibility_timeout_redelivers(queue: &dyn JobQueue, visibility: Duration) {
+    queue.send_batch(&bodies("vis", 1)).await.expect("send");
+    let first = receive_n(queue, 1, Duration::from_secs(5)).await;
+    assert_eq!(first.len(), 1, "the message is delivered");
+    let hidden = queue.receive(10, Duration::ZERO).await.expect("receive");
+    assert!(
+        hidden.is_empty(),
+        "an in-flight message is invisible to others"
+    );
+    tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    let second = receive_n(queue, 1, Duration::from_secs(5)).await;
+    assert_eq!(
+        second.len(),
+        1,
+        "the message is delivered again after its visibility timeout"
+    );
+    assert_eq!(second[0].body, first[0].body);
+    assert_eq!(second[0].receive_count, 2, "the receive count goes up");
+    assert_ne!(
+        second[0].receipt, first[0].receipt,
+        "each delivery has its own receipt"
+    );
+    let deleted = queue
+        .delete_batch(std::slice::from_ref(&second[0].receipt))
+        .await
+        .expect("delete");
+    assert!(deleted[0].is_ok(), "the current receipt deletes");
+    let after = queue
+        .receive(10, Duration::from_millis(500))
+        .await
+        .expect("receive");
+    assert!(after.is_empty(), "nothing is left");
+}
+
+/// Changing visibility to zero makes a delivery visible at once.
+pub async fn queue_change_visibility(queue: &dyn JobQueue) {
+    queue.send_batch(&bodies("chg", 1)).await.expect("send");
+    let first = receive_n(queue, 1, Duration::from_secs(5)).await;
+    assert_eq!(first.len(), 1);
+    queue
+        .change_visibility(&first[0].receipt, Duration::ZERO)
+        .await
+        .expect("change visibility");
+    let again = receive_n(queue, 1, Duration::from_secs(5)).await;
+    assert_eq!(again.len(), 1, "visible again immediately");
+    assert_eq!(again[0].receive_count, 2);
+    queue
+        .delete_batch(&[again[0].receipt.clone()])
+        .await
+        .expect("delete");
+}
+
+/// After `max_receive_count` deliveries without a delete, the message goes
+/// to the dead-letter queue.
+pub async fn queue_redrives_to_dead_letter_queue(
+    queue: &dyn JobQueue,
+    dlq: &dyn JobQueue,
+    visibility: Duration,
+    max_receive_count: u32,
+) {
+    let sent = bodies("dead", 1);
+    queue.send_batch(&sent).await.expect("send");
+    for attempt in 1..=max_receive_count {
+        let got = receive_n(queue, 1, Duration::from_secs(5)).await;
+        assert_eq!(got.len(), 1, "delivery {attempt} happens");
+        assert_eq!(got[0].receive_count, attempt);
+        tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    }
+    let main = queue
+        .receive(10, Duration::from_millis(500))
+        .await
+        .expect("receive");
+    assert!(
+        main.is_empty(),
+        "past max_receive_count the message leaves the queue: {main:?}"
+    );
+    let dead = receive_n(dlq, 1, Duration::from_secs(5)).await;
+    assert_eq!(dead.len(), 1, "the message is in the dead-letter queue");
+    assert_eq!(dead[0].body, sent[0], "with its body intact");
+    dlq.delete_batch(&[dead[0].receipt.clone()])
+        .await
+        .expect("delete");
+}
+
+/// A long poll returns as soon as a message arrives.
+pub async fn queue_long_poll_wakes_on_send(queue: Arc<dyn JobQueue>) {
+    let sender = Arc::clone(&queue);
+    let send = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sender.send_batch(&bodies("poll", 1)).await.expect("send");
+    });
+    let started = tokio::time::Instant::now();
+    let got = queue
+        .receive(10, Duration::from_secs(10))
+        .await
+        .expect("receive");
+    assert_eq!(got.len(), 1, "the long poll returns the message");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "the long poll returned early, not at its deadline"
+    );
+    send.await.expect("sender");
+    queue
+        .delete_batch(&[got[0].receipt.clone()])
+        .await
+        .expect("delete");
+}
+
+/// Batches over ten and oversize bodies are refused.
+pub async fn queue_rejects_oversize(queue: &dyn JobQueue) {
+    let too_many = bodies("many", 11);
+    assert!(
+        queue.send_batch(&too_many).await.is_err(),
+        "eleven messages in one batch are refused"
+    );
+    let huge = vec!["x".repeat(256 * 1024 + 1), "{}".to_owned()];
+    match queue.send_batch(&huge).await {
+        Ok(results) => {
+            assert!(
+                matches!(results[0], Err(QueueError::Rejected(_))),
+                "an oversize body is rejected: {results:?}"
+            );
+            assert!(results[1].is_ok(), "the valid entry of the batch is sent");
+        }
+        Err(_) => {} // A backend may refuse the whole batch.
+    }
+    for m in receive_n(queue, 1, Duration::from_secs(2)).await {
+        queue.delete_batch(&[m.receipt]).await.expect("delete");
+    }
+}
+
+fn finished(outcome: Result<&str, &str>, worker: &str) -> Finished {
+    Finished {
+        completed_at: Timestamp::from_unix_millis(1_769_000_000_000),
+        processing_time_ms: 12.5,
+        worker: worker.to_owned(),
+        outcome: outcome.map(str::to_owned).map_err(str::to_owned),
+    }
+}
+
+/// Started, completed once, duplicate completions reported as such.
+pub async fn ledger_first_completion_wins(ledger: &dyn JobLedger) {
+    let run = RunId::new("conf-run").unwrap();
+    let job = JobId::new("job-a").unwrap();
+    assert!(
+        ledger.get(&run, &job).await.expect("get").is_none(),
+        "an unknown job has no row"
+    );
+    let at = Timestamp::from_unix_millis(1_769_000_000_000);
+    ledger
+        .record_started(&run, &job, "w1", at)
+        .await
+        .expect("started");
+    let row = ledger.get(&run, &job).await.expect("get").expect("row");
+    assert_eq!((row.status, row.attempts), (LedgerStatus::Running, 1));
+    ledger
+        .record_started(&run, &job, "w2", at)
+        .await
+        .expect("started again");
+    let first = ledger
+        .record_finished(&run, &job, &finished(Ok("output/a.json"), "w2"))
+        .await
+        .expect("finished");
+    assert_eq!(first, Recorded::First);
+    let again = ledger
+        .record_finished(&run, &job, &finished(Ok("output/b.json"), "w3"))
+        .await
+        .expect("finished");
+    assert_eq!(
+        again,
+        Recorded::Duplicate,
+        "a second completion is a duplicate"
+    );
+    let failed_late = ledger
+        .record_finished(&run, &job, &finished(Err("late"), "w4"))
+        .await
+        .expect("finished");
+    assert_eq!(
+        failed_late,
+        Recorded::Duplicate,
+        "a failure after completion changes nothing"
+    );
+    ledger
+        .record_started(&run, &job, "w5", at)
+        .await
+        .expect("started after completion");
+    let row = ledger.get(&run, &job).await.expect("get").expect("row");
+    assert_eq!(row.status, LedgerStatus::Completed);
+    assert_eq!(row.attempts, 3, "every start counts as an attempt");
+    assert_eq!(
+        row.output_key.as_deref(),
+        Some("output/a.json"),
+        "the first completion's output stays"
+    );
+    assert_eq!(row.worker.as_deref(), Some("w2"));
+    assert_eq!(row.processing_time_ms, Some(12.5));
+    assert_eq!(row.error, None);
+}
+
+/// A failure is terminal too; `completed_jobs` lists completed jobs of one run only.
+pub async fn ledger_failures_and_resume_listing(ledger: &dyn JobLedger) {
+    let run = RunId::new("conf-list").unwrap();
+    let other = RunId::new("conf-other").unwrap();
+    let job = |s: &str| JobId::new(s).unwrap();
+    let f = ledger
+        .record_finished(&run, &job("bad"), &finished(Err("input_key missing"), "w"))
+        .await
+        .expect("failed");
+    assert_eq!(f, Recorded::First);
+    let row = ledger
+        .get(&run, &job("bad"))
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        (row.status, row.error.as_deref()),
+        (LedgerStatus::Failed, Some("input_key missing"))
+    );
+    let later = ledger
+        .record_finished(&run, &job("bad"), &finished(Ok("o"), "w"))
+        .await
+        .expect("finished");
+    assert_eq!(later, Recorded::Duplicate, "the first terminal record wins");
+    for id in ["c1", "c2"] {
+        ledger
+            .record_finished(&run, &job(id), &finished(Ok("o"), "w"))
+            .await
+            .expect("completed");
+    }
+    ledger
+        .record_started(&run, &job("running"), "w", Timestamp::from_unix_millis(0))
+        .await
+        .expect("started");
+    ledger
+        .record_finished(&other, &job("c3"), &finished(Ok("o"), "w"))
+        .await
+        .expect("other run");
+    let mut done: Vec<String> = ledger
+        .completed_jobs(&run)
+        .await
+        .expect("list")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    done.sort();
+    assert_eq!(done, ["c1", "c2"], "completed jobs of this run only");
+}
+
+/// Many concurrent records: each job completes exactly once.
+pub async fn ledger_concurrent_duplicates(ledger: Arc<dyn JobLedger>) {
+    let run = RunId::new("conf-concurrent").unwrap();
+    let mut tasks = Vec::new();
+    for copy in 0..4 {
+        for j in 0..50 {
+            let ledger = Arc::clone(&ledger);
+            let run = run.clone();
+            tasks.push(tokio::spawn(async move {
+                let job = JobId::new(format!("j{j}")).unwrap();
+                ledger
+                    .record_finished(&run, &job, &finished(Ok("o"), &format!("w{copy}")))
+                    .await
+                    .expect("finished")
+            }));
+        }
+    }
+    let mut first = 0;
+    for t in tasks {
+        if t.await.expect("task") == Recorded::First {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 50, "exactly one first completion per job");
+    assert_eq!(ledger.completed_jobs(&run).await.expect("list").len(), 50);
+}

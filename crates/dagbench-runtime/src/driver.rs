@@ -152,7 +152,11 @@ pub async fn drive(
     let status = loop {
         if scheduler.is_finished() {
             let p = scheduler.progress();
-            break if p.completed == p.total { RunStatus::Completed } else { RunStatus::Failed };
+            break if p.completed == p.total {
+                RunStatus::Completed
+            } else {
+                RunStatus::Failed
+            };
         }
         if stop_deadline.is_none() && *stop.borrow() {
             stop_deadline = Some(Instant::now() + config.grace);
@@ -162,11 +166,23 @@ pub async fn drive(
                 break RunStatus::Interrupted;
             }
         } else {
-            dispatch(scheduler, queues, clock.as_ref(), config, &mut timeline, &mut anomalies).await;
+            dispatch(
+                scheduler,
+                queues,
+                clock.as_ref(),
+                config,
+                &mut timeline,
+                &mut anomalies,
+            )
+            .await;
         }
 
         // Completions: wait only when there is nothing else to do.
-        let wait = if scheduler.ready_len() > 0 && stop_deadline.is_none() { Duration::ZERO } else { config.idle_wait };
+        let wait = if scheduler.ready_len() > 0 && stop_deadline.is_none() {
+            Duration::ZERO
+        } else {
+            config.idle_wait
+        };
         let received = tokio::select! {
             r = queues.outgoing.receive(MAX_BATCH, wait) => r,
             _ = stop.changed(), if stop_deadline.is_none() => Ok(Vec::new()),
@@ -231,7 +247,9 @@ pub async fn drive(
         }
         for &d in &released {
             let j = d.get();
-            if timeline.ready[j] < 0 && scheduler.state(d) == dagbench_core::scheduler::JobState::Ready {
+            if timeline.ready[j] < 0
+                && scheduler.state(d) == dagbench_core::scheduler::JobState::Ready
+            {
                 timeline.ready[j] = clock.now().unix_millis();
             }
         }
@@ -300,7 +318,9 @@ async fn dispatch(
                     job_id: JobId::new(job.job_id).expect("graph ids are valid"),
                     work_duration_ms: u64::from(job.work_duration_ms),
                     data_size_kb: u64::from(job.data_size_kb),
-                    input_key: job.input_key.map(|k| ObjectKey::new(k).expect("graph keys are valid")),
+                    input_key: job
+                        .input_key
+                        .map(|k| ObjectKey::new(k).expect("graph keys are valid")),
                     run_id: Some(config.run_id.clone()),
                 }
                 .to_json()
@@ -333,7 +353,11 @@ async fn dispatch(
 
 /// A message in the DLQ fails its job (and blocks its dependents).
 /// Returns whether any job changed.
-async fn check_dead_letters(scheduler: &mut Scheduler, queues: &Queues, anomalies: &mut Anomalies) -> bool {
+async fn check_dead_letters(
+    scheduler: &mut Scheduler,
+    queues: &Queues,
+    anomalies: &mut Anomalies,
+) -> bool {
     let mut moved = false;
     loop {
         let Ok(messages) = queues.dlq.receive(MAX_BATCH, Duration::ZERO).await else {
@@ -347,7 +371,10 @@ async fn check_dead_letters(scheduler: &mut Scheduler, queues: &Queues, anomalie
             receipts.push(m.receipt);
             let job_id = serde_json::from_str::<serde_json::Value>(&m.body)
                 .ok()
-                .and_then(|v| v.get("job_id").and_then(|id| id.as_str().map(str::to_owned)));
+                .and_then(|v| {
+                    v.get("job_id")
+                        .and_then(|id| id.as_str().map(str::to_owned))
+                });
             let reason = format!(
                 "moved to the dead-letter queue after {} deliveries without a completion",
                 m.receive_count.saturating_sub(1).max(1)

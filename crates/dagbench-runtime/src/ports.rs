@@ -52,15 +52,22 @@ pub const MAX_BATCH: usize = 10;
 #[async_trait]
 pub trait JobQueue: Send + Sync + Debug {
     /// Sends up to [`MAX_BATCH`] bodies; one result per body, in order.
-    async fn send_batch(&self, bodies: &[String]) -> Result<Vec<Result<(), QueueError>>, QueueError>;
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError>;
 
     /// Up to `max` messages (≤ [`MAX_BATCH`]), waiting up to `wait` for the
     /// first one (long poll). Each is invisible to others until deleted or
     /// its visibility timeout expires.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn receive(&self, max: usize, wait: Duration)
+    -> Result<Vec<ReceivedMessage>, QueueError>;
 
     /// Deletes up to [`MAX_BATCH`] deliveries; one result per receipt.
-    async fn delete_batch(&self, receipts: &[String]) -> Result<Vec<Result<(), QueueError>>, QueueError>;
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError>;
 
     /// Makes a delivery visible again after `timeout` (0 = now).
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
@@ -139,10 +146,21 @@ pub struct LedgerError(pub String);
 pub trait JobLedger: Send + Sync + Debug {
     /// A delivery started processing: status `running` unless already
     /// terminal, attempts + 1.
-    async fn record_started(&self, run: &RunId, job: &JobId, worker: &str, at: Timestamp) -> Result<(), LedgerError>;
+    async fn record_started(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        worker: &str,
+        at: Timestamp,
+    ) -> Result<(), LedgerError>;
 
     /// The job ended (completed or failed), if it had not already.
-    async fn record_finished(&self, run: &RunId, job: &JobId, finished: &Finished) -> Result<Recorded, LedgerError>;
+    async fn record_finished(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        finished: &Finished,
+    ) -> Result<Recorded, LedgerError>;
 
     async fn get(&self, run: &RunId, job: &JobId) -> Result<Option<LedgerRow>, LedgerError>;
 

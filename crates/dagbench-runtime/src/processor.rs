@@ -19,8 +19,8 @@ use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
 use dagbench_store::{RunStore, StoreError};
 
 use crate::ports::{
-    Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, Metric, MetricUnit, MetricsSink, PROCESSING_TIME_MS,
-    Recorded,
+    Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, Metric, MetricUnit, MetricsSink,
+    PROCESSING_TIME_MS, Recorded,
 };
 
 /// How `work_duration_ms` is simulated.
@@ -64,7 +64,10 @@ pub enum Disposition {
     Done { job_id: JobId, completed: bool },
     /// A transient error: leave the message for redelivery (it ends in the
     /// DLQ after too many receives).
-    Retry { job_id: Option<JobId>, reason: String },
+    Retry {
+        job_id: Option<JobId>,
+        reason: String,
+    },
     /// No usable job id, so no completion can be sent: move it to the DLQ.
     Poison { reason: String },
 }
@@ -101,11 +104,21 @@ impl Processor {
                 };
                 let run_id = self.config.run_id.clone();
                 return self
-                    .report(&run_id, &job_id, started, started_at, attempt, Err(invalid.reason.to_string()))
+                    .report(
+                        &run_id,
+                        &job_id,
+                        started,
+                        started_at,
+                        attempt,
+                        Err(invalid.reason.to_string()),
+                    )
                     .await;
             }
         };
-        let run_id = message.run_id.clone().unwrap_or_else(|| self.config.run_id.clone());
+        let run_id = message
+            .run_id
+            .clone()
+            .unwrap_or_else(|| self.config.run_id.clone());
         if let Err(e) = self
             .ledger
             .record_started(&run_id, &message.job_id, &self.config.worker, started_at)
@@ -118,9 +131,27 @@ impl Processor {
         }
         let result = self.run(&message).await;
         match result {
-            Ok(output_key) => self.report(&run_id, &message.job_id, started, started_at, attempt, Ok(output_key)).await,
+            Ok(output_key) => {
+                self.report(
+                    &run_id,
+                    &message.job_id,
+                    started,
+                    started_at,
+                    attempt,
+                    Ok(output_key),
+                )
+                .await
+            }
             Err(JobError::Permanent(reason)) => {
-                self.report(&run_id, &message.job_id, started, started_at, attempt, Err(reason)).await
+                self.report(
+                    &run_id,
+                    &message.job_id,
+                    started,
+                    started_at,
+                    attempt,
+                    Err(reason),
+                )
+                .await
             }
             Err(JobError::Transient(reason)) => Disposition::Retry {
                 job_id: Some(message.job_id),
@@ -131,15 +162,13 @@ impl Processor {
 
     /// The job itself: details, simulated work, domain computation, output object.
     async fn run(&self, message: &JobMessage) -> Result<String, JobError> {
-        let details = match &message.input_key {
-            None => None,
-            Some(key) => Some(
-                self.store
-                    .get_job_details(key)
-                    .await?
-                    .ok_or_else(|| JobError::Permanent(format!("input_key {key} does not exist")))?,
-            ),
-        };
+        let details =
+            match &message.input_key {
+                None => None,
+                Some(key) => Some(self.store.get_job_details(key).await?.ok_or_else(|| {
+                    JobError::Permanent(format!("input_key {key} does not exist"))
+                })?),
+            };
         self.simulate_work(message.work_duration_ms).await;
         match &details {
             None => {}
@@ -150,7 +179,11 @@ impl Processor {
         let completed_at = self.clock.now();
         let key = self
             .store
-            .put_output(&message.job_id, completed_at, output_object(&message.job_id, message.data_size_kb))
+            .put_output(
+                &message.job_id,
+                completed_at,
+                output_object(&message.job_id, message.data_size_kb),
+            )
             .await?;
         Ok(key.to_string())
     }
@@ -168,7 +201,9 @@ impl Processor {
                     let mut x = 0u64;
                     while std::time::Instant::now() < until {
                         for i in 0..1000u64 {
-                            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+                            x = std::hint::black_box(
+                                x.wrapping_mul(6364136223846793005).wrapping_add(i),
+                            );
                         }
                     }
                     x
@@ -185,7 +220,10 @@ impl Processor {
         };
         let mut feeder_delays = Vec::with_capacity(leg.feeders.len());
         for f in &leg.feeders {
-            feeder_delays.push((f.crew_slack, self.read_arrivals(&leg.run_id, &f.job_id).await?));
+            feeder_delays.push((
+                f.crew_slack,
+                self.read_arrivals(&leg.run_id, &f.job_id).await?,
+            ));
         }
         let feeders: Vec<Feeder<'_>> = feeder_delays
             .iter()
@@ -195,10 +233,18 @@ impl Processor {
             })
             .collect();
         let k = key(leg.run_seed, &leg.sequence_id.to_string());
-        let delays = compute_leg(k, &leg.schedule(), leg.samples, previous.as_deref(), &feeders)
-            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        let delays = compute_leg(
+            k,
+            &leg.schedule(),
+            leg.samples,
+            previous.as_deref(),
+            &feeders,
+        )
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
         let job = dagbench_flight::aircraft::leg_job_id(leg.sequence_id, leg.leg);
-        self.store.put_delays(&leg.run_id, &job, leg.sequence_id, &delays).await?;
+        self.store
+            .put_delays(&leg.run_id, &job, leg.sequence_id, &delays)
+            .await?;
         Ok(())
     }
 
@@ -206,7 +252,9 @@ impl Processor {
     async fn read_arrivals(&self, run: &RunId, job: &JobId) -> Result<Vec<i32>, JobError> {
         match self.store.get_delays(run, job).await? {
             Some(record) => Ok(record.delays.arr_delay),
-            None => Err(JobError::Transient(format!("delays of {job} are not in the store yet"))),
+            None => Err(JobError::Transient(format!(
+                "delays of {job} are not in the store yet"
+            ))),
         }
     }
 
@@ -217,8 +265,12 @@ impl Processor {
                 .store
                 .get_delays(&seq.run_id, job)
                 .await?
-                .ok_or_else(|| JobError::Transient(format!("delays of {job} are not in the store yet")))?;
-            if record.sequence_id != seq.sequence_id || record.delays.samples() != seq.samples as usize {
+                .ok_or_else(|| {
+                    JobError::Transient(format!("delays of {job} are not in the store yet"))
+                })?;
+            if record.sequence_id != seq.sequence_id
+                || record.delays.samples() != seq.samples as usize
+            {
                 return Err(JobError::Permanent(format!(
                     "delays of {job} hold sequence {} with {} samples, expected sequence {} with {}",
                     record.sequence_id,
@@ -230,7 +282,9 @@ impl Processor {
             legs.push(record.delays);
         }
         let percentiles = SequencePercentiles::from_legs(seq.sequence_id, seq.last_landing, &legs);
-        self.store.put_percentiles(&seq.run_id, &percentiles).await?;
+        self.store
+            .put_percentiles(&seq.run_id, &percentiles)
+            .await?;
         Ok(())
     }
 
@@ -241,11 +295,18 @@ impl Processor {
                 self.store
                     .get_percentiles(&merge.run_id, id)
                     .await?
-                    .ok_or_else(|| JobError::Transient(format!("percentiles of sequence {id} are not in the store yet")))?,
+                    .ok_or_else(|| {
+                        JobError::Transient(format!(
+                            "percentiles of sequence {id} are not in the store yet"
+                        ))
+                    })?,
             );
         }
-        let merged = MergedPercentiles::merge(&parts).map_err(|e| JobError::Permanent(e.to_string()))?;
-        self.store.put_merged_percentiles(&merge.run_id, &merged).await?;
+        let merged =
+            MergedPercentiles::merge(&parts).map_err(|e| JobError::Permanent(e.to_string()))?;
+        self.store
+            .put_merged_percentiles(&merge.run_id, &merged)
+            .await?;
         Ok(())
     }
 
@@ -318,7 +379,10 @@ impl Processor {
             },
             Ok(results) => Disposition::Retry {
                 job_id: Some(job_id.clone()),
-                reason: format!("completion not sent: {:?}", results.into_iter().find_map(Result::err)),
+                reason: format!(
+                    "completion not sent: {:?}",
+                    results.into_iter().find_map(Result::err)
+                ),
             },
             Err(e) => Disposition::Retry {
                 job_id: Some(job_id.clone()),
@@ -355,6 +419,9 @@ mod tests {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(v["job_id"], "j1");
         }
-        assert_eq!(&output_object(&id, 0)[..], b"{\"job_id\":\"j1\",\"data_size_kb\":0,\"padding\":\"\"}\n");
+        assert_eq!(
+            &output_object(&id, 0)[..],
+            b"{\"job_id\":\"j1\",\"data_size_kb\":0,\"padding\":\"\"}\n"
+        );
     }
 }

@@ -65,7 +65,10 @@ pub async fn run_worker(
         };
         let mut done = Vec::with_capacity(messages.len());
         for message in messages {
-            match processor.process_job(&message.body, message.receive_count).await {
+            match processor
+                .process_job(&message.body, message.receive_count)
+                .await
+            {
                 Disposition::Done { completed, .. } => {
                     if completed {
                         stats.completed += 1;
@@ -78,7 +81,9 @@ pub async fn run_worker(
                 Disposition::Poison { .. } => {
                     stats.poison += 1;
                     let moved = match &dlq {
-                        Some(dlq) => matches!(dlq.send_batch(std::slice::from_ref(&message.body)).await, Ok(r) if r.iter().all(Result::is_ok)),
+                        Some(dlq) => {
+                            matches!(dlq.send_batch(std::slice::from_ref(&message.body)).await, Ok(r) if r.iter().all(Result::is_ok))
+                        }
                         // Without a DLQ, redrive after max receives takes it there.
                         None => false,
                     };
