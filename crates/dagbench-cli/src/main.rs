@@ -13,6 +13,7 @@ mod bench_kernel;
 mod flight_cmd;
 mod graph_cmd;
 mod output;
+mod run_cmd;
 
 use std::process::ExitCode;
 
@@ -25,8 +26,8 @@ use clap::{Parser, Subcommand};
     about = "Run a job graph through a job-graph processor and measure throughput, latency and cost.",
     long_about = "Run a job graph (jobs that depend on other jobs) through a job-graph processor \
                   and measure how fast and how cheaply it gets through it.\n\n\
-                  Today: build, check and benchmark job graphs. The local runtime (`dagbench run`) \
-                  and the AWS scenarios arrive with the next releases."
+                  `dagbench run` runs the default aircraft delay workload on this machine; the AWS \
+                  scenarios arrive with the next releases."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +36,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a job graph on this machine (default: the aircraft delay workload)
+    /// and report throughput, latency per stage and the results.
+    Run(run_cmd::RunArgs),
     /// Create and check job graph files.
     #[command(subcommand)]
     Graph(graph_cmd::GraphCommand),
@@ -49,6 +53,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run_cmd::run(args),
         Command::Graph(command) => graph_cmd::run(command),
         Command::Generate(command) => flight_cmd::run(command),
         Command::Bench(command) => bench::run(command),

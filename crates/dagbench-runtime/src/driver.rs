@@ -13,7 +13,7 @@ use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::key::ObjectKey;
 use dagbench_core::message::{Completion, JobMessage, Outcome};
 use dagbench_core::scheduler::{CompletionOutcome, FailureOutcome, Progress, Scheduler};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -57,7 +57,7 @@ impl DriverConfig {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Every job completed.
@@ -99,7 +99,7 @@ impl Timeline {
 }
 
 /// Counts of messages that changed nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anomalies {
     pub duplicate_completions: u64,
     pub late_completions: u64,
@@ -120,7 +120,7 @@ pub struct DriverOutcome {
     /// Wall-clock bounds of the run (ms since the epoch).
     pub started_at: i64,
     pub ended_at: i64,
-    /// Dispatch rounds' sends that failed and were retried.
+    /// Failed jobs with their reasons.
     pub failed: Vec<(JobIndex, String)>,
 }
 
@@ -375,10 +375,9 @@ async fn check_dead_letters(
                     v.get("job_id")
                         .and_then(|id| id.as_str().map(str::to_owned))
                 });
-            let reason = format!(
-                "moved to the dead-letter queue after {} deliveries without a completion",
-                m.receive_count.saturating_sub(1).max(1)
-            );
+            let reason =
+                "moved to the dead-letter queue after repeated deliveries without a completion"
+                    .to_owned();
             match job_id.as_deref().map(|id| scheduler.failed_id(id, reason)) {
                 Some(FailureOutcome::Accepted { .. }) => moved = true,
                 Some(_) => {}

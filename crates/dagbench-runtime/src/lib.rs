@@ -8,6 +8,7 @@
 //! - [`processor`]: `Processor::process_job`.
 //! - [`worker`]: the receive/process/delete loop.
 //! - [`driver`]: the scheduler loop and the per-job timeline.
+//! - [`report`]: `report.json`, built from the driver's outcome.
 //! - [`conformance`]: the behaviour every adapter must show, as plain async
 //!   functions each backend's tests call.
 
@@ -15,4 +16,5 @@ pub mod conformance;
 pub mod driver;
 pub mod ports;
 pub mod processor;
+pub mod report;
 pub mod worker;

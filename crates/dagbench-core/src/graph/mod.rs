@@ -14,7 +14,7 @@ pub mod file;
 mod ids;
 pub mod shapes;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use builder::{GraphBuilder, GraphError, JobAttrs};
 
@@ -119,7 +119,7 @@ impl U32Column {
 }
 
 /// Summary figures of a graph, computed once when it is built.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GraphStats {
     pub jobs: u64,
     pub edges: u64,

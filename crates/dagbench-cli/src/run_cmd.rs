@@ -1,0 +1,467 @@
+//! `dagbench run`: the main job. Builds (or loads) a job graph, runs it on
+//! this machine with the embedded backends, shows progress, and ends with a
+//! summary and the paths of the results and of `report.json`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use dagbench_core::JobGraph;
+use dagbench_core::graph::shapes::{self, Shape, ShapeSpec};
+use dagbench_core::ids::RunId;
+use dagbench_core::scheduler::Progress;
+use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
+use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
+use dagbench_local::run::{LocalConfig, Manifest, read_run_files, run_local, write_run_files};
+use dagbench_runtime::driver::RunStatus;
+use dagbench_runtime::ports::{Clock as _, SystemClock};
+use dagbench_runtime::processor::WorkMode;
+use dagbench_runtime::report::RunReport;
+use dagbench_store::RunStore;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use crate::graph_cmd::{ShapeName, read_graph};
+use crate::output::thousands;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WorkArg {
+    /// Sleep for work_duration_ms.
+    Sleep,
+    /// Burn CPU for work_duration_ms.
+    Cpu,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Aircraft daily sequences of the default workload.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    sequences: u32,
+    /// Monte Carlo samples per leg.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    samples: u32,
+    /// Seed of the sequences, the delay model and synthetic shapes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Add crew connections between aircraft.
+    #[arg(long)]
+    crew: bool,
+    /// Run this graph file instead of the aircraft workload.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["messages", "resume"])]
+    graph: Option<PathBuf>,
+    /// Run a synthetic graph of N jobs instead (see --shape).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
+    messages: Option<u32>,
+    /// Shape of the synthetic graph of --messages.
+    #[arg(long, value_enum, default_value = "independent", requires = "messages")]
+    shape: ShapeName,
+    /// Simulated work per synthetic job, ms.
+    #[arg(long = "work-ms", default_value_t = 0)]
+    work_ms: u32,
+    /// Output object size per synthetic job, KiB.
+    #[arg(long = "data-kb", default_value_t = 0)]
+    data_kb: u32,
+    /// How simulated work is done.
+    #[arg(long, value_enum, default_value = "sleep")]
+    work: WorkArg,
+    /// Concurrent processors [default: the number of cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    workers: Option<u32>,
+    /// Run id: the run's folder under --results [default: local-<UTC time>].
+    #[arg(long = "run-id")]
+    run_id: Option<RunId>,
+    /// Tag of the run's completions and metrics (cost tracking in the cloud).
+    #[arg(long = "test-run-id", env = "TEST_RUN_ID", default_value = "default")]
+    test_run_id: String,
+    /// Where results, ledgers and reports go.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Continue an interrupted run from its ledger; completed jobs are not recomputed.
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<RunId>,
+    /// End the run as stalled when nothing completes for this many seconds.
+    #[arg(long = "stall-timeout", default_value_t = 120)]
+    stall_timeout: u64,
+    /// Seconds a delivered job stays invisible before redelivery.
+    #[arg(long = "visibility-timeout", default_value_t = 60)]
+    visibility_timeout: u64,
+    /// Deliveries before a job goes to the dead-letter queue.
+    #[arg(long = "max-receive-count", default_value_t = 3)]
+    max_receive_count: u32,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn default_run_id(results: &std::path::Path) -> anyhow::Result<RunId> {
+    let now = SystemClock.now().to_string(); // 2026-11-28T17:51:15.123Z
+    let stamp: String = now[..19].chars().filter(char::is_ascii_digit).collect();
+    let base = format!("local-{}-{}", &stamp[..8], &stamp[8..]);
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while results.join(&candidate).exists() {
+        candidate = format!("{base}-{n}");
+        n += 1;
+    }
+    Ok(RunId::new(candidate)?)
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.max(2))
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args, cores))
+}
+
+async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
+    let workers = args.workers.map_or(cores, |w| w as usize);
+    let (manifest, graph, resume) = match &args.resume {
+        Some(run_id) => {
+            let run_dir = args.results.join(run_id.as_str());
+            let (mut manifest, graph) = read_run_files(&run_dir)?;
+            manifest.workers = workers;
+            (manifest, graph, true)
+        }
+        None => {
+            let run_id = match &args.run_id {
+                Some(id) => id.clone(),
+                None => default_run_id(&args.results)?,
+            };
+            if args
+                .results
+                .join(run_id.as_str())
+                .join("manifest.json")
+                .exists()
+            {
+                bail!(
+                    "run {run_id} already exists under {}; pick another --run-id or continue it with --resume {run_id}",
+                    args.results.display()
+                );
+            }
+            let (graph, manifest) = build_workload(&args, run_id, workers).await?;
+            write_run_files(
+                &args.results.join(manifest.run_id.as_str()),
+                &manifest,
+                &graph,
+            )?;
+            (manifest, graph, false)
+        }
+    };
+    let config = LocalConfig {
+        results: args.results.clone(),
+        run_id: manifest.run_id.clone(),
+        test_run_id: if resume {
+            manifest.test_run_id.clone()
+        } else {
+            args.test_run_id.clone()
+        },
+        workers,
+        work_mode: match args.work {
+            WorkArg::Sleep => WorkMode::Sleep,
+            WorkArg::Cpu => WorkMode::Cpu,
+        },
+        visibility_timeout: Duration::from_secs(args.visibility_timeout.max(1)),
+        max_receive_count: args.max_receive_count.max(1),
+        stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
+        grace: Duration::from_secs(5),
+    };
+    let graph = Arc::new(graph);
+    if !args.json {
+        eprintln!(
+            "{} run {}: {} jobs, {} edges, {} workers{}",
+            if resume { "resuming" } else { "starting" },
+            config.run_id,
+            thousands(graph.len() as u64),
+            thousands(graph.edge_count() as u64),
+            workers,
+            if resume { "" } else { "" }
+        );
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let quiet = args.json;
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !quiet {
+                eprintln!(
+                    "\nstopping: no new jobs are dispatched; in-flight jobs get a few seconds (Ctrl-C again to quit now)"
+                );
+            }
+            let _ = stop_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let mut display = ProgressDisplay::new(graph.len() as u64, args.json);
+    let result = run_local(Arc::clone(&graph), &config, resume, stop_rx, &mut |p| {
+        display.update(p)
+    })
+    .await?;
+    display.finish();
+
+    let report = &result.report;
+    if args.json {
+        println!("{}", serde_json::to_string(&json_summary(report, &result))?);
+    } else {
+        print_summary(report, &result);
+    }
+    match report.status {
+        RunStatus::Completed => Ok(ExitCode::SUCCESS),
+        status => {
+            eprintln!("error: {}", failure_line(report, status));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The graph and manifest of a new run.
+async fn build_workload(
+    args: &RunArgs,
+    run_id: RunId,
+    workers: usize,
+) -> anyhow::Result<(JobGraph, Manifest)> {
+    let mut manifest = Manifest {
+        run_id: run_id.clone(),
+        test_run_id: args.test_run_id.clone(),
+        created_at: SystemClock.now().to_string(),
+        dagbench_version: env!("CARGO_PKG_VERSION").to_owned(),
+        workload: String::new(),
+        seed: Some(args.seed),
+        samples: None,
+        sequences: None,
+        crew: false,
+        graph: "graph.json".into(),
+        source_graph: None,
+        workers,
+        work_mode: format!("{:?}", args.work).to_lowercase(),
+    };
+    if let Some(path) = &args.graph {
+        manifest.workload = "file".into();
+        manifest.seed = None;
+        manifest.source_graph = Some(path.display().to_string());
+        return Ok((read_graph(path)?, manifest));
+    }
+    if let Some(n) = args.messages {
+        let Some(shape) = Shape::named(args.shape.as_str(), n) else {
+            bail!(
+                "--shape {} cannot be combined with --messages; use independent, chains, layered or fan",
+                args.shape.as_str()
+            );
+        };
+        manifest.workload = args.shape.as_str().into();
+        let graph = shapes::generate(&ShapeSpec {
+            shape,
+            jobs: n,
+            seed: args.seed,
+            work_duration_ms: args.work_ms,
+            data_size_kb: args.data_kb,
+        });
+        return Ok((graph, manifest));
+    }
+    // The default: the aircraft workload, its sequences and job details
+    // kept in the store so the run can be reproduced and checked.
+    manifest.workload = "aircraft".into();
+    manifest.samples = Some(args.samples);
+    manifest.sequences = Some(args.sequences);
+    manifest.crew = args.crew;
+    let airports = Airports::embedded();
+    let sequences = generate_aircraft_daily_sequences(
+        args.sequences,
+        args.seed,
+        &airports,
+        &GeneratorOptions::default(),
+    )?;
+    let run = AircraftRun {
+        run_id,
+        run_seed: args.seed,
+        samples: args.samples,
+        crew_probability: args.crew.then_some(0.3),
+    };
+    let built = build_aircraft_graph(&sequences, &run);
+    let store = RunStore::local(&args.results)?;
+    for seq in &sequences {
+        store
+            .put_sequence(seq)
+            .await
+            .context("cannot store the sequences")?;
+    }
+    for (job, details) in &built.details {
+        store
+            .put_job_details(&run.run_id, job, details)
+            .await
+            .context("cannot store the job details")?;
+    }
+    Ok((built.graph, manifest))
+}
+
+/// A progress bar on a terminal, plain lines otherwise.
+struct ProgressDisplay {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl ProgressDisplay {
+    fn new(total: u64, quiet: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (!quiet && terminal).then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} jobs  {per_sec}  ETA {eta}  {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        Self {
+            bar,
+            plain: !quiet && !terminal,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, p: &Progress) {
+        let done = p.done();
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(format!(
+                "in flight {}  failed {}  blocked {}",
+                p.dispatched, p.failed, p.blocked
+            ));
+        } else if self.plain && self.last_line.elapsed() >= Duration::from_secs(2) {
+            self.last_line = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64();
+            let rate = done as f64 / secs.max(1e-9);
+            let eta = if rate > 0.0 {
+                (p.total - done) as f64 / rate
+            } else {
+                f64::NAN
+            };
+            eprintln!(
+                "{done}/{} jobs  {rate:.0} jobs/s  ETA {eta:.0} s  in flight {}  failed {}  blocked {}",
+                p.total, p.dispatched, p.failed, p.blocked
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn failure_line(report: &RunReport, status: RunStatus) -> String {
+    let c = &report.counts;
+    match status {
+        RunStatus::Completed => String::new(),
+        RunStatus::Failed => {
+            let first = report
+                .failed
+                .first()
+                .map(|f| format!(" (first: {}: {})", f.job_id, f.reason))
+                .unwrap_or_default();
+            format!(
+                "run {} finished with {} failed and {} blocked jobs{first}",
+                report.run_id, c.failed, c.blocked
+            )
+        }
+        RunStatus::Stalled => format!(
+            "run {} stalled: {} jobs in flight made no progress; resume it with --resume {}",
+            report.run_id, c.dispatched, report.run_id
+        ),
+        RunStatus::Interrupted => format!(
+            "run {} interrupted with {} of {} jobs done; resume it with --resume {}",
+            report.run_id,
+            c.done(),
+            c.total,
+            report.run_id
+        ),
+    }
+}
+
+fn print_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) {
+    let c = &report.counts;
+    println!(
+        "run {} {}: {} jobs in {:.2} s ({:.0} jobs/s) with {} workers",
+        report.run_id,
+        serde_json::to_value(report.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        thousands(c.completed),
+        report.makespan_ms / 1e3,
+        report.throughput_jobs_per_s,
+        report.workers
+    );
+    if result.restored > 0 {
+        println!(
+            "  restored from the ledger: {} completed jobs (not recomputed)",
+            thousands(result.restored)
+        );
+    }
+    let s = &report.stages;
+    println!(
+        "  stage p50/p99 ms: reaction {:.0}/{:.0}  queue wait {:.0}/{:.0}  processing {:.1}/{:.1}  notification {:.0}/{:.0}",
+        s.scheduler_reaction.p50,
+        s.scheduler_reaction.p99,
+        s.queue_wait.p50,
+        s.queue_wait.p99,
+        s.processing.p50,
+        s.processing.p99,
+        s.notification.p50,
+        s.notification.p99
+    );
+    match report.efficiency {
+        Some(e) => println!(
+            "  efficiency {:.3} (lower bound {:.2} s = max(critical path, work / workers))",
+            e,
+            report.lower_bound_ms / 1e3
+        ),
+        None => println!("  efficiency n/a (no simulated work)"),
+    }
+    println!("  failed {}  blocked {}", c.failed, c.blocked);
+    if let Some(d) = &report.domain {
+        let f = &d.final_arr_delay;
+        let show = |v: Option<i32>| v.map_or("-".to_owned(), |v| v.to_string());
+        println!(
+            "  final arrival delay (min): mean {:.1}  p50 {}  p90 {}  p95 {}  p99 {}  on time {:.1} %  curfew breaches {:.2} %",
+            f.mean,
+            show(f.p50),
+            show(f.p90),
+            show(f.p95),
+            show(f.p99),
+            f.otp * 100.0,
+            d.curfew_share * 100.0
+        );
+    }
+    println!("  results: {}", result.run_dir.display());
+    println!("  report:  {}", result.report_path.display());
+}
+
+fn json_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) -> serde_json::Value {
+    serde_json::json!({
+        "run_id": report.run_id,
+        "status": report.status,
+        "counts": report.counts,
+        "makespan_ms": report.makespan_ms,
+        "throughput_jobs_per_s": report.throughput_jobs_per_s,
+        "efficiency": report.efficiency,
+        "stages": report.stages,
+        "failed": report.failed,
+        "domain": report.domain,
+        "restored": result.restored,
+        "results": result.run_dir,
+        "report": result.report_path,
+    })
+}

@@ -1,0 +1,323 @@
+//! `report.json`: what a run measured — graph figures, makespan against
+//! the lower bound, throughput over time, per-stage latency percentiles,
+//! failures, the domain results' headline and, for graphs up to
+//! [`TIMELINE_LIMIT`] jobs, every job's timeline.
+
+use dagbench_core::graph::{GraphStats, PathWeight};
+use dagbench_core::scheduler::Progress;
+use dagbench_core::{JobGraph, JobIndex};
+use dagbench_flight::stats::MergedPercentiles;
+use serde::{Deserialize, Serialize};
+
+use crate::driver::{Anomalies, DriverOutcome, RunStatus};
+
+/// Graphs larger than this keep aggregates only (the per-job timeline of a
+/// million jobs would dwarf the rest of the report).
+pub const TIMELINE_LIMIT: usize = 100_000;
+
+/// Distribution of one stage's latency, milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageStats {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl StageStats {
+    pub fn from_values(mut values: Vec<f64>) -> Self {
+        values.retain(|v| v.is_finite());
+        if values.is_empty() {
+            return Self::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        // Nearest rank, as everywhere in dagbench.
+        let at = |q: u64| values[((q as usize * n).div_ceil(10_000)).clamp(1, n) - 1];
+        Self {
+            count: n as u64,
+            mean: values.iter().sum::<f64>() / n as f64,
+            p50: at(5000),
+            p90: at(9000),
+            p99: at(9900),
+            max: values[n - 1],
+        }
+    }
+}
+
+/// The four stages of a job's trip, milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stages {
+    /// Ready → dispatched (how fast the scheduler reacts).
+    pub scheduler_reaction: StageStats,
+    /// Dispatched → started (time in the incoming queue).
+    pub queue_wait: StageStats,
+    /// Started → completed, as the processor measured it.
+    pub processing: StageStats,
+    /// Completed → observed by the scheduler (outgoing queue).
+    pub notification: StageStats,
+}
+
+/// One point of the run over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// Jobs completed up to `t_s`.
+    pub completed: u64,
+    /// Completions per second in the interval ending at `t_s`.
+    pub jobs_per_s: f64,
+    /// Jobs dispatched but not yet observed at `t_s`.
+    pub in_flight: u64,
+}
+
+/// One job's trip (ms since the run started; absent = never).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobTimeline {
+    pub job_id: String,
+    pub ready: Option<i64>,
+    pub dispatched: Option<i64>,
+    pub started: Option<i64>,
+    pub completed: Option<i64>,
+    pub observed: Option<i64>,
+    pub processing_ms: Option<f64>,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedJob {
+    pub job_id: String,
+    pub reason: String,
+}
+
+/// The headline of the domain results (aircraft runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainSummary {
+    pub sequences: u64,
+    pub samples: u64,
+    pub final_arr_delay: FinalFigures,
+    pub arr_delay_share_delayed: f64,
+    pub reactionary_share: f64,
+    pub curfew_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalFigures {
+    pub mean: f64,
+    pub p50: Option<i32>,
+    pub p90: Option<i32>,
+    pub p95: Option<i32>,
+    pub p99: Option<i32>,
+    pub otp: f64,
+}
+
+impl DomainSummary {
+    pub fn from_merged(m: &MergedPercentiles) -> Self {
+        let f = &m.final_arr_delay;
+        Self {
+            sequences: m.sequence_count,
+            samples: m.samples,
+            final_arr_delay: FinalFigures {
+                mean: f.mean,
+                p50: f.p50,
+                p90: f.p90,
+                p95: f.p95,
+                p99: f.p99,
+                otp: f.otp,
+            },
+            arr_delay_share_delayed: m.arr_delay.share_delayed,
+            reactionary_share: m.reactionary_share,
+            curfew_share: m.curfew_share,
+        }
+    }
+}
+
+/// Everything about a run that a person or a script compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub test_run_id: String,
+    pub scenario: String,
+    pub status: RunStatus,
+    pub workers: u64,
+    /// ms since the epoch.
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub graph: GraphStats,
+    pub counts: Progress,
+    /// First dispatch to last completion observed.
+    pub makespan_ms: f64,
+    /// `max(critical path work, total work / workers)`.
+    pub lower_bound_ms: f64,
+    /// `lower_bound / makespan` (absent when the graph has no simulated work).
+    pub efficiency: Option<f64>,
+    pub throughput_jobs_per_s: f64,
+    pub stages: Stages,
+    pub over_time: Vec<TimePoint>,
+    pub failed: Vec<FailedJob>,
+    pub anomalies: Anomalies,
+    /// Job ids along the critical path by work (or by job count when no
+    /// job has work), at most 1,000.
+    pub critical_path: Vec<String>,
+    pub domain: Option<DomainSummary>,
+    /// Per-job timelines, for graphs up to `TIMELINE_LIMIT` jobs.
+    pub jobs: Option<Vec<JobTimeline>>,
+}
+
+/// Identifies the run in its report.
+#[derive(Debug, Clone)]
+pub struct ReportContext {
+    pub run_id: String,
+    pub test_run_id: String,
+    pub scenario: String,
+    pub workers: u64,
+}
+
+impl RunReport {
+    pub fn build(
+        graph: &JobGraph,
+        outcome: &DriverOutcome,
+        ctx: &ReportContext,
+        domain: Option<DomainSummary>,
+    ) -> Self {
+        let t = &outcome.timeline;
+        let n = graph.len();
+        let start = outcome.started_at;
+        let last_observed = t
+            .observed
+            .iter()
+            .copied()
+            .max()
+            .filter(|&o| o >= 0)
+            .unwrap_or(outcome.ended_at);
+        let makespan_ms = (last_observed - start).max(0) as f64;
+        let stats = graph.stats().clone();
+        let lower_bound_ms = (stats.critical_path_work_ms as f64)
+            .max(stats.total_work_ms as f64 / ctx.workers.max(1) as f64);
+        let diff = |a: &[i64], b: &[i64]| -> Vec<f64> {
+            a.iter()
+                .zip(b)
+                .filter(|&(&x, &y)| x >= 0 && y >= 0)
+                .map(|(&x, &y)| (y - x) as f64)
+                .collect()
+        };
+        let stages = Stages {
+            scheduler_reaction: StageStats::from_values(diff(&t.ready, &t.dispatched)),
+            queue_wait: StageStats::from_values(diff(&t.dispatched, &t.started)),
+            processing: StageStats::from_values(t.processing_ms.clone()),
+            notification: StageStats::from_values(diff(&t.completed, &t.observed)),
+        };
+        let completed = outcome.progress.completed;
+        let weight = if stats.critical_path_work_ms > 0 {
+            PathWeight::WorkMs
+        } else {
+            PathWeight::Jobs
+        };
+        let (_, path) = graph.critical_path(weight);
+        let jobs = (n <= TIMELINE_LIMIT).then(|| {
+            (0..n)
+                .map(|j| {
+                    let rel = |v: i64| (v >= 0).then_some(v - start);
+                    JobTimeline {
+                        job_id: graph.id(JobIndex(j as u32)).to_owned(),
+                        ready: rel(t.ready[j]),
+                        dispatched: rel(t.dispatched[j]),
+                        started: rel(t.started[j]),
+                        completed: rel(t.completed[j]),
+                        observed: rel(t.observed[j]),
+                        processing_ms: Some(t.processing_ms[j]).filter(|v| v.is_finite()),
+                        attempt: t.attempt[j],
+                    }
+                })
+                .collect()
+        });
+        RunReport {
+            run_id: ctx.run_id.clone(),
+            test_run_id: ctx.test_run_id.clone(),
+            scenario: ctx.scenario.clone(),
+            status: outcome.status,
+            workers: ctx.workers,
+            started_at: start,
+            ended_at: outcome.ended_at,
+            graph: stats,
+            counts: outcome.progress,
+            makespan_ms,
+            lower_bound_ms,
+            efficiency: (lower_bound_ms > 0.0 && makespan_ms > 0.0)
+                .then(|| lower_bound_ms / makespan_ms),
+            throughput_jobs_per_s: if makespan_ms > 0.0 {
+                completed as f64 / (makespan_ms / 1e3)
+            } else {
+                0.0
+            },
+            stages,
+            over_time: over_time(t, start, makespan_ms),
+            failed: outcome
+                .failed
+                .iter()
+                .map(|(j, reason)| FailedJob {
+                    job_id: graph.id(*j).to_owned(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            anomalies: outcome.anomalies,
+            critical_path: path
+                .iter()
+                .take(1000)
+                .map(|&j| graph.id(j).to_owned())
+                .collect(),
+            domain,
+            jobs,
+        }
+    }
+}
+
+/// Completions and jobs in flight over up to 100 intervals.
+fn over_time(t: &crate::driver::Timeline, start: i64, makespan_ms: f64) -> Vec<TimePoint> {
+    let mut observed: Vec<i64> = t.observed.iter().copied().filter(|&o| o >= 0).collect();
+    let mut dispatched: Vec<i64> = t.dispatched.iter().copied().filter(|&d| d >= 0).collect();
+    observed.sort_unstable();
+    dispatched.sort_unstable();
+    if observed.is_empty() {
+        return Vec::new();
+    }
+    let span = makespan_ms.max(1.0);
+    let buckets = 100.min(span as usize).max(1);
+    let step = span / buckets as f64;
+    let mut points = Vec::with_capacity(buckets);
+    let mut previous = 0u64;
+    for b in 1..=buckets {
+        let at = start + (step * b as f64).round() as i64;
+        let done = observed.partition_point(|&o| o <= at) as u64;
+        let sent = dispatched.partition_point(|&d| d <= at) as u64;
+        points.push(TimePoint {
+            t_s: (at - start) as f64 / 1e3,
+            completed: done,
+            jobs_per_s: (done - previous) as f64 / (step / 1e3),
+            in_flight: sent.saturating_sub(done),
+        });
+        previous = done;
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_percentiles_are_nearest_rank() {
+        let s = StageStats::from_values((1..=100).map(f64::from).collect());
+        assert_eq!(
+            (s.count, s.p50, s.p90, s.p99, s.max),
+            (100, 50.0, 90.0, 99.0, 100.0)
+        );
+        assert_eq!(s.mean, 50.5);
+        assert_eq!(
+            StageStats::from_values(vec![f64::NAN]),
+            StageStats::default()
+        );
+    }
+}
