@@ -190,15 +190,13 @@ pub async fn queue_rejects_oversize(queue: &dyn JobQueue) {
         "eleven messages in one batch are refused"
     );
     let huge = vec!["x".repeat(256 * 1024 + 1), "{}".to_owned()];
-    match queue.send_batch(&huge).await {
-        Ok(results) => {
-            assert!(
-                matches!(results[0], Err(QueueError::Rejected(_))),
-                "an oversize body is rejected: {results:?}"
-            );
-            assert!(results[1].is_ok(), "the valid entry of the batch is sent");
-        }
-        Err(_) => {} // A backend may refuse the whole batch.
+    // A backend may refuse the whole batch instead.
+    if let Ok(results) = queue.send_batch(&huge).await {
+        assert!(
+            matches!(results[0], Err(QueueError::Rejected(_))),
+            "an oversize body is rejected: {results:?}"
+        );
+        assert!(results[1].is_ok(), "the valid entry of the batch is sent");
     }
     for m in receive_n(queue, 1, Duration::from_secs(2)).await {
         queue.delete_batch(&[m.receipt]).await.expect("delete");

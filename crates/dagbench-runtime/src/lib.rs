@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`ports`]: the traits adapters implement (embedded in `dagbench-local`,
 //!   AWS in `dagbench-aws`).
-//! - [`processor`]: `Processor::process_job`.
+//! - [`processor`]: `Processor::process_job`, one message end to end.
 //! - [`worker`]: the receive/process/delete loop.
 //! - [`driver`]: the scheduler loop and the per-job timeline.
 //! - [`report`]: `report.json`, built from the driver's outcome.
