@@ -118,12 +118,12 @@ impl MemoryQueue {
             let Some(m) = state.messages.get_mut(&id) else {
                 continue;
             };
-            if let Some((_, max_receives)) = &self.redrive {
-                if m.receive_count >= *max_receives {
-                    let m = state.messages.remove(&id).expect("present");
-                    dead.push(m.body);
-                    continue;
-                }
+            if let Some((_, max_receives)) = &self.redrive
+                && m.receive_count >= *max_receives
+            {
+                let m = state.messages.remove(&id).expect("present");
+                dead.push(m.body);
+                continue;
             }
             m.receive_count += 1;
             let receipt = format!("{}:{id}:{}", self.name, m.receive_count);
@@ -200,11 +200,9 @@ impl JobQueue for MemoryQueue {
                 let (messages, dead) = self.take(&mut state, max, now);
                 (messages, dead, state.in_flight.first().map(|&(at, _)| at))
             };
-            if !dead.is_empty() {
-                if let Some((dlq, _)) = &self.redrive {
-                    for chunk in dead.chunks(MAX_BATCH) {
-                        dlq.send_batch(chunk).await?;
-                    }
+            if let Some((dlq, _)) = &self.redrive {
+                for chunk in dead.chunks(MAX_BATCH) {
+                    dlq.send_batch(chunk).await?;
                 }
             }
             if !messages.is_empty() {

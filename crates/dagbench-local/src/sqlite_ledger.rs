@@ -65,6 +65,7 @@ pub struct SqliteLedger {
     path: String,
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(db_err)`
 fn db_err(e: rusqlite::Error) -> LedgerError {
     LedgerError(e.to_string())
 }
