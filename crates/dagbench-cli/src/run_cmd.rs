@@ -174,13 +174,12 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
     let graph = Arc::new(graph);
     if !args.json {
         eprintln!(
-            "{} run {}: {} jobs, {} edges, {} workers{}",
+            "{} run {}: {} jobs, {} edges, {} workers",
             if resume { "resuming" } else { "starting" },
             config.run_id,
             thousands(graph.len() as u64),
             thousands(graph.edge_count() as u64),
-            workers,
-            if resume { "" } else { "" }
+            workers
         );
     }
 
