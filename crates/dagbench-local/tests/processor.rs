@@ -1,0 +1,379 @@
+//! `process_job` against real embedded adapters: the poison corpus,
+//! idempotent reprocessing, transient errors, domain jobs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagbench_core::ids::JobId;
+use dagbench_core::key::ObjectKey;
+use dagbench_core::message::{Completion, Outcome};
+use dagbench_flight::aircraft::{AircraftRun, JobDetails, build_aircraft_graph};
+use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
+use dagbench_local::MemoryQueue;
+use dagbench_runtime::ports::{JOBS_COMPLETED, JobLedger, JobQueue, LedgerStatus};
+use dagbench_runtime::processor::Disposition;
+use dagbench_runtime::worker::{WorkerConfig, run_worker};
+use futures::TryStreamExt as _;
+
+/// At least fifty malformed messages.
+fn poison_corpus() -> Vec<String> {
+    let mut corpus: Vec<String> = [
+        "",
+        " ",
+        "{",
+        "}",
+        "null",
+        "true",
+        "[]",
+        "[1,2]",
+        "42",
+        "-1",
+        "\"job\"",
+        "{\"job_id\":",
+        "{'job_id': 'a'}",
+        "\u{0}",
+        "{\"job_id\": \"a\",}",
+        "{\"job_id\": 1e400}",
+        "{}",
+        "{\"work_duration_ms\": 10}",
+        "{\"job_id\": null}",
+        "{\"job_id\": 7}",
+        "{\"job_id\": true}",
+        "{\"job_id\": []}",
+        "{\"job_id\": {}}",
+        "{\"job_id\": 1.5}",
+        "{\"job_id\": \"\"}",
+        "{\"job_id\": \".\"}",
+        "{\"job_id\": \"..\"}",
+        "{\"job_id\": \"../x\"}",
+        "{\"job_id\": \"a/b\"}",
+        "{\"job_id\": \"/abs\"}",
+        "{\"job_id\": \"a\\\\b\"}",
+        "{\"job_id\": \"a b\"}",
+        "{\"job_id\": \"é\"}",
+        "{\"job_id\": \"a\\u0000b\"}",
+        "{\"job_id\": \"..%2F..\"}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    corpus.push(format!("{{\"job_id\": \"{}\"}}", "x".repeat(129)));
+    for (field, value) in [
+        ("work_duration_ms", "-1"),
+        ("work_duration_ms", "1.5"),
+        ("work_duration_ms", "\"100\""),
+        ("work_duration_ms", "1e20"),
+        ("work_duration_ms", "99999999"),
+        ("work_duration_ms", "true"),
+        ("data_size_kb", "-5"),
+        ("data_size_kb", "10241"),
+        ("data_size_kb", "\"x\""),
+        ("data_size_kb", "[1]"),
+        ("input_key", "\"../../etc/passwd\""),
+        ("input_key", "\"/etc/passwd\""),
+        ("input_key", "\"a//b\""),
+        ("input_key", "\"a/./b\""),
+        ("input_key", "\"a\\\\..\\\\b\""),
+        ("input_key", "\"\""),
+        ("input_key", "5"),
+        ("run_id", "\"../x\""),
+        ("run_id", "5"),
+        ("run_id", "\"a/b\""),
+    ] {
+        corpus.push(format!(
+            "{{\"job_id\": \"victim-{field}\", \"{field}\": {value}}}"
+        ));
+    }
+    corpus.push(format!(
+        "{{\"job_id\": \"big\", \"pad\": \"{}\"}}",
+        "x".repeat(300 * 1024)
+    ));
+    corpus
+}
+
+#[tokio::test]
+async fn every_poison_message_fails_cleanly_and_writes_nothing() {
+    let h = common::harness("poison");
+    let corpus = poison_corpus();
+    assert!(corpus.len() >= 50, "{} messages", corpus.len());
+    let mut failed = 0;
+    let mut poison = 0;
+    for body in &corpus {
+        match h.processor.process_job(body, 1).await {
+            Disposition::Done {
+                completed: false, ..
+            } => failed += 1,
+            Disposition::Poison { reason } => {
+                assert!(!reason.is_empty());
+                poison += 1;
+            }
+            other => panic!("{body:.60}: {other:?}"),
+        }
+    }
+    // Each reported failure is a well-formed `failed` completion naming the field.
+    let mut seen = 0;
+    loop {
+        let got = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            let c = Completion::parse(m.body.as_bytes()).unwrap();
+            let Outcome::Failed { error } = &c.outcome else {
+                panic!("{}", m.body)
+            };
+            assert!(
+                c.job_id.as_str().starts_with("victim-") || c.job_id.as_str() == "big",
+                "{}",
+                m.body
+            );
+            if let Some(field) = c.job_id.as_str().strip_prefix("victim-") {
+                assert!(error.contains(field), "the reason names the field: {error}");
+            }
+            let row = h.ledger.get(&h.run_id, &c.job_id).await.unwrap().unwrap();
+            assert_eq!(row.status, LedgerStatus::Failed);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, failed);
+    assert!(
+        failed >= 20 && poison >= 30,
+        "failed {failed}, poison {poison}"
+    );
+    // Nothing was written to the store, inside or outside the run's prefix.
+    let listed: Vec<object_store::ObjectMeta> = h
+        .store
+        .object_store()
+        .list(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    assert!(h.metrics.get(JOBS_COMPLETED, "test-1").is_none());
+}
+
+#[tokio::test]
+async fn the_worker_keeps_running_through_poison() {
+    let h = common::harness("worker-poison");
+    let dlq = Arc::new(MemoryQueue::new("dlq", Duration::from_secs(30)));
+    let incoming = Arc::new(MemoryQueue::new("incoming", Duration::from_secs(30)));
+    let corpus = poison_corpus();
+    let mut bodies = corpus.clone();
+    for i in 0..10 {
+        bodies.push(format!("{{\"job_id\": \"good-{i}\", \"data_size_kb\": 1}}"));
+    }
+    for chunk in bodies.chunks(10) {
+        let results = incoming.send_batch(chunk).await.unwrap();
+        // The oversize body is refused by the queue itself, as SQS would.
+        assert!(results.iter().filter(|r| r.is_err()).count() <= 1);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(run_worker(
+        h.processor.clone(),
+        incoming.clone(),
+        Some(dlq.clone()),
+        WorkerConfig {
+            batch_size: 10,
+            wait: Duration::from_millis(50),
+        },
+        stop_rx,
+    ));
+    // Wait until the incoming queue is drained.
+    for _ in 0..200 {
+        let depth = incoming.approximate_depth().await.unwrap();
+        if depth.visible == 0 && depth.in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_tx.send(true).unwrap();
+    let stats = worker.await.unwrap();
+    assert_eq!(stats.completed, 10, "{stats:?}");
+    assert!(stats.poison >= 30, "{stats:?}");
+    let dead = dlq.approximate_depth().await.unwrap();
+    assert_eq!(dead.visible, stats.poison, "poison lands in the DLQ");
+    for i in 0..10 {
+        let job = JobId::new(format!("good-{i}")).unwrap();
+        assert_eq!(
+            h.ledger.get(&h.run_id, &job).await.unwrap().unwrap().status,
+            LedgerStatus::Completed
+        );
+    }
+}
+
+fn aircraft(
+    samples: u32,
+) -> (
+    Vec<dagbench_flight::Sequence>,
+    dagbench_flight::aircraft::AircraftGraph,
+) {
+    let airports = Airports::embedded();
+    let seqs =
+        generate_aircraft_daily_sequences(2, 8, &airports, &GeneratorOptions::default()).unwrap();
+    let run = AircraftRun {
+        run_id: dagbench_core::ids::RunId::new("run-1").unwrap(),
+        run_seed: 8,
+        samples,
+        crew_probability: None,
+    };
+    let g = build_aircraft_graph(&seqs, &run);
+    (seqs, g)
+}
+
+fn message(job: &JobId, data_kb: u64) -> String {
+    dagbench_core::message::JobMessage {
+        job_id: job.clone(),
+        work_duration_ms: 0,
+        data_size_kb: data_kb,
+        input_key: Some(ObjectKey::new(format!("run-1/jobs/{job}.json")).unwrap()),
+        run_id: Some(dagbench_core::ids::RunId::new("run-1").unwrap()),
+    }
+    .to_json()
+}
+
+#[tokio::test]
+async fn reprocessing_writes_identical_objects_and_one_completion() {
+    let h = common::harness("reprocess");
+    let (_, g) = aircraft(64);
+    for (job, details) in &g.details {
+        h.store
+            .put_job_details(&h.run_id, job, details)
+            .await
+            .unwrap();
+    }
+    let first_leg = &g.details[0].0;
+    assert_eq!(first_leg.as_str(), "s1-l1");
+    let body = message(first_leg, 2);
+    assert_eq!(
+        h.processor.process_job(&body, 1).await,
+        Disposition::Done {
+            job_id: first_leg.clone(),
+            completed: true
+        }
+    );
+    let delays_key = dagbench_core::keys::delays(&h.run_id, first_leg);
+    let before = h.store.get_bytes(&delays_key).await.unwrap().unwrap();
+    assert_eq!(
+        h.processor.process_job(&body, 2).await,
+        Disposition::Done {
+            job_id: first_leg.clone(),
+            completed: true
+        }
+    );
+    assert_eq!(
+        h.store.get_bytes(&delays_key).await.unwrap().unwrap(),
+        before,
+        "identical delays object"
+    );
+    let row = h.ledger.get(&h.run_id, first_leg).await.unwrap().unwrap();
+    assert_eq!((row.status, row.attempts), (LedgerStatus::Completed, 2));
+    let output = ObjectKey::new(row.output_key.unwrap()).unwrap();
+    assert_eq!(
+        h.store.get_bytes(&output).await.unwrap().unwrap().len(),
+        2048
+    );
+    // Two completions went out (the scheduler drops the duplicate), one metric.
+    let sent = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(h.metrics.get(JOBS_COMPLETED, "test-1").unwrap().samples, 1);
+    let c = Completion::parse(sent[0].body.as_bytes()).unwrap();
+    assert_eq!(c.attempt, Some(1));
+    assert_eq!(c.test_run_id, "test-1");
+    assert!(c.completed_at.to_string().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn missing_dependency_output_is_transient_and_missing_details_permanent() {
+    let h = common::harness("transient");
+    let (_, g) = aircraft(32);
+    for (job, details) in &g.details {
+        h.store
+            .put_job_details(&h.run_id, job, details)
+            .await
+            .unwrap();
+    }
+    let second = JobId::new("s1-l2").unwrap();
+    match h.processor.process_job(&message(&second, 0), 1).await {
+        Disposition::Retry { job_id, reason } => {
+            assert_eq!(job_id, Some(second.clone()));
+            assert!(reason.contains("s1-l1"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        h.outgoing
+            .receive(10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no completion for a retry"
+    );
+    let ghost = JobId::new("ghost").unwrap();
+    assert_eq!(
+        h.processor.process_job(&message(&ghost, 0), 1).await,
+        Disposition::Done {
+            job_id: ghost.clone(),
+            completed: false
+        }
+    );
+    let row = h.ledger.get(&h.run_id, &ghost).await.unwrap().unwrap();
+    assert_eq!(
+        row.error.as_deref(),
+        Some("input_key run-1/jobs/ghost.json does not exist")
+    );
+}
+
+#[tokio::test]
+async fn domain_jobs_in_order_produce_the_reference_results() {
+    let h = common::harness("domain");
+    let (seqs, g) = aircraft(128);
+    for (job, details) in &g.details {
+        h.store
+            .put_job_details(&h.run_id, job, details)
+            .await
+            .unwrap();
+    }
+    // Graph order is a topological order for aircraft graphs.
+    for (job, _) in &g.details {
+        assert!(
+            matches!(
+                h.processor.process_job(&message(job, 0), 1).await,
+                Disposition::Done {
+                    completed: true,
+                    ..
+                }
+            ),
+            "{job}"
+        );
+    }
+    let parts: Vec<_> = seqs
+        .iter()
+        .map(|s| {
+            let legs = dagbench_flight::model::compute_sequence(
+                dagbench_flight::model::sequence_key(8, s.sequence_id),
+                s,
+                128,
+            )
+            .unwrap();
+            dagbench_flight::stats::SequencePercentiles::from_legs(
+                s.sequence_id,
+                s.last_landing(),
+                &legs,
+            )
+        })
+        .collect();
+    let reference = dagbench_flight::stats::MergedPercentiles::merge(&parts).unwrap();
+    let merged = h
+        .store
+        .get_merged_percentiles(&h.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        serde_json::to_string(&reference).unwrap()
+    );
+    assert!(matches!(g.details.last().unwrap().1, JobDetails::Merge(_)));
+}
