@@ -296,7 +296,11 @@ impl JobQueue for Duplicating {
     ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
         let result = self.inner.send_batch(bodies).await?;
         for body in bodies {
-            if self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.every == 0 {
+            if self
+                .sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .is_multiple_of(self.every)
+            {
                 self.inner.send_batch(std::slice::from_ref(body)).await?;
             }
         }
@@ -335,7 +339,7 @@ fn with_work(graph: &JobGraph, ms: u32) -> JobGraph {
             .map(|&d| graph.id(dagbench_core::JobIndex(d)))
             .collect();
         let attrs = JobAttrs {
-            work_duration_ms: if j % 4 == 0 { ms } else { 0 },
+            work_duration_ms: if j.is_multiple_of(4) { ms } else { 0 },
             data_size_kb: 1,
             input_key: job.input_key,
             kind: job.kind,
