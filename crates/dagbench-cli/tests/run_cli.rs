@@ -1,0 +1,167 @@
+//! `dagbench run` as a user runs it: the default workload's files and
+//! summary, failures with a non-zero exit, and a SIGKILL mid-run followed by
+//! `--resume` that recomputes nothing and ends with identical results.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dagbench_core::ids::RunId;
+use dagbench_local::SqliteLedger;
+use dagbench_runtime::ports::JobLedger;
+use serde_json::Value;
+
+fn dagbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dagbench")).args(args).output().expect("the dagbench binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("dagbench-run-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn s(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn merged(results: &Path, run: &str) -> Value {
+    let path = results.join(run).join("merged_percentiles/merged_percentiles.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+#[test]
+fn the_default_workload_leaves_results_ledger_and_report() {
+    let dir = Scratch::new("default");
+    let out = dagbench(&["run", "--sequences", "8", "--samples", "50", "--results", &dir.s(), "--run-id", "r1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("run r1 completed: "), "{stdout}");
+    for line in ["stage p50/p99 ms:", "final arrival delay (min):", "results: ", "report:  "] {
+        assert!(stdout.contains(line), "{line} missing in {stdout}");
+    }
+    for file in ["r1/manifest.json", "r1/graph.json", "r1/ledger.sqlite", "r1/report.json", "sequences/sequence_8.json", "r1/percentiles/8.json"] {
+        assert!(dir.0.join(file).is_file(), "{file} missing");
+    }
+    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.0.join("r1/manifest.json")).unwrap()).unwrap();
+    assert_eq!((manifest["workload"].as_str(), manifest["samples"].as_u64(), manifest["seed"].as_u64()), (Some("aircraft"), Some(50), Some(1)));
+    let report: Value = serde_json::from_slice(&std::fs::read(dir.0.join("r1/report.json")).unwrap()).unwrap();
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["counts"]["completed"], report["graph"]["jobs"]);
+    // Same seed, same numbers, whatever the run id and worker count.
+    let again = dagbench(&["run", "--sequences", "8", "--samples", "50", "--results", &dir.s(), "--run-id", "r2", "--workers", "1", "--json"]);
+    assert!(again.status.success());
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(merged(&dir.0, "r1"), merged(&dir.0, "r2"));
+    // A run id is never reused by accident.
+    let clash = dagbench(&["run", "--sequences", "8", "--results", &dir.s(), "--run-id", "r1"]);
+    assert_eq!(clash.status.code(), Some(1));
+    assert!(text(&clash.stderr).contains("run r1 already exists"), "{}", text(&clash.stderr));
+}
+
+#[test]
+fn a_failing_graph_exits_non_zero_naming_the_job() {
+    let dir = Scratch::new("failing");
+    let graph = dir.0.join("g.json");
+    std::fs::write(
+        &graph,
+        r#"{"jobs": [{"job_id": "a"}, {"job_id": "b", "depends_on": ["a"], "input_key": "nowhere/jobs/b.json"}, {"job_id": "c", "depends_on": ["b"]}]}"#,
+    )
+    .unwrap();
+    let out = dagbench(&["run", "--graph", &graph.display().to_string(), "--results", &dir.s(), "--run-id", "f"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: run f finished with 1 failed and 1 blocked jobs (first: b: input_key nowhere/jobs/b.json does not exist)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn synthetic_messages_run() {
+    let dir = Scratch::new("messages");
+    let out = dagbench(&[
+        "run", "--messages", "300", "--shape", "layered", "--work-ms", "1", "--data-kb", "2", "--results", &dir.s(), "--run-id", "m", "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["counts"]["completed"], 300);
+    assert!(summary["efficiency"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn sigkill_mid_run_then_resume_recomputes_nothing() {
+    let dir = Scratch::new("sigkill");
+    let args = ["run", "--sequences", "60", "--samples", "3000", "--results", &dir.s(), "--workers", "2"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(args)
+        .args(["--run-id", "k"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ledger_path = dir.0.join("k/ledger.sqlite");
+    let run = RunId::new("k").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let started = Instant::now();
+    // Kill it once some, not all, jobs are done.
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(120), "the run never got going");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before it could be killed");
+        }
+        if ledger_path.exists() {
+            let ledger = SqliteLedger::open(&ledger_path).unwrap();
+            let done = runtime.block_on(ledger.completed_jobs(&run)).unwrap().len();
+            if done >= 40 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let ledger = SqliteLedger::open(&ledger_path).unwrap();
+    let before: Vec<(String, u32)> = runtime.block_on(async {
+        let mut rows = Vec::new();
+        for job in ledger.completed_jobs(&run).await.unwrap() {
+            rows.push((job.to_string(), ledger.get(&run, &job).await.unwrap().unwrap().attempts));
+        }
+        rows
+    });
+    assert!(before.len() >= 40);
+    drop(ledger);
+
+    let resumed = dagbench(&["run", "--resume", "k", "--results", &dir.s(), "--json"]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let summary: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert!(summary["restored"].as_u64().unwrap() >= before.len() as u64);
+    // Jobs completed before the kill were not run again.
+    let ledger = SqliteLedger::open(&ledger_path).unwrap();
+    runtime.block_on(async {
+        for (job, attempts) in &before {
+            let row = ledger.get(&run, &dagbench_core::ids::JobId::new(job.as_str()).unwrap()).await.unwrap().unwrap();
+            assert_eq!(row.attempts, *attempts, "{job} was recomputed");
+        }
+    });
+    // And the results equal a clean run's.
+    let clean = dagbench(&["run", "--sequences", "60", "--samples", "3000", "--results", &dir.s(), "--run-id", "clean", "--json"]);
+    assert!(clean.status.success());
+    assert_eq!(merged(&dir.0, "k"), merged(&dir.0, "clean"));
+}
