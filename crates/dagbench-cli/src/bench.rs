@@ -24,6 +24,13 @@ pub(crate) enum BenchCommand {
     /// numpy implementation of the same model, and delays-parquet writes
     /// against pyarrow.
     Kernel(crate::bench_kernel::KernelArgs),
+    /// Local runtime throughput: 100,000 independent jobs with 1 KiB
+    /// outputs, everything persisted, against a raw write loop.
+    Local(crate::bench_local::LocalArgs),
+    /// Makespan against the lower bound: 1,000 jobs of 50 ms, layered, 64 workers.
+    Efficiency(crate::bench_local::LocalArgs),
+    /// A million-job graph run locally: wall time and peak RSS.
+    Scale(crate::bench_local::LocalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +52,15 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Scheduler(args) => scheduler(&args),
         BenchCommand::Kernel(args) => crate::bench_kernel::run(&args),
+        BenchCommand::Local(args) => {
+            crate::bench_local::run(&args, crate::bench_local::Profile::Throughput)
+        }
+        BenchCommand::Efficiency(args) => {
+            crate::bench_local::run(&args, crate::bench_local::Profile::Efficiency)
+        }
+        BenchCommand::Scale(args) => {
+            crate::bench_local::run(&args, crate::bench_local::Profile::Scale)
+        }
     }
 }
 
@@ -287,7 +303,13 @@ pub(crate) struct TempDir {
 }
 
 pub(crate) fn tempdir() -> anyhow::Result<TempDir> {
-    let path = std::env::temp_dir().join(format!("dagbench-bench-{}", std::process::id()));
+    tempdir_in(None)
+}
+
+/// A scratch directory under `base` (the system temp dir by default).
+pub(crate) fn tempdir_in(base: Option<&std::path::Path>) -> anyhow::Result<TempDir> {
+    let base = base.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+    let path = base.join(format!("dagbench-bench-{}", std::process::id()));
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(TempDir { path })
 }
@@ -304,7 +326,7 @@ fn resident_bytes() -> u64 {
 }
 
 /// Peak resident set size of the process (Linux).
-fn peak_resident_bytes() -> Option<u64> {
+pub(crate) fn peak_resident_bytes() -> Option<u64> {
     proc_status_kib("VmHWM:").map(|kib| kib * 1024)
 }
 

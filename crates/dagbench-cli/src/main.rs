@@ -10,6 +10,7 @@
 
 mod bench;
 mod bench_kernel;
+mod bench_local;
 mod flight_cmd;
 mod graph_cmd;
 mod output;

@@ -12,7 +12,10 @@ use dagbench_runtime::ports::JobLedger;
 use serde_json::Value;
 
 fn dagbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dagbench")).args(args).output().expect("the dagbench binary runs")
+    Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(args)
+        .output()
+        .expect("the dagbench binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -23,7 +26,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("dagbench-run-cli-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dagbench-run-cli-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -40,38 +44,99 @@ impl Drop for Scratch {
 }
 
 fn merged(results: &Path, run: &str) -> Value {
-    let path = results.join(run).join("merged_percentiles/merged_percentiles.json");
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    let path = results
+        .join(run)
+        .join("merged_percentiles/merged_percentiles.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 #[test]
 fn the_default_workload_leaves_results_ledger_and_report() {
     let dir = Scratch::new("default");
-    let out = dagbench(&["run", "--sequences", "8", "--samples", "50", "--results", &dir.s(), "--run-id", "r1"]);
+    let out = dagbench(&[
+        "run",
+        "--sequences",
+        "8",
+        "--samples",
+        "50",
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "r1",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("run r1 completed: "), "{stdout}");
-    for line in ["stage p50/p99 ms:", "final arrival delay (min):", "results: ", "report:  "] {
+    for line in [
+        "stage p50/p99 ms:",
+        "final arrival delay (min):",
+        "results: ",
+        "report:  ",
+    ] {
         assert!(stdout.contains(line), "{line} missing in {stdout}");
     }
-    for file in ["r1/manifest.json", "r1/graph.json", "r1/ledger.sqlite", "r1/report.json", "sequences/sequence_8.json", "r1/percentiles/8.json"] {
+    for file in [
+        "r1/manifest.json",
+        "r1/graph.json",
+        "r1/ledger.sqlite",
+        "r1/report.json",
+        "sequences/sequence_8.json",
+        "r1/percentiles/8.json",
+    ] {
         assert!(dir.0.join(file).is_file(), "{file} missing");
     }
-    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.0.join("r1/manifest.json")).unwrap()).unwrap();
-    assert_eq!((manifest["workload"].as_str(), manifest["samples"].as_u64(), manifest["seed"].as_u64()), (Some("aircraft"), Some(50), Some(1)));
-    let report: Value = serde_json::from_slice(&std::fs::read(dir.0.join("r1/report.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.0.join("r1/manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            manifest["workload"].as_str(),
+            manifest["samples"].as_u64(),
+            manifest["seed"].as_u64()
+        ),
+        (Some("aircraft"), Some(50), Some(1))
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.0.join("r1/report.json")).unwrap()).unwrap();
     assert_eq!(report["status"], "completed");
     assert_eq!(report["counts"]["completed"], report["graph"]["jobs"]);
     // Same seed, same numbers, whatever the run id and worker count.
-    let again = dagbench(&["run", "--sequences", "8", "--samples", "50", "--results", &dir.s(), "--run-id", "r2", "--workers", "1", "--json"]);
+    let again = dagbench(&[
+        "run",
+        "--sequences",
+        "8",
+        "--samples",
+        "50",
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "r2",
+        "--workers",
+        "1",
+        "--json",
+    ]);
     assert!(again.status.success());
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
     assert_eq!(merged(&dir.0, "r1"), merged(&dir.0, "r2"));
     // A run id is never reused by accident.
-    let clash = dagbench(&["run", "--sequences", "8", "--results", &dir.s(), "--run-id", "r1"]);
+    let clash = dagbench(&[
+        "run",
+        "--sequences",
+        "8",
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "r1",
+    ]);
     assert_eq!(clash.status.code(), Some(1));
-    assert!(text(&clash.stderr).contains("run r1 already exists"), "{}", text(&clash.stderr));
+    assert!(
+        text(&clash.stderr).contains("run r1 already exists"),
+        "{}",
+        text(&clash.stderr)
+    );
 }
 
 #[test]
@@ -83,7 +148,15 @@ fn a_failing_graph_exits_non_zero_naming_the_job() {
         r#"{"jobs": [{"job_id": "a"}, {"job_id": "b", "depends_on": ["a"], "input_key": "nowhere/jobs/b.json"}, {"job_id": "c", "depends_on": ["b"]}]}"#,
     )
     .unwrap();
-    let out = dagbench(&["run", "--graph", &graph.display().to_string(), "--results", &dir.s(), "--run-id", "f"]);
+    let out = dagbench(&[
+        "run",
+        "--graph",
+        &graph.display().to_string(),
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "f",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -96,7 +169,20 @@ fn a_failing_graph_exits_non_zero_naming_the_job() {
 fn synthetic_messages_run() {
     let dir = Scratch::new("messages");
     let out = dagbench(&[
-        "run", "--messages", "300", "--shape", "layered", "--work-ms", "1", "--data-kb", "2", "--results", &dir.s(), "--run-id", "m", "--json",
+        "run",
+        "--messages",
+        "300",
+        "--shape",
+        "layered",
+        "--work-ms",
+        "1",
+        "--data-kb",
+        "2",
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "m",
+        "--json",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -107,7 +193,17 @@ fn synthetic_messages_run() {
 #[test]
 fn sigkill_mid_run_then_resume_recomputes_nothing() {
     let dir = Scratch::new("sigkill");
-    let args = ["run", "--sequences", "60", "--samples", "3000", "--results", &dir.s(), "--workers", "2"];
+    let args = [
+        "run",
+        "--sequences",
+        "60",
+        "--samples",
+        "3000",
+        "--results",
+        &dir.s(),
+        "--workers",
+        "2",
+    ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_dagbench"))
         .args(args)
         .args(["--run-id", "k"])
@@ -117,11 +213,16 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
         .unwrap();
     let ledger_path = dir.0.join("k/ledger.sqlite");
     let run = RunId::new("k").unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let started = Instant::now();
     // Kill it once some, not all, jobs are done.
     loop {
-        assert!(started.elapsed() < Duration::from_secs(120), "the run never got going");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never got going"
+        );
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the run ended ({status}) before it could be killed");
         }
@@ -140,7 +241,10 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
     let before: Vec<(String, u32)> = runtime.block_on(async {
         let mut rows = Vec::new();
         for job in ledger.completed_jobs(&run).await.unwrap() {
-            rows.push((job.to_string(), ledger.get(&run, &job).await.unwrap().unwrap().attempts));
+            rows.push((
+                job.to_string(),
+                ledger.get(&run, &job).await.unwrap().unwrap().attempts,
+            ));
         }
         rows
     });
@@ -156,12 +260,27 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
     let ledger = SqliteLedger::open(&ledger_path).unwrap();
     runtime.block_on(async {
         for (job, attempts) in &before {
-            let row = ledger.get(&run, &dagbench_core::ids::JobId::new(job.as_str()).unwrap()).await.unwrap().unwrap();
+            let row = ledger
+                .get(&run, &dagbench_core::ids::JobId::new(job.as_str()).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(row.attempts, *attempts, "{job} was recomputed");
         }
     });
     // And the results equal a clean run's.
-    let clean = dagbench(&["run", "--sequences", "60", "--samples", "3000", "--results", &dir.s(), "--run-id", "clean", "--json"]);
+    let clean = dagbench(&[
+        "run",
+        "--sequences",
+        "60",
+        "--samples",
+        "3000",
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "clean",
+        "--json",
+    ]);
     assert!(clean.status.success());
     assert_eq!(merged(&dir.0, "k"), merged(&dir.0, "clean"));
 }

@@ -212,15 +212,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
             reply,
         } => {
             let result = tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO jobs (run_id, job_id, status, attempts, started_at, worker)
                      VALUES (?1, ?2, 'running', 1, ?3, ?4)
                      ON CONFLICT (run_id, job_id) DO UPDATE SET
                        attempts = attempts + 1,
                        started_at = CASE WHEN status = 'running' THEN excluded.started_at ELSE started_at END,
                        worker = CASE WHEN status = 'running' THEN excluded.worker ELSE worker END",
-                    params![run.as_str(), job.as_str(), at.unix_millis(), worker],
                 )
+                .and_then(|mut stmt| stmt.execute(params![run.as_str(), job.as_str(), at.unix_millis(), worker]))
                 .map(|_| ())
                 .map_err(db_err);
             Box::new(move |ok| {
@@ -238,7 +238,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                 Err(reason) => (LedgerStatus::Failed, None, Some(reason.as_str())),
             };
             let result = tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO jobs (run_id, job_id, status, attempts, completed_at, processing_time_ms, output_key, worker, error)
                      VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (run_id, job_id) DO UPDATE SET
@@ -246,7 +246,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                        processing_time_ms = excluded.processing_time_ms, output_key = excluded.output_key,
                        worker = excluded.worker, error = excluded.error
                      WHERE status NOT IN ('completed', 'failed')",
-                    params![
+                )
+                .and_then(|mut stmt| stmt.execute(params![
                         run.as_str(),
                         job.as_str(),
                         status.as_str(),
@@ -255,8 +256,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                         output_key,
                         finished.worker,
                         error
-                    ],
-                )
+                    ]))
                 .map(|changed| if changed == 1 { Recorded::First } else { Recorded::Duplicate })
                 .map_err(db_err);
             Box::new(move |ok| {

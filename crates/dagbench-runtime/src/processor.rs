@@ -119,17 +119,19 @@ impl Processor {
             .run_id
             .clone()
             .unwrap_or_else(|| self.config.run_id.clone());
-        if let Err(e) = self
-            .ledger
-            .record_started(&run_id, &message.job_id, &self.config.worker, started_at)
-            .await
-        {
+        // The start is recorded while the job runs (its request is queued
+        // first, so it lands before the end); the end waits for it.
+        let (recorded, result) = tokio::join!(
+            self.ledger
+                .record_started(&run_id, &message.job_id, &self.config.worker, started_at),
+            self.run(&message, started)
+        );
+        if let Err(e) = recorded {
             return Disposition::Retry {
                 job_id: Some(message.job_id),
                 reason: e.to_string(),
             };
         }
-        let result = self.run(&message).await;
         match result {
             Ok(output_key) => {
                 self.report(
@@ -160,8 +162,14 @@ impl Processor {
         }
     }
 
-    /// The job itself: details, simulated work, domain computation, output object.
-    async fn run(&self, message: &JobMessage) -> Result<String, JobError> {
+    /// The job itself: details, simulated work, domain computation, output
+    /// object. The simulated work ends `work_duration_ms` after `started`,
+    /// so reading the details overlaps with it, as real work would.
+    async fn run(
+        &self,
+        message: &JobMessage,
+        started: tokio::time::Instant,
+    ) -> Result<String, JobError> {
         let details =
             match &message.input_key {
                 None => None,
@@ -169,7 +177,8 @@ impl Processor {
                     JobError::Permanent(format!("input_key {key} does not exist"))
                 })?),
             };
-        self.simulate_work(message.work_duration_ms).await;
+        self.simulate_work(started + Duration::from_millis(message.work_duration_ms))
+            .await;
         match &details {
             None => {}
             Some(JobDetails::Leg(leg)) => self.run_leg(leg).await?,
@@ -188,14 +197,15 @@ impl Processor {
         Ok(key.to_string())
     }
 
-    async fn simulate_work(&self, ms: u64) {
-        if ms == 0 {
+    async fn simulate_work(&self, until: tokio::time::Instant) {
+        let now = tokio::time::Instant::now();
+        if until <= now {
             return;
         }
-        let duration = Duration::from_millis(ms);
         match self.config.work_mode {
-            WorkMode::Sleep => tokio::time::sleep(duration).await,
+            WorkMode::Sleep => tokio::time::sleep_until(until).await,
             WorkMode::Cpu => {
+                let duration = until - now;
                 let _ = tokio::task::spawn_blocking(move || {
                     let until = std::time::Instant::now() + duration;
                     let mut x = 0u64;
