@@ -164,6 +164,7 @@ impl JobQueue for MemoryQueue {
             )));
         }
         let mut results = Vec::with_capacity(bodies.len());
+        let mut sent = 0;
         {
             let mut state = self.state.lock().expect("queue lock");
             for body in bodies {
@@ -175,10 +176,15 @@ impl JobQueue for MemoryQueue {
                 } else {
                     self.push(&mut state, body.clone());
                     results.push(Ok(()));
+                    sent += 1;
                 }
             }
         }
-        self.arrived.notify_waiters();
+        // Wake one waiting receiver per message, not all of them: a
+        // thundering herd of idle workers costs more than the work.
+        for _ in 0..sent {
+            self.arrived.notify_one();
+        }
         Ok(results)
     }
 
@@ -275,7 +281,7 @@ impl JobQueue for MemoryQueue {
                 state.in_flight.insert((until, id));
             }
         }
-        self.arrived.notify_waiters();
+        self.arrived.notify_one();
         Ok(())
     }
 

@@ -130,7 +130,11 @@ impl JobLedger for SqliteLedger {
             at,
             reply,
         })?;
-        answer(rx).await
+        // A start is advisory (it counts attempts): queue it and go on. The
+        // writer applies requests in order, so it lands before the job's end,
+        // and a failing ledger still fails that end.
+        drop(rx);
+        Ok(())
     }
 
     async fn record_finished(

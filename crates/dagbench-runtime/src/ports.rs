@@ -145,7 +145,8 @@ pub struct LedgerError(pub String);
 #[async_trait]
 pub trait JobLedger: Send + Sync + Debug {
     /// A delivery started processing: status `running` unless already
-    /// terminal, attempts + 1.
+    /// terminal, attempts + 1. Advisory: an adapter may return before the
+    /// record is durable, as long as it lands before the job's end record.
     async fn record_started(
         &self,
         run: &RunId,

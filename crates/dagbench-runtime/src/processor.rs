@@ -411,7 +411,7 @@ pub fn output_object(job_id: &JobId, size_kb: u64) -> Bytes {
     let pad = target.saturating_sub(head.len() + tail.len());
     let mut out = String::with_capacity(head.len() + pad + tail.len());
     out.push_str(&head);
-    out.extend(std::iter::repeat_n('0', pad));
+    out.push_str(&"0".repeat(pad));
     out.push_str(tail);
     Bytes::from(out)
 }
