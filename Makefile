@@ -3,6 +3,7 @@
 #   make test    everything CI checks: formatting, clippy (-D warnings), rustdoc,
 #                the core's purity, and every test
 #   make bench   the benchmarks, with their baselines and ratios
+#   (the main job is `cargo run --release -- run`)
 #
 # Later issues add the source document's targets (bootstrap synth deploy run
 # destroy deploy-ecs scale-up scale-down ecs-status run-ecs) as thin wrappers
@@ -43,6 +44,9 @@ lint: toolchain
 bench: toolchain venv
 	$(CARGO) run --release -- bench scheduler
 	$(CARGO) run --release -- bench kernel
+	$(CARGO) run --release -- bench local
+	$(CARGO) run --release -- bench efficiency
+	$(CARGO) run --release -- bench scale
 
 clean:
 	$(CARGO) clean
