@@ -284,3 +284,72 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
     assert!(clean.status.success());
     assert_eq!(merged(&dir.0, "k"), merged(&dir.0, "clean"));
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
+    let dir = Scratch::new("sigint");
+    let child = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--messages",
+            "400",
+            "--shape",
+            "chains",
+            "--work-ms",
+            "40",
+            "--workers",
+            "4",
+        ])
+        .args(["--results", &dir.s(), "--run-id", "i"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ledger_path = dir.0.join("i/ledger.sqlite");
+    let run = RunId::new("i").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never got going"
+        );
+        if ledger_path.exists() {
+            let ledger = SqliteLedger::open(&ledger_path).unwrap();
+            if runtime.block_on(ledger.completed_jobs(&run)).unwrap().len() >= 10 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("stopping: no new jobs are dispatched"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: run i interrupted with"), "{stderr}");
+    assert!(stderr.contains("resume it with --resume i"), "{stderr}");
+    let resumed = dagbench(&[
+        "run",
+        "--resume",
+        "i",
+        "--results",
+        &dir.s(),
+        "--workers",
+        "8",
+        "--json",
+    ]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let summary: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(summary["counts"]["completed"], 400);
+    assert!(summary["restored"].as_u64().unwrap() >= 10);
+}

@@ -489,3 +489,69 @@ async fn chaos_changes_nothing_in_the_results() {
         graph.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_never_succeeds_goes_to_the_dlq_and_blocks_its_dependents() {
+    use dagbench_flight::aircraft::{JobDetails, LegJob};
+    let dir = common::Scratch::new("run-dlq");
+    let run_id = RunId::new("dlq").unwrap();
+    // A leg whose previous leg's delays never appear: a transient error on
+    // every delivery, until the queue gives up on it.
+    let stuck = JobDetails::Leg(LegJob {
+        run_id: run_id.clone(),
+        run_seed: 1,
+        samples: 10,
+        sequence_id: dagbench_core::SequenceId(1),
+        leg: 2,
+        flight_no: "DB0102".into(),
+        origin: "LHR".into(),
+        destination: "CDG".into(),
+        takeoff: 300,
+        landing: 360,
+        previous_landing: Some(200),
+        previous_job: Some(dagbench_core::ids::JobId::new("never").unwrap()),
+        feeders: vec![],
+    });
+    let store = RunStore::local(&dir.0).unwrap();
+    store
+        .put_job_details(
+            &run_id,
+            &dagbench_core::ids::JobId::new("stuck").unwrap(),
+            &stuck,
+        )
+        .await
+        .unwrap();
+    let mut b = GraphBuilder::new();
+    let none: [&str; 0] = [];
+    b.add_job(
+        "stuck",
+        none,
+        JobAttrs {
+            input_key: Some("dlq/jobs/stuck.json"),
+            ..JobAttrs::default()
+        },
+    )
+    .unwrap();
+    b.add_job("after", ["stuck"], JobAttrs::default()).unwrap();
+    b.add_job("other", none, JobAttrs::default()).unwrap();
+    let graph = Arc::new(b.finish().unwrap());
+    let mut cfg = config(&dir.0, "dlq");
+    cfg.visibility_timeout = Duration::from_millis(100);
+    cfg.max_receive_count = 2;
+    let (_stop, stop_rx) = watch::channel(false);
+    let run = run_local(graph, &cfg, false, stop_rx, &mut |_| {})
+        .await
+        .unwrap();
+    let r = &run.report;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(
+        (r.counts.completed, r.counts.failed, r.counts.blocked),
+        (1, 1, 1)
+    );
+    assert_eq!(r.failed[0].job_id, "stuck");
+    assert!(
+        r.failed[0].reason.contains("dead-letter queue"),
+        "{}",
+        r.failed[0].reason
+    );
+}
