@@ -1,0 +1,18 @@
+//! The AWS adapters of dagbench's ports — data plane only, so the Lambda
+//! `bootstrap` and the Fargate worker link nothing else: SQS queues and the
+//! DynamoDB job ledger. S3 goes through `object_store` in the store crate.
+//!
+//! # Layout
+//! - [`sqs`]: `SqsQueue`, the job queue port on SQS.
+//! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
+//! - [`emulator`]: the moto server the tests start on loopback.
+//! - [`config`]: SDK configuration from the standard AWS environment, with
+//!   an explicit endpoint for emulators.
+
+pub mod config;
+pub mod dynamo;
+pub mod emulator;
+pub mod sqs;
+
+pub use dynamo::DynamoLedger;
+pub use sqs::SqsQueue;

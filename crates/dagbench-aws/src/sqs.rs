@@ -1,0 +1,238 @@
+//! `SqsQueue`: the job queue port on Amazon SQS (aws-sdk-sqs). Batches of
+//! ten with per-entry results, long polling (up to 20 s), visibility
+//! changes, depth from the queue's approximate counts. Throttling and 5xx
+//! are retried with backoff by the SDK's standard retry strategy; what still
+//! fails comes back as `QueueError::Unavailable`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use dagbench_core::time::Timestamp;
+use dagbench_runtime::ports::{JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage};
+
+/// SQS's body limit.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// SQS's longest long poll.
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+/// Whole seconds, rounded up (SQS takes seconds).
+fn seconds_up(d: Duration) -> i32 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        if bodies.len() > MAX_BATCH {
+            return Err(QueueError::Rejected(format!(
+                "{} messages in one batch; the limit is {MAX_BATCH}",
+                bodies.len()
+            )));
+        }
+        let mut results: Vec<Result<(), QueueError>> = vec![Ok(()); bodies.len()];
+        let mut entries = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.iter().enumerate() {
+            if body.len() > MAX_BODY_BYTES {
+                results[i] = Err(QueueError::Rejected(format!(
+                    "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                    body.len()
+                )));
+                continue;
+            }
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| QueueError::Rejected(e.to_string()))?,
+            );
+        }
+        if entries.is_empty() {
+            return Ok(results);
+        }
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        for failed in out.failed() {
+            if let Ok(i) = failed.id().parse::<usize>() {
+                let reason = format!(
+                    "{}: {}",
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                );
+                results[i] = Err(if failed.sender_fault() {
+                    QueueError::Rejected(reason)
+                } else {
+                    QueueError::Unavailable(reason)
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
+            .wait_time_seconds(seconds_up(wait.min(MAX_WAIT)))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| {
+                let attribute = |name: &MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.parse::<i64>().ok())
+                };
+                ReceivedMessage {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
+                    receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                    receive_count: attribute(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .unwrap_or(1) as u32,
+                    sent_at: Timestamp::from_unix_millis(
+                        attribute(&MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
+                    ),
+                }
+            })
+            .collect())
+    }
+
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
+        if receipts.len() > MAX_BATCH {
+            return Err(QueueError::Rejected(format!(
+                "{} receipts in one batch; the limit is {MAX_BATCH}",
+                receipts.len()
+            )));
+        }
+        let entries = receipts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r)
+                    .build()
+                    .map_err(|e| QueueError::Rejected(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        let mut results: Vec<Result<(), QueueError>> = vec![Ok(()); receipts.len()];
+        for failed in out.failed() {
+            if let Ok(i) = failed.id().parse::<usize>() {
+                results[i] = Err(if failed.code().contains("ReceiptHandleIsInvalid") {
+                    QueueError::StaleReceipt
+                } else {
+                    QueueError::Unavailable(format!(
+                        "{}: {}",
+                        failed.code(),
+                        failed.message().unwrap_or_default()
+                    ))
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds_up(timeout))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let text = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
+                if text.contains("ReceiptHandleIsInvalid") || text.contains("MessageNotInflight") {
+                    QueueError::StaleReceipt
+                } else {
+                    QueueError::Unavailable(text)
+                }
+            })
+    }
+
+    async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        let get = |name: &QueueAttributeName| {
+            out.attributes()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(QueueDepth {
+            visible: get(&QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        })
+    }
+}
