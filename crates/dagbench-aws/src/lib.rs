@@ -1,10 +1,11 @@
 //! The AWS adapters of dagbench's ports — data plane only, so the Lambda
 //! `bootstrap` and the Fargate worker link nothing else: SQS queues and the
-//! DynamoDB job ledger. S3 goes through `object_store` in the store crate.
+//! DynamoDB job ledger, and S3 through `object_store`.
 //!
 //! # Layout
 //! - [`sqs`]: `SqsQueue`, the job queue port on SQS.
 //! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
+//! - [`s3`]: a `RunStore` on S3 (object_store's `AmazonS3`).
 //! - [`emulator`]: the moto server the tests start on loopback.
 //! - [`config`]: SDK configuration from the standard AWS environment, with
 //!   an explicit endpoint for emulators.
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod dynamo;
 pub mod emulator;
+pub mod s3;
 pub mod sqs;
 
 pub use dynamo::DynamoLedger;
