@@ -7,12 +7,16 @@
 //! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
 //! - [`s3`]: a `RunStore` on S3 (object_store's `AmazonS3`).
 //! - [`emulator`]: the moto server the tests start on loopback.
+//! - [`env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
+//! - [`metrics`]: EMF metric lines.
 //! - [`config`]: SDK configuration from the standard AWS environment, with
 //!   an explicit endpoint for emulators.
 
 pub mod config;
 pub mod dynamo;
 pub mod emulator;
+pub mod env;
+pub mod metrics;
 pub mod s3;
 pub mod sqs;
 

@@ -17,6 +17,8 @@ use dagbench_runtime::ports::{JobQueue, MAX_BATCH, QueueDepth, QueueError, Recei
 
 /// SQS's body limit.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The message attribute that says why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "DeadLetterReason";
 /// SQS's longest long poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
@@ -212,6 +214,29 @@ impl JobQueue for SqsQueue {
                     QueueError::Unavailable(text)
                 }
             })
+    }
+
+    async fn send_dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason.chars().take(1000).collect::<String>())
+            .build()
+            .map_err(|e| QueueError::Rejected(e.to_string()))?;
+        // An oversize body cannot go to the DLQ whole: keep its head.
+        let mut cut = body.len().min(MAX_BODY_BYTES - 2048);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let body = if body.is_empty() { "(empty body)" } else { &body[..cut] };
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .message_attributes(DEAD_LETTER_REASON, attribute)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))
     }
 
     async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {

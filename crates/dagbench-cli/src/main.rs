@@ -15,6 +15,7 @@ mod flight_cmd;
 mod graph_cmd;
 mod output;
 mod run_cmd;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,10 @@ enum Command {
     /// Run a job graph on this machine (default: the aircraft delay workload)
     /// and report throughput, latency per stage and the results.
     Run(run_cmd::RunArgs),
+    /// Process jobs from SQS as a Scenario 2 (ECS Fargate) task; configured
+    /// by INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL, DLQ_URL, BUCKET_NAME,
+    /// TABLE_NAME, TEST_RUN_ID, BATCH_SIZE and the standard AWS environment.
+    Worker(worker_cmd::WorkerArgs),
     /// Create and check job graph files.
     #[command(subcommand)]
     Graph(graph_cmd::GraphCommand),
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Worker(args) => worker_cmd::run(&args),
         Command::Graph(command) => graph_cmd::run(command),
         Command::Generate(command) => flight_cmd::run(command),
         Command::Bench(command) => bench::run(command),

@@ -193,6 +193,8 @@ pub async fn run_local(
             WorkerConfig {
                 batch_size: 1,
                 wait: Duration::from_millis(500),
+                visibility_extension: Some(config.visibility_timeout),
+                shutdown_grace: config.grace,
             },
             workers_stop.clone(),
         )));

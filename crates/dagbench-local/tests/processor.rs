@@ -177,6 +177,7 @@ async fn the_worker_keeps_running_through_poison() {
         WorkerConfig {
             batch_size: 10,
             wait: Duration::from_millis(50),
+            ..Default::default()
         },
         stop_rx,
     ));

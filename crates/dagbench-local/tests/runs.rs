@@ -409,6 +409,7 @@ async fn chaos_changes_nothing_in_the_results() {
                 dagbench_runtime::worker::WorkerConfig {
                     batch_size: 2,
                     wait: Duration::from_millis(50),
+                    ..Default::default()
                 },
                 workers_rx.clone(),
             ))

@@ -73,6 +73,17 @@ pub trait JobQueue: Send + Sync + Debug {
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
 
     async fn approximate_depth(&self) -> Result<QueueDepth, QueueError>;
+
+    /// Sends a message that cannot be processed to this (dead-letter)
+    /// queue, with the reason attached where the backend can (SQS: the
+    /// `DeadLetterReason` message attribute).
+    async fn send_dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        let _ = reason;
+        match self.send_batch(&[body.to_owned()]).await?.pop() {
+            Some(result) => result,
+            None => Ok(()),
+        }
+    }
 }
 
 /// A job's row in the ledger.

@@ -1,13 +1,19 @@
 //! The polling worker: receive a batch, process each message, delete what
 //! was reported, move poison to the dead-letter queue, repeat until told to
 //! stop. A local worker pool and a Fargate task run this same loop.
+//!
+//! While a job runs its delivery is kept invisible (the visibility timeout
+//! is extended every half period). After a stop request the job in hand may
+//! finish within `shutdown_grace`; past that it is abandoned and its message
+//! released (visibility 0) for another worker, as are messages not started.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::ports::{JobQueue, MAX_BATCH};
+use crate::ports::{JobQueue, MAX_BATCH, ReceivedMessage};
 use crate::processor::{Disposition, Processor};
 
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +22,11 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// Long-poll wait of each receive.
     pub wait: Duration,
+    /// The queue's visibility timeout: a running job's delivery is extended
+    /// by this much every half of it. `None` = never extend.
+    pub visibility_extension: Option<Duration>,
+    /// After a stop request, how long the job in hand may still run.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -23,6 +34,8 @@ impl Default for WorkerConfig {
         Self {
             batch_size: MAX_BATCH,
             wait: Duration::from_secs(1),
+            visibility_extension: None,
+            shutdown_grace: Duration::from_secs(25),
         }
     }
 }
@@ -35,9 +48,11 @@ pub struct WorkerStats {
     pub retried: u64,
     pub poison: u64,
     pub receive_errors: u64,
+    /// Messages handed back (visibility 0) at shutdown.
+    pub released: u64,
 }
 
-/// Polls `incoming` until `stop` turns true; finishes the batch in hand first.
+/// Polls `incoming` until `stop` turns true.
 pub async fn run_worker(
     processor: Arc<Processor>,
     incoming: Arc<dyn JobQueue>,
@@ -47,13 +62,22 @@ pub async fn run_worker(
 ) -> WorkerStats {
     let mut stats = WorkerStats::default();
     let batch = config.batch_size.clamp(1, MAX_BATCH);
+    let mut stop_deadline: Option<Instant> = None;
     loop {
-        if *stop.borrow() {
+        if stop_deadline.is_none() && *stop.borrow() {
+            stop_deadline = Some(Instant::now() + config.shutdown_grace);
+        }
+        if stop_deadline.is_some() {
             return stats;
         }
         let received = tokio::select! {
             r = incoming.receive(batch, config.wait) => r,
-            _ = stop.changed() => continue,
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    stop_deadline = Some(Instant::now() + config.shutdown_grace);
+                }
+                continue;
+            }
         };
         let messages = match received {
             Ok(m) => m,
@@ -65,10 +89,32 @@ pub async fn run_worker(
         };
         let mut done = Vec::with_capacity(messages.len());
         for message in messages {
-            match processor
-                .process_job(&message.body, message.receive_count)
-                .await
-            {
+            if stop_deadline.is_some() || *stop.borrow() {
+                // Not started: hand it back at once.
+                let _ = incoming
+                    .change_visibility(&message.receipt, Duration::ZERO)
+                    .await;
+                stats.released += 1;
+                stop_deadline.get_or_insert_with(|| Instant::now() + config.shutdown_grace);
+                continue;
+            }
+            let Some(disposition) = run_one(
+                &processor,
+                incoming.as_ref(),
+                &message,
+                &config,
+                &mut stop,
+                &mut stop_deadline,
+            )
+            .await
+            else {
+                let _ = incoming
+                    .change_visibility(&message.receipt, Duration::ZERO)
+                    .await;
+                stats.released += 1;
+                continue;
+            };
+            match disposition {
                 Disposition::Done { completed, .. } => {
                     if completed {
                         stats.completed += 1;
@@ -78,12 +124,10 @@ pub async fn run_worker(
                     done.push(message.receipt);
                 }
                 Disposition::Retry { .. } => stats.retried += 1,
-                Disposition::Poison { .. } => {
+                Disposition::Poison { reason } => {
                     stats.poison += 1;
                     let moved = match &dlq {
-                        Some(dlq) => {
-                            matches!(dlq.send_batch(std::slice::from_ref(&message.body)).await, Ok(r) if r.iter().all(Result::is_ok))
-                        }
+                        Some(dlq) => dlq.send_dead_letter(&message.body, &reason).await.is_ok(),
                         // Without a DLQ, redrive after max receives takes it there.
                         None => false,
                     };
@@ -96,6 +140,42 @@ pub async fn run_worker(
         for chunk in done.chunks(MAX_BATCH) {
             // A failed delete means redelivery, which is idempotent.
             let _ = incoming.delete_batch(chunk).await;
+        }
+    }
+}
+
+/// Processes one message, keeping its delivery invisible while it runs.
+/// `None` when a stop request's grace ran out first.
+async fn run_one(
+    processor: &Processor,
+    incoming: &dyn JobQueue,
+    message: &ReceivedMessage,
+    config: &WorkerConfig,
+    stop: &mut watch::Receiver<bool>,
+    stop_deadline: &mut Option<Instant>,
+) -> Option<Disposition> {
+    let job = processor.process_job(&message.body, message.receive_count);
+    tokio::pin!(job);
+    let period = config
+        .visibility_extension
+        .map(|v| (v / 2).max(Duration::from_millis(100)));
+    let mut next_extension = period.map(|p| Instant::now() + p);
+    loop {
+        let far = Instant::now() + Duration::from_secs(3600);
+        tokio::select! {
+            disposition = &mut job => return Some(disposition),
+            _ = tokio::time::sleep_until(next_extension.unwrap_or(far)), if next_extension.is_some() => {
+                if let (Some(extension), Some(p)) = (config.visibility_extension, period) {
+                    let _ = incoming.change_visibility(&message.receipt, extension).await;
+                    next_extension = Some(Instant::now() + p);
+                }
+            }
+            changed = stop.changed(), if stop_deadline.is_none() => {
+                if changed.is_err() || *stop.borrow() {
+                    *stop_deadline = Some(Instant::now() + config.shutdown_grace);
+                }
+            }
+            _ = tokio::time::sleep_until(stop_deadline.unwrap_or(far)), if stop_deadline.is_some() => return None,
         }
     }
 }

@@ -1,0 +1,115 @@
+//! The processor's configuration from its environment, as the Lambda
+//! function and the Fargate task receive it: `INCOMING_QUEUE_URL`,
+//! `OUTGOING_QUEUE_URL`, `DLQ_URL`, `BUCKET_NAME`, `TABLE_NAME`,
+//! `TEST_RUN_ID`, `BATCH_SIZE`, plus the standard AWS variables (region,
+//! credentials, `AWS_ENDPOINT_URL`) read by the SDK.
+
+use std::collections::HashMap;
+
+/// Everything a processor needs to find its queues, bucket and table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorEnv {
+    pub incoming_queue_url: String,
+    pub outgoing_queue_url: String,
+    pub dlq_url: String,
+    pub bucket_name: String,
+    pub table_name: String,
+    pub test_run_id: String,
+    pub batch_size: usize,
+    /// `AWS_ENDPOINT_URL`, when the stack is an emulator.
+    pub endpoint_url: Option<String>,
+    /// Results prefix in the bucket (`RESULTS_PREFIX`, default none).
+    pub results_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("environment variable {name} is not set ({what})")]
+    Missing { name: &'static str, what: &'static str },
+    #[error("environment variable {name} is {value:?}: {reason}")]
+    Invalid { name: &'static str, value: String, reason: String },
+}
+
+impl ProcessorEnv {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, EnvError> {
+        let required = |name: &'static str, what: &'static str| {
+            vars.get(name)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .ok_or(EnvError::Missing { name, what })
+        };
+        let batch_size = match vars.get("BATCH_SIZE") {
+            None => 10,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .ok_or_else(|| EnvError::Invalid {
+                    name: "BATCH_SIZE",
+                    value: v.clone(),
+                    reason: "must be a whole number from 1 to 10".into(),
+                })?,
+        };
+        Ok(Self {
+            incoming_queue_url: required("INCOMING_QUEUE_URL", "the queue jobs are read from")?,
+            outgoing_queue_url: required("OUTGOING_QUEUE_URL", "the queue completions are sent to")?,
+            dlq_url: required("DLQ_URL", "the dead-letter queue")?,
+            bucket_name: required("BUCKET_NAME", "the data bucket")?,
+            table_name: required("TABLE_NAME", "the job table")?,
+            test_run_id: vars.get("TEST_RUN_ID").cloned().unwrap_or_else(|| "default".into()),
+            batch_size,
+            endpoint_url: vars.get("AWS_ENDPOINT_URL").cloned().filter(|v| !v.is_empty()),
+            results_prefix: vars.get("RESULTS_PREFIX").cloned().unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> HashMap<String, String> {
+        [
+            ("INCOMING_QUEUE_URL", "http://q/in"),
+            ("OUTGOING_QUEUE_URL", "http://q/out"),
+            ("DLQ_URL", "http://q/dlq"),
+            ("BUCKET_NAME", "b"),
+            ("TABLE_NAME", "t"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn reads_the_processor_variables() {
+        let env = ProcessorEnv::from_map(&full()).unwrap();
+        assert_eq!((env.batch_size, env.test_run_id.as_str(), env.endpoint_url), (10, "default", None));
+        let mut vars = full();
+        vars.insert("BATCH_SIZE".into(), "5".into());
+        vars.insert("TEST_RUN_ID".into(), "baseline-256mb".into());
+        let env = ProcessorEnv::from_map(&vars).unwrap();
+        assert_eq!((env.batch_size, env.test_run_id.as_str()), (5, "baseline-256mb"));
+    }
+
+    #[test]
+    fn a_missing_or_bad_variable_is_named() {
+        for name in ["INCOMING_QUEUE_URL", "OUTGOING_QUEUE_URL", "DLQ_URL", "BUCKET_NAME", "TABLE_NAME"] {
+            let mut vars = full();
+            vars.remove(name);
+            let err = ProcessorEnv::from_map(&vars).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("environment variable {name} is not set (")), "{err}");
+        }
+        let mut vars = full();
+        vars.insert("BATCH_SIZE".into(), "11".into());
+        assert_eq!(
+            ProcessorEnv::from_map(&vars).unwrap_err().to_string(),
+            "environment variable BATCH_SIZE is \"11\": must be a whole number from 1 to 10"
+        );
+    }
+}
