@@ -25,9 +25,16 @@ pub struct ProcessorEnv {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvError {
     #[error("environment variable {name} is not set ({what})")]
-    Missing { name: &'static str, what: &'static str },
+    Missing {
+        name: &'static str,
+        what: &'static str,
+    },
     #[error("environment variable {name} is {value:?}: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ProcessorEnv {
@@ -57,13 +64,22 @@ impl ProcessorEnv {
         };
         Ok(Self {
             incoming_queue_url: required("INCOMING_QUEUE_URL", "the queue jobs are read from")?,
-            outgoing_queue_url: required("OUTGOING_QUEUE_URL", "the queue completions are sent to")?,
+            outgoing_queue_url: required(
+                "OUTGOING_QUEUE_URL",
+                "the queue completions are sent to",
+            )?,
             dlq_url: required("DLQ_URL", "the dead-letter queue")?,
             bucket_name: required("BUCKET_NAME", "the data bucket")?,
             table_name: required("TABLE_NAME", "the job table")?,
-            test_run_id: vars.get("TEST_RUN_ID").cloned().unwrap_or_else(|| "default".into()),
+            test_run_id: vars
+                .get("TEST_RUN_ID")
+                .cloned()
+                .unwrap_or_else(|| "default".into()),
             batch_size,
-            endpoint_url: vars.get("AWS_ENDPOINT_URL").cloned().filter(|v| !v.is_empty()),
+            endpoint_url: vars
+                .get("AWS_ENDPOINT_URL")
+                .cloned()
+                .filter(|v| !v.is_empty()),
             results_prefix: vars.get("RESULTS_PREFIX").cloned().unwrap_or_default(),
         })
     }
@@ -89,21 +105,36 @@ mod tests {
     #[test]
     fn reads_the_processor_variables() {
         let env = ProcessorEnv::from_map(&full()).unwrap();
-        assert_eq!((env.batch_size, env.test_run_id.as_str(), env.endpoint_url), (10, "default", None));
+        assert_eq!(
+            (env.batch_size, env.test_run_id.as_str(), env.endpoint_url),
+            (10, "default", None)
+        );
         let mut vars = full();
         vars.insert("BATCH_SIZE".into(), "5".into());
         vars.insert("TEST_RUN_ID".into(), "baseline-256mb".into());
         let env = ProcessorEnv::from_map(&vars).unwrap();
-        assert_eq!((env.batch_size, env.test_run_id.as_str()), (5, "baseline-256mb"));
+        assert_eq!(
+            (env.batch_size, env.test_run_id.as_str()),
+            (5, "baseline-256mb")
+        );
     }
 
     #[test]
     fn a_missing_or_bad_variable_is_named() {
-        for name in ["INCOMING_QUEUE_URL", "OUTGOING_QUEUE_URL", "DLQ_URL", "BUCKET_NAME", "TABLE_NAME"] {
+        for name in [
+            "INCOMING_QUEUE_URL",
+            "OUTGOING_QUEUE_URL",
+            "DLQ_URL",
+            "BUCKET_NAME",
+            "TABLE_NAME",
+        ] {
             let mut vars = full();
             vars.remove(name);
             let err = ProcessorEnv::from_map(&vars).unwrap_err().to_string();
-            assert!(err.starts_with(&format!("environment variable {name} is not set (")), "{err}");
+            assert!(
+                err.starts_with(&format!("environment variable {name} is not set (")),
+                "{err}"
+            );
         }
         let mut vars = full();
         vars.insert("BATCH_SIZE".into(), "11".into());

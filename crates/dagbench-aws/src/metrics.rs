@@ -6,7 +6,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use dagbench_runtime::ports::{Clock, METRIC_DIMENSION, METRIC_NAMESPACE, Metric, MetricUnit, MetricsSink};
+use dagbench_runtime::ports::{
+    Clock, METRIC_DIMENSION, METRIC_NAMESPACE, Metric, MetricUnit, MetricsSink,
+};
 
 /// Writes EMF lines to a writer (standard output by default).
 pub struct EmfSink {
@@ -26,7 +28,10 @@ impl EmfSink {
     }
 
     pub fn new(out: Box<dyn Write + Send>, clock: Arc<dyn Clock>) -> Self {
-        Self { out: Mutex::new(out), clock }
+        Self {
+            out: Mutex::new(out),
+            clock,
+        }
     }
 }
 

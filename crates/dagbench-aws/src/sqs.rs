@@ -227,7 +227,11 @@ impl JobQueue for SqsQueue {
         while !body.is_char_boundary(cut) {
             cut -= 1;
         }
-        let body = if body.is_empty() { "(empty body)" } else { &body[..cut] };
+        let body = if body.is_empty() {
+            "(empty body)"
+        } else {
+            &body[..cut]
+        };
         self.client
             .send_message()
             .queue_url(&self.url)

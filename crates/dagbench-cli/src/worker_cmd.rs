@@ -40,7 +40,9 @@ pub(crate) struct WorkerArgs {
 
 pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let env = ProcessorEnv::from_env()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let stats = runtime.block_on(serve(args, env))?;
     eprintln!(
         "{}",
@@ -56,7 +58,10 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
     let incoming: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url));
     let outgoing = Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url));
     let dlq: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs, &env.dlq_url));
-    let ledger = Arc::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &env.table_name));
+    let ledger = Arc::new(DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &env.table_name,
+    ));
     let store = run_store(&S3Location {
         bucket: env.bucket_name.clone(),
         prefix: env.results_prefix.clone(),
@@ -65,7 +70,8 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
     })
     .context("cannot open the data bucket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let worker_name = std::env::var("HOSTNAME").unwrap_or_else(|_| format!("worker-{}", std::process::id()));
+    let worker_name =
+        std::env::var("HOSTNAME").unwrap_or_else(|_| format!("worker-{}", std::process::id()));
     let processor = Arc::new(Processor {
         store,
         ledger,
@@ -74,7 +80,8 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         completions: outgoing,
         config: ProcessorConfig {
             test_run_id: env.test_run_id.clone(),
-            run_id: RunId::new(env.test_run_id.as_str()).unwrap_or_else(|_| RunId::new("default").expect("valid")),
+            run_id: RunId::new(env.test_run_id.as_str())
+                .unwrap_or_else(|_| RunId::new("default").expect("valid")),
             worker: worker_name,
             limits: Limits {
                 max_work_duration_ms: args.max_work_ms,
@@ -85,7 +92,8 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let terminated = async {
             match term.as_mut() {
                 Some(t) => {
@@ -98,7 +106,10 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
             _ = tokio::signal::ctrl_c() => {}
             () = terminated => {}
         }
-        eprintln!("{}", serde_json::json!({"event": "stopping", "reason": "signal"}));
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "stopping", "reason": "signal"})
+        );
         let _ = stop_tx.send(true);
     });
     let config = WorkerConfig {

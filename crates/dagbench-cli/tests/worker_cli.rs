@@ -1,0 +1,323 @@
+//! Scenario 2 on the AWS emulator: real `dagbench worker` processes polling
+//! moto's SQS, writing to its S3 and DynamoDB, driven by the scheduler
+//! driver; poison dead-lettered at once with its reason; SIGTERM releasing
+//! the job in hand.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use dagbench_aws::emulator::{Moto, moto, unique};
+use dagbench_aws::s3::{S3Location, run_store};
+use dagbench_aws::{DynamoLedger, SqsQueue, config};
+use dagbench_core::Scheduler;
+use dagbench_core::ids::RunId;
+use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
+use dagbench_flight::model::{compute_sequence, sequence_key};
+use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
+use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
+use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+use dagbench_runtime::ports::{JobLedger, JobQueue, SystemClock};
+
+/// The queues, bucket and table of one scenario-2 stack on moto.
+struct Stack {
+    endpoint: String,
+    sqs: aws_sdk_sqs::Client,
+    incoming: String,
+    outgoing: String,
+    dlq: String,
+    bucket: String,
+    table: String,
+}
+
+async fn stack(m: &Moto, visibility_s: u32) -> Stack {
+    let sdk = config::for_endpoint(&m.endpoint, "us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let create = |name: String, extra: Option<(QueueAttributeName, String)>| {
+        let sqs = sqs.clone();
+        async move {
+            let mut c = sqs.create_queue().queue_name(name).attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_s.to_string(),
+            );
+            if let Some((k, v)) = extra {
+                c = c.attributes(k, v);
+            }
+            c.send().await.unwrap().queue_url().unwrap().to_owned()
+        }
+    };
+    let dlq = create(unique("s2-dlq"), None).await;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive = format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"3\"}}");
+    let incoming = create(
+        unique("s2-incoming"),
+        Some((QueueAttributeName::RedrivePolicy, redrive)),
+    )
+    .await;
+    let outgoing = create(unique("s2-outgoing"), None).await;
+    let bucket = unique("s2-data");
+    let python = std::env::var("DAGBENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let made = Command::new(python)
+        .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('{}/{bucket}', method='PUT')).read()", m.endpoint)])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let table = unique("s2-jobs");
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(&table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    Stack {
+        endpoint: m.endpoint.clone(),
+        sqs,
+        incoming,
+        outgoing,
+        dlq,
+        bucket,
+        table,
+    }
+}
+
+fn worker(s: &Stack, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .arg("worker")
+        .args(extra)
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("INCOMING_QUEUE_URL", &s.incoming)
+        .env("OUTGOING_QUEUE_URL", &s.outgoing)
+        .env("DLQ_URL", &s.dlq)
+        .env("BUCKET_NAME", &s.bucket)
+        .env("TABLE_NAME", &s.table)
+        .env("TEST_RUN_ID", "s2-test")
+        .env("BATCH_SIZE", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dagbench worker starts")
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
+    let Some(m) = moto() else { return };
+    let s = stack(m, 30).await;
+    let run_id = RunId::new("s2-e2e").unwrap();
+    let seeds = 5;
+    let seqs = generate_aircraft_daily_sequences(
+        4,
+        seeds,
+        &Airports::embedded(),
+        &GeneratorOptions::default(),
+    )
+    .unwrap();
+    let built = build_aircraft_graph(
+        &seqs,
+        &AircraftRun {
+            run_id: run_id.clone(),
+            run_seed: seeds,
+            samples: 64,
+            crew_probability: None,
+        },
+    );
+    let store = run_store(&S3Location {
+        bucket: s.bucket.clone(),
+        prefix: String::new(),
+        endpoint: Some(s.endpoint.clone()),
+        region: Some("us-east-1".into()),
+    })
+    .unwrap();
+    for (job, details) in &built.details {
+        store.put_job_details(&run_id, job, details).await.unwrap();
+    }
+    // Poison first: dead-lettered at once, with the reason attached.
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    incoming
+        .send_batch(&["this is not json".to_owned()])
+        .await
+        .unwrap();
+    let mut workers = vec![
+        worker(&s, &["--concurrency", "2"]),
+        worker(&s, &["--concurrency", "2"]),
+    ];
+    let started = Instant::now();
+    let dead = loop {
+        let got = s
+            .sqs
+            .receive_message()
+            .queue_url(&s.dlq)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(msg) = got.messages().first() {
+            break msg.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "poison never reached the DLQ"
+        );
+    };
+    assert_eq!(dead.body(), Some("this is not json"));
+    let reason = dead.message_attributes().unwrap()["DeadLetterReason"]
+        .string_value()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with("message body is not valid JSON"),
+        "{reason}"
+    );
+    s.sqs
+        .delete_message()
+        .queue_url(&s.dlq)
+        .receipt_handle(dead.receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let graph = Arc::new(built.graph);
+    let queues = Queues {
+        incoming: Arc::new(incoming),
+        outgoing: Arc::new(SqsQueue::new(s.sqs.clone(), &s.outgoing)),
+        dlq: Arc::new(SqsQueue::new(s.sqs.clone(), &s.dlq)),
+    };
+    let mut scheduler = Scheduler::new(Arc::clone(&graph));
+    let mut cfg = DriverConfig::new(run_id.clone());
+    cfg.stall_timeout = Duration::from_secs(90);
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let outcome = drive(
+        &mut scheduler,
+        &queues,
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    for w in &mut workers {
+        assert!(terminate(w).success(), "a worker exits 0 on SIGTERM");
+    }
+    assert_eq!(
+        outcome.status,
+        RunStatus::Completed,
+        "{:?}",
+        outcome.progress
+    );
+
+    // The merged percentiles in S3 equal those computed locally.
+    let parts: Vec<_> = seqs
+        .iter()
+        .map(|q| {
+            let legs = compute_sequence(sequence_key(seeds, q.sequence_id), q, 64).unwrap();
+            SequencePercentiles::from_legs(q.sequence_id, q.last_landing(), &legs)
+        })
+        .collect();
+    let reference = MergedPercentiles::merge(&parts).unwrap();
+    let merged = store
+        .get_merged_percentiles(&run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        serde_json::to_string(&reference).unwrap()
+    );
+    // One ledger item per job in DynamoDB, all completed.
+    let sdk = config::for_endpoint(&s.endpoint, "us-east-1").await;
+    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &s.table);
+    assert_eq!(
+        ledger.completed_jobs(&run_id).await.unwrap().len(),
+        graph.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_the_job_in_hand() {
+    let Some(m) = moto() else { return };
+    let s = stack(m, 30).await;
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    incoming
+        .send_batch(&[r#"{"job_id": "slow", "work_duration_ms": 20000}"#.to_owned()])
+        .await
+        .unwrap();
+    let mut w = worker(&s, &["--concurrency", "1", "--shutdown-grace", "1"]);
+    // Wait until the worker holds it (invisible to us).
+    let started = Instant::now();
+    loop {
+        let depth = incoming.approximate_depth().await.unwrap();
+        if depth.in_flight == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker never took the job"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stopped_at = Instant::now();
+    assert!(terminate(&mut w).success());
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(15),
+        "the worker stopped within its grace"
+    );
+    // Released at once, not after the 30 s visibility timeout.
+    let got = incoming.receive(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(got.len(), 1, "the unfinished job is visible again");
+    assert_eq!(got[0].receive_count, 2);
+}
