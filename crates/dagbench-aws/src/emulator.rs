@@ -111,3 +111,131 @@ pub fn unique(prefix: &str) -> String {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
+
+/// The queues, bucket and table of one scenario stack on the emulator,
+/// named uniquely: what the CloudFormation stack would create.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub endpoint: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub incoming: String,
+    pub outgoing: String,
+    pub dlq: String,
+    pub bucket: String,
+    pub table: String,
+}
+
+impl Stack {
+    /// Creates the resources on `moto`: the incoming queue redrives to the
+    /// DLQ after 3 receives; all queues have `visibility_s`.
+    pub async fn create(moto: &Moto, visibility_s: u32) -> Stack {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let sdk = crate::config::for_endpoint(&moto.endpoint, "us-east-1").await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue = |name: String, redrive: Option<String>| {
+            let sqs = sqs.clone();
+            async move {
+                let mut c = sqs.create_queue().queue_name(name).attributes(
+                    QueueAttributeName::VisibilityTimeout,
+                    visibility_s.to_string(),
+                );
+                if let Some(policy) = redrive {
+                    c = c.attributes(QueueAttributeName::RedrivePolicy, policy);
+                }
+                c.send()
+                    .await
+                    .expect("create queue")
+                    .queue_url()
+                    .expect("queue url")
+                    .to_owned()
+            }
+        };
+        let dlq = queue(unique("dlq"), None).await;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue arn");
+        let policy = format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"3\"}}");
+        let incoming = queue(unique("incoming"), Some(policy)).await;
+        let outgoing = queue(unique("outgoing"), None).await;
+        let bucket = unique("data");
+        create_bucket(&moto.endpoint, &bucket);
+        let table = unique("jobs");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute")
+        };
+        let key = |n: &str, k| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(k)
+                .build()
+                .expect("key")
+        };
+        dynamodb
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create table");
+        Stack {
+            endpoint: moto.endpoint.clone(),
+            sqs,
+            dynamodb,
+            incoming,
+            outgoing,
+            dlq,
+            bucket,
+            table,
+        }
+    }
+
+    /// The processor environment pointing at this stack.
+    pub fn processor_env(&self, test_run_id: &str) -> crate::env::ProcessorEnv {
+        crate::env::ProcessorEnv {
+            incoming_queue_url: self.incoming.clone(),
+            outgoing_queue_url: self.outgoing.clone(),
+            dlq_url: self.dlq.clone(),
+            bucket_name: self.bucket.clone(),
+            table_name: self.table.clone(),
+            test_run_id: test_run_id.to_owned(),
+            batch_size: 10,
+            endpoint_url: Some(self.endpoint.clone()),
+            results_prefix: String::new(),
+        }
+    }
+}
+
+/// `PUT /<bucket>` (path style): moto creates the bucket.
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("endpoint port");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("moto answers");
+    let request = format!("PUT /{bucket} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("response");
+    assert_eq!(&head[9..12], b"200", "bucket {bucket} created");
+}

@@ -9,6 +9,7 @@
 //! - [`emulator`]: the moto server the tests start on loopback.
 //! - [`env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
 //! - [`metrics`]: EMF metric lines.
+//! - [`wiring`]: a processor wired to a stack, from its environment.
 //! - [`config`]: SDK configuration from the standard AWS environment, with
 //!   an explicit endpoint for emulators.
 
@@ -19,6 +20,7 @@ pub mod env;
 pub mod metrics;
 pub mod s3;
 pub mod sqs;
+pub mod wiring;
 
 pub use dynamo::DynamoLedger;
 pub use sqs::SqsQueue;

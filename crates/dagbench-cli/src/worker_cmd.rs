@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use dagbench_aws::config;
 use dagbench_aws::env::ProcessorEnv;
 use dagbench_aws::metrics::EmfSink;
-use dagbench_aws::s3::{S3Location, run_store};
-use dagbench_aws::{DynamoLedger, SqsQueue, config};
-use dagbench_core::ids::RunId;
+use dagbench_aws::wiring::{Wired, wire};
 use dagbench_core::message::Limits;
-use dagbench_runtime::ports::{Clock, JobQueue, SystemClock};
-use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
+use dagbench_runtime::ports::{Clock, SystemClock};
 use dagbench_runtime::worker::{WorkerConfig, WorkerStats, run_worker};
 use tokio::sync::watch;
 
@@ -54,42 +52,20 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerStats> {
     let sdk = config::from_env().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let incoming: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url));
-    let outgoing = Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url));
-    let dlq: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs, &env.dlq_url));
-    let ledger = Arc::new(DynamoLedger::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        &env.table_name,
-    ));
-    let store = run_store(&S3Location {
-        bucket: env.bucket_name.clone(),
-        prefix: env.results_prefix.clone(),
-        endpoint: env.endpoint_url.clone(),
-        region: sdk.region().map(ToString::to_string),
-    })
-    .context("cannot open the data bucket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let worker_name =
         std::env::var("HOSTNAME").unwrap_or_else(|_| format!("worker-{}", std::process::id()));
-    let processor = Arc::new(Processor {
-        store,
-        ledger,
-        metrics: Arc::new(EmfSink::stdout(Arc::clone(&clock))),
-        clock,
-        completions: outgoing,
-        config: ProcessorConfig {
-            test_run_id: env.test_run_id.clone(),
-            run_id: RunId::new(env.test_run_id.as_str())
-                .unwrap_or_else(|_| RunId::new("default").expect("valid")),
-            worker: worker_name,
-            limits: Limits {
-                max_work_duration_ms: args.max_work_ms,
-                ..Limits::default()
-            },
-            work_mode: WorkMode::Sleep,
-        },
-    });
+    let limits = Limits {
+        max_work_duration_ms: args.max_work_ms,
+        ..Limits::default()
+    };
+    let metrics = Arc::new(EmfSink::stdout(Arc::clone(&clock)));
+    let Wired {
+        processor,
+        incoming,
+        dlq,
+    } = wire(&sdk, &env, worker_name, limits, metrics, clock)
+        .context("cannot open the data bucket")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         let mut term =

@@ -7,13 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
-use dagbench_aws::emulator::{Moto, moto, unique};
+use dagbench_aws::emulator::{Stack, moto};
 use dagbench_aws::s3::{S3Location, run_store};
-use dagbench_aws::{DynamoLedger, SqsQueue, config};
+use dagbench_aws::{DynamoLedger, SqsQueue};
 use dagbench_core::Scheduler;
 use dagbench_core::ids::RunId;
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
@@ -22,95 +18,6 @@ use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
 use dagbench_runtime::ports::{JobLedger, JobQueue, SystemClock};
-
-/// The queues, bucket and table of one scenario-2 stack on moto.
-struct Stack {
-    endpoint: String,
-    sqs: aws_sdk_sqs::Client,
-    incoming: String,
-    outgoing: String,
-    dlq: String,
-    bucket: String,
-    table: String,
-}
-
-async fn stack(m: &Moto, visibility_s: u32) -> Stack {
-    let sdk = config::for_endpoint(&m.endpoint, "us-east-1").await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let create = |name: String, extra: Option<(QueueAttributeName, String)>| {
-        let sqs = sqs.clone();
-        async move {
-            let mut c = sqs.create_queue().queue_name(name).attributes(
-                QueueAttributeName::VisibilityTimeout,
-                visibility_s.to_string(),
-            );
-            if let Some((k, v)) = extra {
-                c = c.attributes(k, v);
-            }
-            c.send().await.unwrap().queue_url().unwrap().to_owned()
-        }
-    };
-    let dlq = create(unique("s2-dlq"), None).await;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let redrive = format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"3\"}}");
-    let incoming = create(
-        unique("s2-incoming"),
-        Some((QueueAttributeName::RedrivePolicy, redrive)),
-    )
-    .await;
-    let outgoing = create(unique("s2-outgoing"), None).await;
-    let bucket = unique("s2-data");
-    let python = std::env::var("DAGBENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let made = Command::new(python)
-        .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('{}/{bucket}', method='PUT')).read()", m.endpoint)])
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let table = unique("s2-jobs");
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, k| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(k)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(&table)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    Stack {
-        endpoint: m.endpoint.clone(),
-        sqs,
-        incoming,
-        outgoing,
-        dlq,
-        bucket,
-        table,
-    }
-}
 
 fn worker(s: &Stack, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dagbench"))
@@ -156,7 +63,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
     let Some(m) = moto() else { return };
-    let s = stack(m, 30).await;
+    let s = Stack::create(m, 30).await;
     let run_id = RunId::new("s2-e2e").unwrap();
     let seeds = 5;
     let seqs = generate_aircraft_daily_sequences(
@@ -279,8 +186,7 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
         serde_json::to_string(&reference).unwrap()
     );
     // One ledger item per job in DynamoDB, all completed.
-    let sdk = config::for_endpoint(&s.endpoint, "us-east-1").await;
-    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &s.table);
+    let ledger = DynamoLedger::new(s.dynamodb.clone(), &s.table);
     assert_eq!(
         ledger.completed_jobs(&run_id).await.unwrap().len(),
         graph.len()
@@ -290,7 +196,7 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_the_job_in_hand() {
     let Some(m) = moto() else { return };
-    let s = stack(m, 30).await;
+    let s = Stack::create(m, 30).await;
     let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
     incoming
         .send_batch(&[r#"{"job_id": "slow", "work_duration_ms": 20000}"#.to_owned()])

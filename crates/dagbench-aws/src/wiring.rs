@@ -1,0 +1,63 @@
+//! A processor wired to a stack's AWS resources, as the Lambda function and
+//! the Fargate task both build it from their environment.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use dagbench_core::ids::RunId;
+use dagbench_core::message::Limits;
+use dagbench_runtime::ports::{Clock, JobQueue, MetricsSink};
+use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
+
+use crate::env::ProcessorEnv;
+use crate::s3::{S3Location, run_store};
+use crate::{DynamoLedger, SqsQueue};
+
+/// The processor and the queues it reads from and dead-letters to.
+#[derive(Debug, Clone)]
+pub struct Wired {
+    pub processor: Arc<Processor>,
+    pub incoming: Arc<dyn JobQueue>,
+    pub dlq: Arc<dyn JobQueue>,
+}
+
+/// Builds the processor for `env` on `sdk`.
+pub fn wire(
+    sdk: &SdkConfig,
+    env: &ProcessorEnv,
+    worker: String,
+    limits: Limits,
+    metrics: Arc<dyn MetricsSink>,
+    clock: Arc<dyn Clock>,
+) -> Result<Wired, object_store::Error> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let store = run_store(&S3Location {
+        bucket: env.bucket_name.clone(),
+        prefix: env.results_prefix.clone(),
+        endpoint: env.endpoint_url.clone(),
+        region: sdk.region().map(ToString::to_string),
+    })?;
+    let processor = Arc::new(Processor {
+        store,
+        ledger: Arc::new(DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &env.table_name,
+        )),
+        metrics,
+        clock,
+        completions: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
+        config: ProcessorConfig {
+            test_run_id: env.test_run_id.clone(),
+            run_id: RunId::new(env.test_run_id.as_str())
+                .unwrap_or_else(|_| RunId::new("default").expect("valid")),
+            worker,
+            limits,
+            work_mode: WorkMode::Sleep,
+        },
+    });
+    Ok(Wired {
+        processor,
+        incoming: Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url)),
+        dlq: Arc::new(SqsQueue::new(sqs, &env.dlq_url)),
+    })
+}
