@@ -1,0 +1,209 @@
+//! The handler called directly with SQS events (valid, poison, mixed
+//! batches) against a moto stack: completions on the outgoing queue,
+//! objects in S3, items in DynamoDB, poison in the DLQ with its reason,
+//! and per-record failures only for what should be retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use dagbench_aws::emulator::{Stack, moto};
+use dagbench_aws::metrics::EmfSink;
+use dagbench_aws::wiring::{Wired, wire};
+use dagbench_aws::{DynamoLedger, SqsQueue, config};
+use dagbench_core::ids::{JobId, RunId};
+use dagbench_core::key::ObjectKey;
+use dagbench_core::message::{Completion, Limits, Outcome};
+use dagbench_runtime::ports::{Clock, JobLedger, JobQueue, LedgerStatus, SystemClock};
+
+async fn wired(stack: &Stack) -> Wired {
+    let sdk = config::for_endpoint(&stack.endpoint, "us-east-1").await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // EMF lines go to a sink that discards them here.
+    let metrics = Arc::new(EmfSink::new(Box::new(std::io::sink()), Arc::clone(&clock)));
+    wire(
+        &sdk,
+        &stack.processor_env("lambda-test"),
+        "lambda-test".into(),
+        Limits::default(),
+        metrics,
+        clock,
+    )
+    .unwrap()
+}
+
+fn event(records: &[(&str, &str)]) -> SqsEvent {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(id, body)| {
+            serde_json::json!({"messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs"})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+async fn completions(stack: &Stack, n: usize) -> Vec<Completion> {
+    let out = SqsQueue::new(stack.sqs.clone(), &stack.outgoing);
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        if got.len() >= n {
+            break;
+        }
+        for m in out.receive(10, Duration::from_secs(1)).await.unwrap() {
+            got.push(Completion::parse(m.body.as_bytes()).unwrap());
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_batch_completes_every_record() {
+    let Some(m) = moto() else { return };
+    let stack = Stack::create(m, 30).await;
+    let w = wired(&stack).await;
+    let bodies: Vec<String> = (0..3)
+        .map(|i| format!("{{\"job_id\":\"ok-{i}\",\"data_size_kb\":2,\"run_id\":\"r1\"}}"))
+        .collect();
+    let records: Vec<(String, &str)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("m{i}"), b.as_str()))
+        .collect();
+    let refs: Vec<(&str, &str)> = records.iter().map(|(i, b)| (i.as_str(), *b)).collect();
+    let (response, outcome) = dagbench_lambda::handle(&w, event(&refs)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(outcome.completed, 3);
+    let got = completions(&stack, 3).await;
+    assert_eq!(got.len(), 3);
+    let ledger = DynamoLedger::new(stack.dynamodb.clone(), &stack.table);
+    for c in &got {
+        let Outcome::Completed { output_key } = &c.outcome else {
+            panic!("{c:?}")
+        };
+        assert_eq!(c.test_run_id, "lambda-test");
+        let object = w
+            .processor
+            .store
+            .get_bytes(&ObjectKey::new(output_key.as_str()).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(object.len(), 2048, "the output object is in S3");
+        let row = ledger
+            .get(&RunId::new("r1").unwrap(), &c.job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.status,
+            LedgerStatus::Completed,
+            "the job item is in DynamoDB"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_is_dead_lettered_and_acknowledged() {
+    let Some(m) = moto() else { return };
+    let stack = Stack::create(m, 30).await;
+    let w = wired(&stack).await;
+    let (response, outcome) = dagbench_lambda::handle(
+        &w,
+        event(&[("p1", "{not json"), ("p2", "{\"work_duration_ms\":5}")]),
+    )
+    .await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "poison is not retried into the DLQ"
+    );
+    assert_eq!(outcome.poison, 2);
+    let got = stack
+        .sqs
+        .receive_message()
+        .queue_url(&stack.dlq)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let mut reasons: Vec<String> = got
+        .messages()
+        .iter()
+        .map(|msg| {
+            msg.message_attributes().unwrap()["DeadLetterReason"]
+                .string_value()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0], "field `job_id` is missing");
+    assert!(
+        reasons[1].starts_with("message body is not valid JSON"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_reports_only_the_transient_record() {
+    let Some(m) = moto() else { return };
+    let stack = Stack::create(m, 30).await;
+    let w = wired(&stack).await;
+    // A leg whose previous leg's delays are not in the store: transient.
+    let run = RunId::new("mixed").unwrap();
+    let airports = dagbench_flight::Airports::embedded();
+    let seqs =
+        dagbench_flight::generate_aircraft_daily_sequences(1, 2, &airports, &Default::default())
+            .unwrap();
+    let built = dagbench_flight::aircraft::build_aircraft_graph(
+        &seqs,
+        &dagbench_flight::aircraft::AircraftRun {
+            run_id: run.clone(),
+            run_seed: 2,
+            samples: 16,
+            crew_probability: None,
+        },
+    );
+    for (job, details) in &built.details {
+        w.processor
+            .store
+            .put_job_details(&run, job, details)
+            .await
+            .unwrap();
+    }
+    let second_leg = r#"{"job_id":"s1-l2","input_key":"mixed/jobs/s1-l2.json","run_id":"mixed"}"#;
+    let (response, outcome) = dagbench_lambda::handle(
+        &w,
+        event(&[
+            ("good", r#"{"job_id":"fine","run_id":"mixed"}"#),
+            (
+                "bad",
+                r#"{"job_id":"negative","work_duration_ms":-1,"run_id":"mixed"}"#,
+            ),
+            ("later", second_leg),
+        ]),
+    )
+    .await;
+    let failures: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failures, ["later"]);
+    assert_eq!(
+        (outcome.completed, outcome.failed, outcome.retried),
+        (1, 1, 1)
+    );
+    let mut got = completions(&stack, 2).await;
+    got.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].job_id, JobId::new("fine").unwrap());
+    assert!(
+        matches!(&got[1].outcome, Outcome::Failed { error } if error.contains("work_duration_ms")),
+        "{:?}",
+        got[1]
+    );
+}
