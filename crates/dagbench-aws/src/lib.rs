@@ -7,7 +7,7 @@
 //! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
 //! - [`s3`]: a `RunStore` on S3 (object_store's `AmazonS3`).
 //! - [`emulator`]: the moto server the tests start on loopback.
-//! - [`env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
+//! - [`mod@env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
 //! - [`metrics`]: EMF metric lines.
 //! - [`wiring`]: a processor wired to a stack, from its environment.
 //! - [`config`]: SDK configuration from the standard AWS environment, with
