@@ -16,7 +16,7 @@ VENV := .venv
 # Python baselines, use this interpreter.
 export DAGBENCH_PYTHON := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: test toolchain venv build fmt lint bench clean
+.PHONY: test toolchain venv build fmt lint bench lambda clean
 
 test: toolchain venv
 	$(CARGO) xtask ci
@@ -48,6 +48,14 @@ bench: toolchain venv
 	$(CARGO) run --release -- bench efficiency
 	$(CARGO) run --release -- bench scale
 
+# Scenario 1's deployment package: the release `bootstrap` for
+# provided.al2023 (x86_64), zipped, at target/lambda/bootstrap/bootstrap.zip.
+LAMBDA_VENV := .venv-lambda
+lambda: toolchain
+	test -x $(LAMBDA_VENV)/bin/cargo-lambda || ($(PYTHON) -m venv $(LAMBDA_VENV) && $(LAMBDA_VENV)/bin/pip install --quiet -r requirements-lambda.txt)
+	PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" $(LAMBDA_VENV)/bin/cargo-lambda lambda build --release --package dagbench-lambda --bin bootstrap --output-format zip
+	@ls -l target/lambda/bootstrap/bootstrap.zip
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LAMBDA_VENV)
