@@ -10,17 +10,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
+use dagbench_aws::SqsQueue;
+use dagbench_aws::env::ProcessorEnv;
+use dagbench_aws::s3::{S3Location, run_store};
 use dagbench_core::JobGraph;
+use dagbench_core::Scheduler;
 use dagbench_core::graph::shapes::{self, Shape, ShapeSpec};
 use dagbench_core::ids::RunId;
 use dagbench_core::scheduler::Progress;
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_local::run::{LocalConfig, Manifest, read_run_files, run_local, write_run_files};
-use dagbench_runtime::driver::RunStatus;
+use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
 use dagbench_runtime::ports::{Clock as _, SystemClock};
 use dagbench_runtime::processor::WorkMode;
 use dagbench_runtime::report::RunReport;
+use dagbench_runtime::report::{DomainSummary, ReportContext};
 use dagbench_store::RunStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
@@ -36,8 +41,26 @@ pub(crate) enum WorkArg {
     Cpu,
 }
 
+/// Where the jobs are processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Scenario {
+    /// This machine: embedded queue, SQLite ledger, local disk.
+    Local,
+    /// SQS → Lambda → S3 (+ DynamoDB).
+    #[value(name = "1")]
+    Lambda,
+    /// SQS → ECS Fargate workers → S3 (+ DynamoDB).
+    #[value(name = "2")]
+    Fargate,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
+    /// Where jobs run: `local`, or a deployed stack, `1` (Lambda) or `2`
+    /// (Fargate), found from INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL,
+    /// DLQ_URL, BUCKET_NAME, TABLE_NAME and the standard AWS environment.
+    #[arg(long, value_enum, default_value = "local")]
+    scenario: Scenario,
     /// Aircraft daily sequences of the default workload.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     sequences: u32,
@@ -121,6 +144,15 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
     let workers = args.workers.map_or(cores, |w| w as usize);
+    let cloud = match args.scenario {
+        Scenario::Local => None,
+        Scenario::Lambda | Scenario::Fargate => {
+            if args.resume.is_some() {
+                bail!("--resume continues local runs only");
+            }
+            Some(ProcessorEnv::from_env()?)
+        }
+    };
     let (manifest, graph, resume) = match &args.resume {
         Some(run_id) => {
             let run_dir = args.results.join(run_id.as_str());
@@ -144,7 +176,11 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
                     args.results.display()
                 );
             }
-            let (graph, manifest) = build_workload(&args, run_id, workers).await?;
+            let store = match &cloud {
+                None => RunStore::local(&args.results)?,
+                Some(env) => cloud_store(env).await?,
+            };
+            let (graph, manifest) = build_workload(&args, run_id, workers, &store).await?;
             write_run_files(
                 &args.results.join(manifest.run_id.as_str()),
                 &manifest,
@@ -199,10 +235,32 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
         }
     });
     let mut display = ProgressDisplay::new(graph.len() as u64, args.json);
-    let result = run_local(Arc::clone(&graph), &config, resume, stop_rx, &mut |p| {
-        display.update(p)
-    })
-    .await?;
+    let result = match &cloud {
+        None => {
+            run_local(Arc::clone(&graph), &config, resume, stop_rx, &mut |p| {
+                display.update(p)
+            })
+            .await?
+        }
+        Some(env) => {
+            let scenario = if args.scenario == Scenario::Lambda {
+                "scenario-1"
+            } else {
+                "scenario-2"
+            };
+            let workers = args.workers.map_or(0, u64::from);
+            run_cloud(
+                Arc::clone(&graph),
+                &config,
+                env,
+                scenario,
+                workers,
+                stop_rx,
+                &mut |p| display.update(p),
+            )
+            .await?
+        }
+    };
     display.finish();
 
     let report = &result.report;
@@ -220,11 +278,80 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The graph and manifest of a new run.
+/// The stack's bucket, as its processors see it.
+async fn cloud_store(env: &ProcessorEnv) -> anyhow::Result<RunStore> {
+    let sdk = dagbench_aws::config::from_env().await;
+    Ok(run_store(&S3Location {
+        bucket: env.bucket_name.clone(),
+        prefix: env.results_prefix.clone(),
+        endpoint: env.endpoint_url.clone(),
+        region: sdk.region().map(ToString::to_string),
+    })?)
+}
+
+/// The scheduler driver against a deployed stack's queues; the report is
+/// written locally as for a local run.
+async fn run_cloud(
+    graph: Arc<JobGraph>,
+    config: &LocalConfig,
+    env: &ProcessorEnv,
+    scenario: &str,
+    workers: u64,
+    stop: watch::Receiver<bool>,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> anyhow::Result<dagbench_local::run::LocalRun> {
+    let sdk = dagbench_aws::config::from_env().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = Queues {
+        incoming: Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url)),
+        outgoing: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
+        dlq: Arc::new(SqsQueue::new(sqs, &env.dlq_url)),
+    };
+    let mut scheduler = Scheduler::new(Arc::clone(&graph));
+    let mut driver = DriverConfig::new(config.run_id.clone());
+    driver.stall_timeout = config.stall_timeout;
+    let outcome = drive(
+        &mut scheduler,
+        &queues,
+        Arc::new(SystemClock),
+        &driver,
+        stop,
+        on_progress,
+    )
+    .await;
+    let store = cloud_store(env).await?;
+    let domain = match graph.find("merge") {
+        Some(_) => store
+            .get_merged_percentiles(&config.run_id)
+            .await?
+            .map(|m| DomainSummary::from_merged(&m)),
+        None => None,
+    };
+    let ctx = ReportContext {
+        run_id: config.run_id.to_string(),
+        test_run_id: config.test_run_id.clone(),
+        scenario: scenario.to_owned(),
+        workers,
+    };
+    let report = RunReport::build(&graph, &outcome, &ctx, domain);
+    let run_dir = config.run_dir();
+    let report_path = run_dir.join("report.json");
+    std::fs::write(&report_path, serde_json::to_vec(&report)?)
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    Ok(dagbench_local::run::LocalRun {
+        report,
+        run_dir,
+        report_path,
+        restored: 0,
+    })
+}
+
+/// The graph and manifest of a new run; job details and sequences go to `store`.
 async fn build_workload(
     args: &RunArgs,
     run_id: RunId,
     workers: usize,
+    store: &RunStore,
 ) -> anyhow::Result<(JobGraph, Manifest)> {
     let mut manifest = Manifest {
         run_id: run_id.clone(),
@@ -284,7 +411,6 @@ async fn build_workload(
         crew_probability: args.crew.then_some(0.3),
     };
     let built = build_aircraft_graph(&sequences, &run);
-    let store = RunStore::local(&args.results)?;
     for seq in &sequences {
         store
             .put_sequence(seq)
@@ -392,7 +518,7 @@ fn failure_line(report: &RunReport, status: RunStatus) -> String {
 fn print_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) {
     let c = &report.counts;
     println!(
-        "run {} {}: {} jobs in {:.2} s ({:.0} jobs/s) with {} workers",
+        "run {} {}: {} jobs in {:.2} s ({:.0} jobs/s) {}",
         report.run_id,
         serde_json::to_value(report.status)
             .ok()
@@ -401,7 +527,11 @@ fn print_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) {
         thousands(c.completed),
         report.makespan_ms / 1e3,
         report.throughput_jobs_per_s,
-        report.workers
+        if report.scenario == "local" {
+            format!("with {} workers", report.workers)
+        } else {
+            format!("on {}", report.scenario)
+        }
     );
     if result.restored > 0 {
         println!(

@@ -227,3 +227,85 @@ async fn sigterm_releases_the_job_in_hand() {
     assert_eq!(got.len(), 1, "the unfinished job is visible again");
     assert_eq!(got[0].receive_count, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dagbench_run_scenario_2_matches_a_local_run() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let results = std::env::temp_dir().join(format!("dagbench-s2-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&results);
+    let results_s = results.display().to_string();
+    let workload = ["--sequences", "6", "--samples", "64", "--seed", "9"];
+    let mut workers = vec![
+        worker(&s, &["--concurrency", "2"]),
+        worker(&s, &["--concurrency", "2"]),
+    ];
+    let run = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--scenario",
+            "2",
+            "--run-id",
+            "cloud",
+            "--results",
+            &results_s,
+            "--json",
+        ])
+        .args(workload)
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("INCOMING_QUEUE_URL", &s.incoming)
+        .env("OUTGOING_QUEUE_URL", &s.outgoing)
+        .env("DLQ_URL", &s.dlq)
+        .env("BUCKET_NAME", &s.bucket)
+        .env("TABLE_NAME", &s.table)
+        .env("TEST_RUN_ID", "s2-run")
+        .output()
+        .unwrap();
+    for w in &mut workers {
+        assert!(terminate(w).success());
+    }
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("cloud/report.json")).unwrap()).unwrap();
+    assert_eq!(report["scenario"], "scenario-2");
+    eprintln!(
+        "scenario 2 on moto, 2 workers × 2: {} jobs at {:.0} jobs/s",
+        report["counts"]["completed"],
+        report["throughput_jobs_per_s"].as_f64().unwrap()
+    );
+    // The same workload locally: identical merged percentiles.
+    let local = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(["run", "--run-id", "here", "--results", &results_s, "--json"])
+        .args(workload)
+        .output()
+        .unwrap();
+    assert!(local.status.success());
+    let here: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(results.join("here/merged_percentiles/merged_percentiles.json")).unwrap(),
+    )
+    .unwrap();
+    let store = run_store(&S3Location {
+        bucket: s.bucket.clone(),
+        prefix: String::new(),
+        endpoint: Some(s.endpoint.clone()),
+        region: Some("us-east-1".into()),
+    })
+    .unwrap();
+    let cloud = store
+        .get_merged_percentiles(&RunId::new("cloud").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(serde_json::to_value(&cloud).unwrap(), here);
+    let _ = std::fs::remove_dir_all(&results);
+}

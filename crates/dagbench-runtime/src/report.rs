@@ -172,6 +172,7 @@ pub struct ReportContext {
     pub run_id: String,
     pub test_run_id: String,
     pub scenario: String,
+    /// Concurrent processors; 0 when unknown.
     pub workers: u64,
 }
 
