@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 use dagbench_aws::config;
 use dagbench_aws::env::ProcessorEnv;
-use dagbench_aws::metrics::EmfSink;
+use dagbench_aws::metrics::CloudWatchSink;
 use dagbench_aws::wiring::{Wired, wire};
 use dagbench_core::message::Limits;
 use dagbench_runtime::ports::{Clock, SystemClock};
@@ -59,12 +59,17 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         max_work_duration_ms: args.max_work_ms,
         ..Limits::default()
     };
-    let metrics = Arc::new(EmfSink::stdout(Arc::clone(&clock)));
+    // Batched PutMetricData, flushed every 10 s and at shutdown.
+    let (metrics, _flusher) = CloudWatchSink::start(
+        aws_sdk_cloudwatch::Client::new(&sdk),
+        Duration::from_secs(10),
+    );
+    let metrics = Arc::new(metrics);
     let Wired {
         processor,
         incoming,
         dlq,
-    } = wire(&sdk, &env, worker_name, limits, metrics, clock)
+    } = wire(&sdk, &env, worker_name, limits, metrics.clone(), clock)
         .context("cannot open the data bucket")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -93,6 +98,7 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         wait: Duration::from_secs(20),
         visibility_extension: Some(Duration::from_secs(args.visibility_timeout.max(1))),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        log_jobs: true,
     };
     eprintln!(
         "{}",
@@ -110,6 +116,7 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         )));
     }
     let mut total = WorkerStats::default();
+    let metrics_flush = metrics;
     for t in tasks {
         let s = t.await?;
         total.completed += s.completed;
@@ -119,5 +126,6 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         total.receive_errors += s.receive_errors;
         total.released += s.released;
     }
+    metrics_flush.flush_and_wait().await;
     Ok(total)
 }

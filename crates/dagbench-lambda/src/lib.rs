@@ -30,7 +30,12 @@ pub async fn handle(wired: &Wired, event: SqsEvent) -> (SqsBatchResponse, Outcom
             .get("ApproximateReceiveCount")
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
+        let began = std::time::Instant::now();
         let disposition = wired.processor.process_job(&body, attempt).await;
+        eprintln!(
+            "{}",
+            dagbench_runtime::worker::job_log_line(&disposition, attempt, began.elapsed())
+        );
         let keep = match &disposition {
             Disposition::Done { .. } => false,
             Disposition::Retry { .. } => true,

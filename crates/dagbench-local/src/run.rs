@@ -195,6 +195,7 @@ pub async fn run_local(
                 wait: Duration::from_millis(500),
                 visibility_extension: Some(config.visibility_timeout),
                 shutdown_grace: config.grace,
+                log_jobs: false,
             },
             workers_stop.clone(),
         )));
