@@ -152,14 +152,8 @@ impl RuntimeApi {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_bootstrap_processes_sqs_events() {
-    let Some(m) = moto() else { return };
-    let stack = Stack::create(m, 30).await;
-    let api = RuntimeApi::default();
-    let port = api.start();
-    let spawned = Instant::now();
-    let mut bootstrap = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+fn spawn_bootstrap(stack: &Stack, port: u16) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bootstrap"))
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "scenario-1-test-processor")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -182,7 +176,24 @@ async fn the_real_bootstrap_processes_sqs_events() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The SQS record of a delivered message, as the event source mapping sends it.
+fn record(m: &dagbench_runtime::ports::ReceivedMessage) -> serde_json::Value {
+    serde_json::json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body,
+        "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()}, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:incoming", "awsRegion": "us-east-1"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_bootstrap_processes_sqs_events() {
+    let Some(m) = moto() else { return };
+    let stack = Stack::create(m, 30).await;
+    let api = RuntimeApi::default();
+    let port = api.start();
+    let spawned = Instant::now();
+    let mut bootstrap = spawn_bootstrap(&stack, port);
 
     // Messages on the incoming queue, delivered as the event source mapping does.
     let incoming = SqsQueue::new(stack.sqs.clone(), &stack.incoming);
@@ -194,14 +205,7 @@ async fn the_real_bootstrap_processes_sqs_events() {
     while delivered.len() < 4 {
         delivered.extend(incoming.receive(10, Duration::from_secs(1)).await.unwrap());
     }
-    let records: Vec<serde_json::Value> = delivered
-        .iter()
-        .map(|m| {
-            serde_json::json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()}, "messageAttributes": {},
-                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:incoming", "awsRegion": "us-east-1"})
-        })
-        .collect();
+    let records: Vec<serde_json::Value> = delivered.iter().map(record).collect();
     api.invoke(
         "req-1",
         serde_json::json!({ "Records": records }).to_string(),
@@ -262,4 +266,139 @@ async fn the_real_bootstrap_processes_sqs_events() {
     let _ = bootstrap.kill();
     let _ = bootstrap.wait();
     eprintln!("bootstrap: process start to first `next` request: {cold_start:?} (debug build)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
+    use dagbench_core::Scheduler;
+    use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
+    use dagbench_flight::model::{compute_sequence, sequence_key};
+    use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
+    use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+
+    let Some(m) = moto() else { return };
+    let stack = Stack::create(m, 30).await;
+    let run_id = RunId::new("s1-e2e").unwrap();
+    let seed = 12;
+    let seqs = dagbench_flight::generate_aircraft_daily_sequences(
+        4,
+        seed,
+        &dagbench_flight::Airports::embedded(),
+        &Default::default(),
+    )
+    .unwrap();
+    let built = build_aircraft_graph(
+        &seqs,
+        &AircraftRun {
+            run_id: run_id.clone(),
+            run_seed: seed,
+            samples: 48,
+            crew_probability: None,
+        },
+    );
+    let store = dagbench_aws::s3::run_store(&dagbench_aws::s3::S3Location {
+        bucket: stack.bucket.clone(),
+        prefix: String::new(),
+        endpoint: Some(stack.endpoint.clone()),
+        region: Some("us-east-1".into()),
+    })
+    .unwrap();
+    for (job, details) in &built.details {
+        store.put_job_details(&run_id, job, details).await.unwrap();
+    }
+    let api = RuntimeApi::default();
+    let port = api.start();
+    let mut bootstrap = spawn_bootstrap(&stack, port);
+
+    // The event source mapping: poll, invoke, delete what did not fail.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let esm = {
+        let incoming = SqsQueue::new(stack.sqs.clone(), &stack.incoming);
+        let api = api.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                let batch = tokio::select! {
+                    b = incoming.receive(10, Duration::from_secs(1)) => b.unwrap(),
+                    _ = stop_rx.changed() => return,
+                };
+                if batch.is_empty() {
+                    continue;
+                }
+                n += 1;
+                let id = format!("esm-{n}");
+                let records: Vec<serde_json::Value> = batch.iter().map(record).collect();
+                api.invoke(&id, serde_json::json!({ "Records": records }).to_string());
+                let waiter = api.clone();
+                let response = tokio::task::spawn_blocking(move || {
+                    waiter.result(&id, Duration::from_secs(60))
+                })
+                .await
+                .unwrap();
+                let failed: Vec<String> = match response {
+                    Ok(body) => serde_json::from_str::<serde_json::Value>(&body).unwrap()["batchItemFailures"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+                        .collect(),
+                    Err(_) => batch.iter().map(|m| m.message_id.clone()).collect(),
+                };
+                let done: Vec<String> = batch
+                    .iter()
+                    .filter(|m| !failed.contains(&m.message_id))
+                    .map(|m| m.receipt.clone())
+                    .collect();
+                if !done.is_empty() {
+                    incoming.delete_batch(&done).await.unwrap();
+                }
+            }
+        })
+    };
+    let graph = Arc::new(built.graph);
+    let queues = Queues {
+        incoming: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.incoming)),
+        outgoing: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.outgoing)),
+        dlq: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.dlq)),
+    };
+    let mut scheduler = Scheduler::new(Arc::clone(&graph));
+    let mut cfg = DriverConfig::new(run_id.clone());
+    cfg.stall_timeout = Duration::from_secs(90);
+    let (_stop, driver_stop) = tokio::sync::watch::channel(false);
+    let outcome = drive(
+        &mut scheduler,
+        &queues,
+        Arc::new(dagbench_runtime::ports::SystemClock),
+        &cfg,
+        driver_stop,
+        &mut |_| {},
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = esm.await;
+    let _ = bootstrap.kill();
+    let _ = bootstrap.wait();
+    assert_eq!(
+        outcome.status,
+        RunStatus::Completed,
+        "{:?}",
+        outcome.progress
+    );
+    let parts: Vec<_> = seqs
+        .iter()
+        .map(|q| {
+            let legs = compute_sequence(sequence_key(seed, q.sequence_id), q, 48).unwrap();
+            SequencePercentiles::from_legs(q.sequence_id, q.last_landing(), &legs)
+        })
+        .collect();
+    let reference = MergedPercentiles::merge(&parts).unwrap();
+    let merged = store
+        .get_merged_percentiles(&run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        serde_json::to_string(&reference).unwrap()
+    );
 }
