@@ -209,6 +209,24 @@ impl Stack {
         }
     }
 
+    /// The environment variables a processor process needs for this stack
+    /// (standard AWS ones for the emulator, and the processor's own).
+    pub fn process_env(&self, test_run_id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("INCOMING_QUEUE_URL", self.incoming.clone()),
+            ("OUTGOING_QUEUE_URL", self.outgoing.clone()),
+            ("DLQ_URL", self.dlq.clone()),
+            ("BUCKET_NAME", self.bucket.clone()),
+            ("TABLE_NAME", self.table.clone()),
+            ("TEST_RUN_ID", test_run_id.to_owned()),
+        ]
+    }
+
     /// The processor environment pointing at this stack.
     pub fn processor_env(&self, test_run_id: &str) -> crate::env::ProcessorEnv {
         crate::env::ProcessorEnv {

@@ -1,42 +1,12 @@
 //! The flight workload commands as a user runs them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{Scratch, dagbench, text};
+
+use std::path::Path;
 
 use serde_json::Value;
-
-fn dagbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dagbench"))
-        .args(args)
-        .output()
-        .expect("the dagbench binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("dagbench-flight-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn sequences_are_written_checked_and_broken_files_named() {

@@ -2,46 +2,18 @@
 //! summary, failures with a non-zero exit, and a SIGKILL mid-run followed by
 //! `--resume` that recomputes nothing and ends with identical results.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{Scratch, dagbench, text};
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dagbench_core::ids::RunId;
 use dagbench_local::SqliteLedger;
 use dagbench_runtime::ports::JobLedger;
 use serde_json::Value;
-
-fn dagbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dagbench"))
-        .args(args)
-        .output()
-        .expect("the dagbench binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("dagbench-run-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn s(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn merged(results: &Path, run: &str) -> Value {
     let path = results

@@ -163,16 +163,7 @@ fn spawn_bootstrap(stack: &Stack, port: u16) -> std::process::Child {
             "AWS_LAMBDA_LOG_GROUP_NAME",
             "/aws/lambda/scenario-1-test-processor",
         )
-        .env("AWS_ENDPOINT_URL", &stack.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("INCOMING_QUEUE_URL", &stack.incoming)
-        .env("OUTGOING_QUEUE_URL", &stack.outgoing)
-        .env("DLQ_URL", &stack.dlq)
-        .env("BUCKET_NAME", &stack.bucket)
-        .env("TABLE_NAME", &stack.table)
-        .env("TEST_RUN_ID", "s1-test")
+        .envs(stack.process_env("s1-test"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
