@@ -56,3 +56,27 @@ impl MetricsSink for MemoryMetrics {
         s.max = s.max.max(metric.value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dagbench_runtime::ports::MetricUnit;
+
+    #[test]
+    fn statistics_per_name_and_run() {
+        let m = MemoryMetrics::new();
+        for (v, run) in [(10.0, "a"), (30.0, "a"), (5.0, "b")] {
+            m.record(Metric {
+                name: "ProcessingTimeMs",
+                value: v,
+                unit: MetricUnit::Milliseconds,
+                test_run_id: run.into(),
+            });
+        }
+        let a = m.get("ProcessingTimeMs", "a").unwrap();
+        assert_eq!((a.samples, a.sum, a.min, a.max), (2, 40.0, 10.0, 30.0));
+        assert_eq!(m.get("ProcessingTimeMs", "b").unwrap().samples, 1);
+        assert!(m.get("JobsCompleted", "a").is_none());
+        assert_eq!(m.snapshot().len(), 2);
+    }
+}
