@@ -23,6 +23,10 @@ use crate::ports::{
     PROCESSING_TIME_MS, Recorded,
 };
 
+/// The end of simulated work is awaited by yielding for this long, for
+/// precision the timer does not have.
+const SPIN: Duration = Duration::from_millis(2);
+
 /// How `work_duration_ms` is simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WorkMode {
@@ -203,7 +207,25 @@ impl Processor {
             return;
         }
         match self.config.work_mode {
-            WorkMode::Sleep => tokio::time::sleep_until(until).await,
+            WorkMode::Sleep => {
+                // tokio's timer fires on whole milliseconds and late by up
+                // to a couple under load: sleep to just short of the
+                // deadline, then yield until it. The yielding is bounded in
+                // real time, so paused-time tests (where only sleeping
+                // advances the clock) fall back to a plain sleep.
+                let coarse = until.checked_sub(SPIN).unwrap_or(until);
+                if coarse > now {
+                    tokio::time::sleep_until(coarse).await;
+                }
+                let spinning = std::time::Instant::now();
+                while tokio::time::Instant::now() < until {
+                    if spinning.elapsed() > SPIN * 2 {
+                        tokio::time::sleep_until(until).await;
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
             WorkMode::Cpu => {
                 let duration = until - now;
                 let _ = tokio::task::spawn_blocking(move || {
