@@ -13,10 +13,11 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use dagbench_core::time::Timestamp;
-use dagbench_runtime::ports::{JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage};
+use dagbench_runtime::ports::{
+    JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage, check_batch, check_body,
+};
 
-/// SQS's body limit.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use dagbench_runtime::ports::MAX_BODY_BYTES;
 /// The message attribute that says why a message was dead-lettered.
 pub const DEAD_LETTER_REASON: &str = "DeadLetterReason";
 /// SQS's longest long poll.
@@ -57,20 +58,12 @@ impl JobQueue for SqsQueue {
         &self,
         bodies: &[String],
     ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        if bodies.len() > MAX_BATCH {
-            return Err(QueueError::Rejected(format!(
-                "{} messages in one batch; the limit is {MAX_BATCH}",
-                bodies.len()
-            )));
-        }
+        check_batch(bodies.len(), "messages")?;
         let mut results: Vec<Result<(), QueueError>> = vec![Ok(()); bodies.len()];
         let mut entries = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
-            if body.len() > MAX_BODY_BYTES {
-                results[i] = Err(QueueError::Rejected(format!(
-                    "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                    body.len()
-                )));
+            if let Err(e) = check_body(body) {
+                results[i] = Err(e);
                 continue;
             }
             entries.push(
@@ -155,12 +148,7 @@ impl JobQueue for SqsQueue {
         if receipts.is_empty() {
             return Ok(Vec::new());
         }
-        if receipts.len() > MAX_BATCH {
-            return Err(QueueError::Rejected(format!(
-                "{} receipts in one batch; the limit is {MAX_BATCH}",
-                receipts.len()
-            )));
-        }
+        check_batch(receipts.len(), "receipts")?;
         let entries = receipts
             .iter()
             .enumerate()

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dagbench_runtime::ports::{
-    Clock, JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage, SystemClock,
+    Clock, JobQueue, MAX_BATCH, QueueDepth, QueueError, ReceivedMessage, SystemClock, check_batch,
+    check_body,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// SQS's body limit.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use dagbench_runtime::ports::MAX_BODY_BYTES;
 
 #[derive(Debug)]
 struct Message {
@@ -157,22 +157,14 @@ impl JobQueue for MemoryQueue {
         &self,
         bodies: &[String],
     ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        if bodies.len() > MAX_BATCH {
-            return Err(QueueError::Rejected(format!(
-                "{} messages in one batch; the limit is {MAX_BATCH}",
-                bodies.len()
-            )));
-        }
+        check_batch(bodies.len(), "messages")?;
         let mut results = Vec::with_capacity(bodies.len());
         let mut sent = 0;
         {
             let mut state = self.state.lock().expect("queue lock");
             for body in bodies {
-                if body.len() > MAX_BODY_BYTES {
-                    results.push(Err(QueueError::Rejected(format!(
-                        "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                        body.len()
-                    ))));
+                if let Err(e) = check_body(body) {
+                    results.push(Err(e));
                 } else {
                     self.push(&mut state, body.clone());
                     results.push(Ok(()));

@@ -47,6 +47,30 @@ pub struct QueueDepth {
 /// The most messages one send or delete batch takes (SQS's limit).
 pub const MAX_BATCH: usize = 10;
 
+/// The largest message body (SQS's limit).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Refuses a batch of more than [`MAX_BATCH`] entries.
+pub fn check_batch(len: usize, what: &str) -> Result<(), QueueError> {
+    if len > MAX_BATCH {
+        return Err(QueueError::Rejected(format!(
+            "{len} {what} in one batch; the limit is {MAX_BATCH}"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a body over [`MAX_BODY_BYTES`].
+pub fn check_body(body: &str) -> Result<(), QueueError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(QueueError::Rejected(format!(
+            "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
+            body.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A queue with SQS semantics: at-least-once delivery, visibility timeout,
 /// redrive to a dead-letter queue after too many receives.
 #[async_trait]
