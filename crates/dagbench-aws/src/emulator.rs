@@ -130,9 +130,6 @@ impl Stack {
     /// Creates the resources on `moto`: the incoming queue redrives to the
     /// DLQ after 3 receives; all queues have `visibility_s`.
     pub async fn create(moto: &Moto, visibility_s: u32) -> Stack {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
         use aws_sdk_sqs::types::QueueAttributeName;
         let sdk = crate::config::for_endpoint(&moto.endpoint, "us-east-1").await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -170,33 +167,8 @@ impl Stack {
         let outgoing = queue(unique("outgoing"), None).await;
         let bucket = unique("data");
         create_bucket(&moto.endpoint, &bucket);
-        let table = unique("jobs");
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute")
-        };
-        let key = |n: &str, k| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(k)
-                .build()
-                .expect("key")
-        };
-        dynamodb
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create table");
+        let table = create_job_table(&dynamodb).await;
         Stack {
             endpoint: moto.endpoint.clone(),
             sqs,
@@ -241,6 +213,41 @@ impl Stack {
             results_prefix: String::new(),
         }
     }
+}
+
+/// A job table as the stack defines it (`pk`/`sk` strings, on demand),
+/// uniquely named; returns its name.
+pub async fn create_job_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = unique("jobs");
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |n: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+            .expect("key")
+    };
+    dynamodb
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    table
 }
 
 /// `PUT /<bucket>` (path style): moto creates the bucket.

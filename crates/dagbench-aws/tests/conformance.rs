@@ -4,11 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_sqs::types::QueueAttributeName;
-use dagbench_aws::emulator::{moto, unique};
+use dagbench_aws::emulator::{create_job_table, moto, unique};
 use dagbench_aws::{DynamoLedger, SqsQueue, config};
 use dagbench_runtime::conformance as suite;
 use dagbench_runtime::ports::JobQueue;
@@ -97,32 +94,7 @@ async fn ledger() -> Option<DynamoLedger> {
     let m = moto()?;
     let client =
         aws_sdk_dynamodb::Client::new(&config::for_endpoint(&m.endpoint, "us-east-1").await);
-    let table = unique("jobs");
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = create_job_table(&client).await;
     Some(DynamoLedger::new(client, table))
 }
 

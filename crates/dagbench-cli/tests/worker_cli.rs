@@ -13,8 +13,7 @@ use dagbench_aws::{DynamoLedger, SqsQueue};
 use dagbench_core::Scheduler;
 use dagbench_core::ids::RunId;
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
-use dagbench_flight::model::{compute_sequence, sequence_key};
-use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
+use dagbench_flight::stats::reference_run;
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
 use dagbench_runtime::ports::{JobLedger, JobQueue, SystemClock};
@@ -158,14 +157,7 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
     );
 
     // The merged percentiles in S3 equal those computed locally.
-    let parts: Vec<_> = seqs
-        .iter()
-        .map(|q| {
-            let legs = compute_sequence(sequence_key(seeds, q.sequence_id), q, 64).unwrap();
-            SequencePercentiles::from_legs(q.sequence_id, q.last_landing(), &legs)
-        })
-        .collect();
-    let reference = MergedPercentiles::merge(&parts).unwrap();
+    let reference = reference_run(&seqs, seeds, 64).unwrap();
     let merged = store
         .get_merged_percentiles(&run_id)
         .await

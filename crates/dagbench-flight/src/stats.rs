@@ -294,17 +294,51 @@ impl SequencePercentiles {
 
     /// Checks the histograms of a file read from outside.
     pub fn validate(&self) -> Result<(), HistogramError> {
-        for m in [
-            &self.arr_delay,
-            &self.dep_delay,
-            &self.final_arr_delay,
-            &self.primary_delay,
-            &self.propagated_delay,
-        ] {
+        for m in self.metrics() {
             m.hist.validate()?;
         }
         Ok(())
     }
+}
+
+macro_rules! metric_list {
+    ($t:ty) => {
+        impl $t {
+            /// The five metrics, in file order: arrival, departure, final
+            /// arrival, primary and propagated delay.
+            pub fn metrics(&self) -> [&MetricStats; 5] {
+                [
+                    &self.arr_delay,
+                    &self.dep_delay,
+                    &self.final_arr_delay,
+                    &self.primary_delay,
+                    &self.propagated_delay,
+                ]
+            }
+        }
+    };
+}
+
+metric_list!(SequencePercentiles);
+metric_list!(MergedPercentiles);
+
+/// The merged percentiles of a whole run computed in this process,
+/// sequence by sequence: what every architecture must reproduce exactly.
+pub fn reference_run(
+    sequences: &[crate::Sequence],
+    run_seed: u64,
+    samples: u32,
+) -> Result<MergedPercentiles, MergeError> {
+    let parts: Vec<SequencePercentiles> = sequences
+        .iter()
+        .map(|seq| {
+            let key = crate::model::sequence_key(run_seed, seq.sequence_id);
+            let legs = crate::model::compute_sequence(key, seq, samples)
+                .expect("a valid sequence has at most 8 legs");
+            SequencePercentiles::from_legs(seq.sequence_id, seq.last_landing(), &legs)
+        })
+        .collect();
+    MergedPercentiles::merge(&parts)
 }
 
 /// `<run>/merged_percentiles/merged_percentiles.json`.
@@ -336,15 +370,8 @@ pub enum MergeError {
 impl MergedPercentiles {
     /// The merge of a single sequence.
     pub fn of_sequence(part: &SequencePercentiles) -> Self {
-        let metrics = [
-            &part.arr_delay,
-            &part.dep_delay,
-            &part.final_arr_delay,
-            &part.primary_delay,
-            &part.propagated_delay,
-        ];
         Self::assemble(
-            metrics.map(|m| m.hist.clone()),
+            part.metrics().map(|m| m.hist.clone()),
             part.samples,
             part.curfew_breaches,
             BTreeMap::from([(part.sequence_id, part.final_arr_delay.percentiles())]),
@@ -375,14 +402,7 @@ impl MergedPercentiles {
             }
             samples += part.samples;
             breaches += part.curfew_breaches;
-            let metrics = [
-                &part.arr_delay,
-                &part.dep_delay,
-                &part.final_arr_delay,
-                &part.primary_delay,
-                &part.propagated_delay,
-            ];
-            for (h, m) in hists.iter_mut().zip(metrics) {
+            for (h, m) in hists.iter_mut().zip(part.metrics()) {
                 h.merge(&m.hist);
             }
         }

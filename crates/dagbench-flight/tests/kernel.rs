@@ -5,7 +5,7 @@
 use dagbench_flight::model::{
     Feeder, LegDelays, LegSchedule, compute_leg, compute_sequence, key, sequence_key,
 };
-use dagbench_flight::stats::{MetricStats, SequencePercentiles};
+use dagbench_flight::stats::MetricStats;
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 
 /// The example's five legs: (takeoff, landing).
@@ -129,14 +129,7 @@ fn calibration_matches_published_figures() {
     let seqs =
         generate_aircraft_daily_sequences(300, 2026, &airports, &GeneratorOptions::default())
             .unwrap();
-    let parts: Vec<SequencePercentiles> = seqs
-        .iter()
-        .map(|seq| {
-            let legs = compute_sequence(sequence_key(2026, seq.sequence_id), seq, 1000).unwrap();
-            SequencePercentiles::from_legs(seq.sequence_id, seq.last_landing(), &legs)
-        })
-        .collect();
-    let merged = dagbench_flight::stats::MergedPercentiles::merge(&parts).unwrap();
+    let merged = dagbench_flight::stats::reference_run(&seqs, 2026, 1000).unwrap();
     let arr = &merged.arr_delay;
     let late_share = arr.share_delayed;
     let (late_sum, late_count) = arr

@@ -263,8 +263,6 @@ async fn the_real_bootstrap_processes_sqs_events() {
 async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
     use dagbench_core::Scheduler;
     use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
-    use dagbench_flight::model::{compute_sequence, sequence_key};
-    use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
     use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
 
     let Some(m) = moto() else { return };
@@ -375,14 +373,7 @@ async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
         "{:?}",
         outcome.progress
     );
-    let parts: Vec<_> = seqs
-        .iter()
-        .map(|q| {
-            let legs = compute_sequence(sequence_key(seed, q.sequence_id), q, 48).unwrap();
-            SequencePercentiles::from_legs(q.sequence_id, q.last_landing(), &legs)
-        })
-        .collect();
-    let reference = MergedPercentiles::merge(&parts).unwrap();
+    let reference = dagbench_flight::stats::reference_run(&seqs, seed, 48).unwrap();
     let merged = store
         .get_merged_percentiles(&run_id)
         .await

@@ -349,23 +349,7 @@ async fn domain_jobs_in_order_produce_the_reference_results() {
             "{job}"
         );
     }
-    let parts: Vec<_> = seqs
-        .iter()
-        .map(|s| {
-            let legs = dagbench_flight::model::compute_sequence(
-                dagbench_flight::model::sequence_key(8, s.sequence_id),
-                s,
-                128,
-            )
-            .unwrap();
-            dagbench_flight::stats::SequencePercentiles::from_legs(
-                s.sequence_id,
-                s.last_landing(),
-                &legs,
-            )
-        })
-        .collect();
-    let reference = dagbench_flight::stats::MergedPercentiles::merge(&parts).unwrap();
+    let reference = dagbench_flight::stats::reference_run(&seqs, 8, 128).unwrap();
     let merged = h
         .store
         .get_merged_percentiles(&h.run_id)

@@ -14,7 +14,7 @@ use dagbench_core::ids::RunId;
 use dagbench_core::{JobGraph, Scheduler};
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
 use dagbench_flight::model::{compute_sequence, sequence_key};
-use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
+use dagbench_flight::stats::reference_run;
 use dagbench_flight::{Airports, GeneratorOptions, Sequence, generate_aircraft_daily_sequences};
 use dagbench_local::run::{LocalConfig, Manifest, run_local, write_run_files};
 use dagbench_local::{MemoryQueue, SqliteLedger};
@@ -36,14 +36,7 @@ fn sequences(n: u32) -> Vec<Sequence> {
 
 /// The merged percentiles computed directly, without any runtime.
 fn reference(seqs: &[Sequence]) -> String {
-    let parts: Vec<SequencePercentiles> = seqs
-        .iter()
-        .map(|s| {
-            let legs = compute_sequence(sequence_key(SEED, s.sequence_id), s, SAMPLES).unwrap();
-            SequencePercentiles::from_legs(s.sequence_id, s.last_landing(), &legs)
-        })
-        .collect();
-    serde_json::to_string(&MergedPercentiles::merge(&parts).unwrap()).unwrap()
+    serde_json::to_string(&reference_run(seqs, SEED, SAMPLES).unwrap()).unwrap()
 }
 
 fn config(results: &std::path::Path, run: &str) -> LocalConfig {
