@@ -10,7 +10,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 
 /// Crates that must stay free of I/O runtimes.
-const PURE_CRATES: &[&str] = &["dagbench-core", "dagbench-flight"];
+const PURE_CRATES: &[&str] = &["dagbench-core", "dagbench-flight", "dagbench-infra"];
 /// What a pure crate may not depend on, even indirectly.
 const FORBIDDEN: &[&str] = &["tokio", "mio", "async-std"];
 

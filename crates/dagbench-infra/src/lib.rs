@@ -1,0 +1,17 @@
+//! dagbench's infrastructure as data. [`config`] is the deployment
+//! configuration (`dagbench.toml`, environment, flags) and its validation;
+//! [`stacks`] synthesizes the CloudFormation template of each stack from it:
+//! `dagbench-bootstrap-{env}`, `perf-shared-{env}`, `scenario-1-{env}` and
+//! `scenario-2-{env}`, names and tags as in the source document. Pure: the
+//! control plane (`dagbench-deploy`) does the deploying.
+
+pub mod config;
+pub mod fargate;
+pub mod names;
+pub mod stacks;
+pub mod tags;
+pub mod template;
+
+pub use config::{Config, ConfigError, Overrides};
+pub use names::StackKind;
+pub use stacks::synthesize;

@@ -1,0 +1,111 @@
+//! `scenario-1-{env}`: SQS → Lambda → S3. The function is the `bootstrap`
+//! of `dagbench-lambda`, fed by an event source mapping that reports
+//! per-record failures.
+
+use serde_json::{Map, Value, json};
+
+use super::{data_plane, keys};
+use crate::config::Config;
+use crate::names::{ScenarioNames, StackKind};
+use crate::tags::Tags;
+use crate::template::{Template, allow, get_att, r#ref, role};
+
+pub(super) fn template(config: &Config) -> Template {
+    let kind = StackKind::Scenario1;
+    let names = ScenarioNames::new(kind, &config.env);
+    let tags = Tags::new(config, kind);
+    let l = &config.lambda;
+    let mut t = Template::new(format!(
+        "dagbench Scenario 1 ({}): SQS -> Lambda -> S3, DynamoDB job table",
+        config.env
+    ));
+    t.parameter(
+        keys::LAMBDA_CODE_BUCKET,
+        "Bucket holding the processor's zip (the bootstrap stack's assets bucket)",
+    );
+    t.parameter(
+        keys::LAMBDA_CODE_KEY,
+        "Key of the processor's zip, named by its content hash",
+    );
+    data_plane::add(&mut t, config, kind, &tags);
+    data_plane::add_log_group(&mut t, &names.log_group(kind), l.log_retention_days, &tags);
+
+    let mut statements = data_plane::processor_statements();
+    statements.push(allow(
+        "WriteLogs",
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![get_att("ProcessorLogGroup", "Arn")],
+    ));
+    t.resource(
+        "ProcessorRole",
+        "AWS::IAM::Role",
+        role("lambda.amazonaws.com", "processor", statements, tags.list()),
+    );
+
+    let variables: Map<String, Value> = data_plane::processor_environment(config, l.batch_size)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    t.resource(
+        "ProcessorFunction",
+        "AWS::Lambda::Function",
+        json!({
+            "FunctionName": names.processor(),
+            "Description": "dagbench job processor (Scenario 1)",
+            "Runtime": "provided.al2023",
+            "Handler": "bootstrap",
+            "Architectures": [l.architecture.lambda_name()],
+            "MemorySize": l.memory_mb,
+            "Timeout": l.timeout_s,
+            "Role": get_att("ProcessorRole", "Arn"),
+            "Code": {
+                "S3Bucket": r#ref(keys::LAMBDA_CODE_BUCKET),
+                "S3Key": r#ref(keys::LAMBDA_CODE_KEY),
+            },
+            "Environment": {"Variables": variables},
+            "LoggingConfig": {
+                "LogFormat": "JSON",
+                "LogGroup": r#ref("ProcessorLogGroup"),
+            },
+            "Tags": tags.list(),
+        }),
+    );
+
+    let mut mapping = json!({
+        "EventSourceArn": get_att("IncomingQueue", "Arn"),
+        "FunctionName": r#ref("ProcessorFunction"),
+        "Enabled": true,
+        "BatchSize": l.batch_size,
+        "MaximumBatchingWindowInSeconds": l.batching_window_s,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "Tags": tags.list(),
+    });
+    if let Some(max) = l.max_concurrency {
+        mapping["ScalingConfig"] = json!({"MaximumConcurrency": max});
+    }
+    t.resource(
+        "ProcessorEventSourceMapping",
+        "AWS::Lambda::EventSourceMapping",
+        mapping,
+    );
+
+    t.output(
+        keys::FUNCTION_NAME,
+        "The processor function",
+        r#ref("ProcessorFunction"),
+        None,
+    );
+    t.output(
+        "FunctionArn",
+        "The processor function's ARN",
+        get_att("ProcessorFunction", "Arn"),
+        None,
+    );
+    t.output(
+        "EventSourceMappingId",
+        "The incoming queue's event source mapping",
+        r#ref("ProcessorEventSourceMapping"),
+        None,
+    );
+    t
+}
