@@ -36,6 +36,7 @@ pub fn wire(
         prefix: env.results_prefix.clone(),
         endpoint: env.endpoint_url.clone(),
         region: sdk.region().map(ToString::to_string),
+        credentials: sdk.credentials_provider(),
     })?;
     let processor = Arc::new(Processor {
         store,

@@ -25,6 +25,7 @@ async fn run_store_round_trips_on_s3() {
         prefix: "perf".into(),
         endpoint: Some(m.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     let run = RunId::new("r1").unwrap();
@@ -85,6 +86,7 @@ async fn run_store_round_trips_on_s3() {
         prefix: String::new(),
         endpoint: Some(m.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     let all = raw

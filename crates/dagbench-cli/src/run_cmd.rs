@@ -286,6 +286,7 @@ async fn cloud_store(env: &ProcessorEnv) -> anyhow::Result<RunStore> {
         prefix: env.results_prefix.clone(),
         endpoint: env.endpoint_url.clone(),
         region: sdk.region().map(ToString::to_string),
+        credentials: sdk.credentials_provider(),
     })?)
 }
 

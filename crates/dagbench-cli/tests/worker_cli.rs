@@ -76,6 +76,7 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
         prefix: String::new(),
         endpoint: Some(s.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     for (job, details) in &built.details {
@@ -271,6 +272,7 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
         prefix: String::new(),
         endpoint: Some(s.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     let cloud = store

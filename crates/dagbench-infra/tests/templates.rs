@@ -476,3 +476,37 @@ for t in sys.argv[1:]:
         );
     }
 }
+
+/// A new `TEST_RUN_ID` (the next test run) changes the `PerfTestRun` tag of
+/// every resource, the `TestRunId` output and the processor's variable —
+/// and nothing else, so a redeploy between test runs only retags.
+#[test]
+fn a_new_test_run_id_changes_only_the_tags_and_the_run_id() {
+    for kind in StackKind::ALL {
+        let before = Config {
+            test_run_id: "baseline-256mb".into(),
+            ..Config::default()
+        };
+        let after = Config {
+            test_run_id: "memory-512mb".into(),
+            ..Config::default()
+        };
+        let a = synthesize(&before, kind).to_json();
+        let b = synthesize(&after, kind).to_json();
+        assert_ne!(a, b, "{kind}");
+        assert_eq!(
+            a.replace("\"baseline-256mb\"", "\"memory-512mb\""),
+            b,
+            "{kind}"
+        );
+        let taggable = synthesize(&before, kind)
+            .resources()
+            .values()
+            .filter(|r| TAGGABLE.contains(&r["Type"].as_str().unwrap()))
+            .count();
+        assert!(
+            a.matches("\"baseline-256mb\"").count() >= taggable,
+            "{kind}"
+        );
+    }
+}

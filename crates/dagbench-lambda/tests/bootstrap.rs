@@ -235,6 +235,7 @@ async fn the_real_bootstrap_processes_sqs_events() {
         prefix: String::new(),
         endpoint: Some(stack.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     for c in &done {
@@ -290,6 +291,7 @@ async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
         prefix: String::new(),
         endpoint: Some(stack.endpoint.clone()),
         region: Some("us-east-1".into()),
+        credentials: None,
     })
     .unwrap();
     for (job, details) in &built.details {
