@@ -1,13 +1,13 @@
-# dagbench — the one entry point for people and CI.
+# dagbench — the one entry point for people and CI. `make help` lists the
+# targets. The main job is `cargo run --release -- run`; `make test` is
+# everything CI checks. The AWS targets are thin calls of `dagbench`,
+# configured by dagbench.toml and these variables:
 #
-#   make test    everything CI checks: formatting, clippy (-D warnings), rustdoc,
-#                the core's purity, and every test
-#   make bench   the benchmarks, with their baselines and ratios
-#   (the main job is `cargo run --release -- run`)
-#
-# Later issues add the source document's targets (bootstrap synth deploy run
-# destroy deploy-ecs scale-up scale-down ecs-status run-ecs) as thin wrappers
-# over `dagbench` subcommands.
+#   ENV=dev              environment: part of every stack and resource name
+#   TEST_RUN_ID=…        the PerfTestRun cost tag (also read from the environment)
+#   MESSAGES=1000        jobs of a `make run` / `make run-ecs`
+#   DESIRED_COUNT=1      tasks of `make scale-up`
+#   YES=1                destroy without asking
 
 CARGO ?= cargo
 PYTHON ?= python3
@@ -16,9 +16,23 @@ VENV := .venv
 # Python baselines, use this interpreter.
 export DAGBENCH_PYTHON := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: test toolchain venv build fmt lint bench lambda clean
+ENV ?= dev
+MESSAGES ?= 1000
+DESIRED_COUNT ?= 1
+# How the AWS targets call dagbench (a release build, made on first use).
+DAGBENCH ?= $(CARGO) run --release --quiet --bin dagbench --
+SYNTH_DIR ?= synth
+LAMBDA_ZIP ?= $(or $(CARGO_TARGET_DIR),target)/lambda/bootstrap/bootstrap.zip
+STACK_FLAGS = --env $(ENV) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
+YES_FLAG = $(if $(YES),--yes)
 
-test: toolchain venv
+.PHONY: help test toolchain venv build fmt lint bench lambda clean \
+	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+test: toolchain venv ## Everything CI checks: fmt, clippy, rustdoc, purity, every test
 	$(CARGO) xtask ci
 
 # The Python test tools, pinned in requirements-test.txt, in a git-ignored venv.
@@ -32,16 +46,16 @@ $(VENV)/.installed: requirements-test.txt
 toolchain:
 	@./scripts/ensure-toolchain.sh
 
-build: toolchain
+build: toolchain ## Release build of dagbench
 	$(CARGO) build --release
 
-fmt: toolchain
+fmt: toolchain ## Format the code
 	$(CARGO) fmt --all
 
-lint: toolchain
+lint: toolchain ## Clippy with warnings denied
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: toolchain venv
+bench: toolchain venv ## The benchmarks, with their baselines and ratios
 	$(CARGO) run --release -- bench scheduler
 	$(CARGO) run --release -- bench kernel
 	$(CARGO) run --release -- bench local
@@ -51,11 +65,48 @@ bench: toolchain venv
 # Scenario 1's deployment package: the release `bootstrap` for
 # provided.al2023 (x86_64), zipped, at target/lambda/bootstrap/bootstrap.zip.
 LAMBDA_VENV := .venv-lambda
-lambda: toolchain
+lambda: toolchain ## Build Scenario 1's package (bootstrap.zip for provided.al2023)
 	test -x $(LAMBDA_VENV)/bin/cargo-lambda || ($(PYTHON) -m venv $(LAMBDA_VENV) && $(LAMBDA_VENV)/bin/pip install --quiet -r requirements-lambda.txt)
 	PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" $(LAMBDA_VENV)/bin/cargo-lambda lambda build --release --package dagbench-lambda --bin bootstrap --output-format zip
 	@ls -l target/lambda/bootstrap/bootstrap.zip
 
-clean:
+clean: ## Remove build output and the Python venvs
 	$(CARGO) clean
 	rm -rf $(VENV) $(LAMBDA_VENV)
+
+# --- AWS: the source document's targets ------------------------------------
+
+bootstrap: ## Deploy the bootstrap stack (assets bucket, worker image repository)
+	$(DAGBENCH) bootstrap $(STACK_FLAGS)
+
+synth: ## Write every CloudFormation template to synth/ (SYNTH_DIR)
+	$(DAGBENCH) synth $(STACK_FLAGS) --out $(SYNTH_DIR)
+
+deploy: lambda ## Scenario 1 (SQS -> Lambda -> S3): build the zip, deploy scenario-1-{ENV}
+	$(DAGBENCH) deploy --scenario 1 $(STACK_FLAGS) --lambda-zip $(LAMBDA_ZIP)
+
+run: ## Run MESSAGES jobs through scenario-1-{ENV}
+	$(DAGBENCH) run --scenario 1 --env $(ENV) --messages $(MESSAGES) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
+
+destroy: ## Empty and delete scenario-1-{ENV}
+	$(DAGBENCH) destroy --scenario 1 $(STACK_FLAGS) $(YES_FLAG)
+
+deploy-ecs: ## Scenario 2 (SQS -> ECS Fargate -> S3): deploy perf-shared-{ENV} and scenario-2-{ENV}
+	$(DAGBENCH) deploy --scenario shared $(STACK_FLAGS)
+	$(DAGBENCH) deploy --scenario 2 $(STACK_FLAGS)
+
+destroy-ecs: ## Empty and delete scenario-2-{ENV}, then perf-shared-{ENV}
+	$(DAGBENCH) destroy --scenario 2 $(STACK_FLAGS) $(YES_FLAG)
+	$(DAGBENCH) destroy --scenario shared $(STACK_FLAGS) $(YES_FLAG)
+
+scale-up: ## Run DESIRED_COUNT Fargate tasks
+	$(DAGBENCH) scale --desired $(DESIRED_COUNT) --env $(ENV)
+
+scale-down: ## Stop every Fargate task
+	$(DAGBENCH) scale --desired 0 --env $(ENV)
+
+ecs-status: ## Desired/running/pending tasks, deployments, last events
+	$(DAGBENCH) status --env $(ENV)
+
+run-ecs: ## Run MESSAGES jobs through scenario-2-{ENV}
+	$(DAGBENCH) run --scenario 2 --env $(ENV) --messages $(MESSAGES) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))

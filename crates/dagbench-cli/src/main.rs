@@ -13,6 +13,7 @@ mod bench_kernel;
 mod bench_local;
 mod flight_cmd;
 mod graph_cmd;
+mod infra_cmd;
 mod output;
 mod run_cmd;
 mod worker_cmd;
@@ -28,8 +29,10 @@ use clap::{Parser, Subcommand};
     about = "Run a job graph through a job-graph processor and measure throughput, latency and cost.",
     long_about = "Run a job graph (jobs that depend on other jobs) through a job-graph processor \
                   and measure how fast and how cheaply it gets through it.\n\n\
-                  `dagbench run` runs the default aircraft delay workload on this machine; the AWS \
-                  scenarios arrive with the next releases."
+                  `dagbench run` runs the default aircraft delay workload on this machine. On AWS, \
+                  `dagbench deploy --scenario 1|2` deploys SQS -> Lambda or SQS -> ECS Fargate stacks \
+                  (tagged PerfTestRun for Cost Explorer) and `dagbench run --scenario 1|2` runs the \
+                  same workload through them."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +57,25 @@ enum Command {
     /// Benchmarks, each with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print the effective deployment configuration (dagbench.toml, ENV,
+    /// TEST_RUN_ID and flags), validated.
+    Config(infra_cmd::ShowConfigArgs),
+    /// Print or write the CloudFormation templates.
+    Synth(infra_cmd::SynthArgs),
+    /// Deploy the bootstrap stack: the assets bucket (Lambda zips) and the
+    /// worker image repository.
+    Bootstrap(infra_cmd::BootstrapArgs),
+    /// Deploy or update a stack through a change set, streaming its events;
+    /// `--scenario 1` uploads the Lambda zip, `--scenario 2` pins the
+    /// worker image by digest.
+    Deploy(infra_cmd::DeployArgs),
+    /// Empty a stack's bucket and delete the stack.
+    Destroy(infra_cmd::DestroyArgs),
+    /// Set how many Scenario 2 (Fargate) tasks run.
+    Scale(infra_cmd::ScaleArgs),
+    /// Show the Scenario 2 service: desired/running/pending tasks,
+    /// deployments, last events.
+    Status(infra_cmd::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +86,13 @@ fn main() -> ExitCode {
         Command::Graph(command) => graph_cmd::run(command),
         Command::Generate(command) => flight_cmd::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Config(args) => infra_cmd::show_config(&args),
+        Command::Synth(args) => infra_cmd::synth(&args),
+        Command::Bootstrap(args) => infra_cmd::bootstrap(&args),
+        Command::Deploy(args) => infra_cmd::deploy(&args),
+        Command::Destroy(args) => infra_cmd::destroy(&args),
+        Command::Scale(args) => infra_cmd::scale(&args),
+        Command::Status(args) => infra_cmd::status(&args),
     };
     match result {
         Ok(code) => code,

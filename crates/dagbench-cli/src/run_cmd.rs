@@ -57,10 +57,16 @@ pub(crate) enum Scenario {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// Where jobs run: `local`, or a deployed stack, `1` (Lambda) or `2`
-    /// (Fargate), found from INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL,
-    /// DLQ_URL, BUCKET_NAME, TABLE_NAME and the standard AWS environment.
+    /// (Fargate). The stack's queues, bucket and table come from the
+    /// CloudFormation outputs of `scenario-N-{env}`, or, for stacks made
+    /// elsewhere, from INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL, DLQ_URL,
+    /// BUCKET_NAME and TABLE_NAME when INCOMING_QUEUE_URL is set. AWS
+    /// credentials and region come from the standard AWS environment.
     #[arg(long, value_enum, default_value = "local")]
     scenario: Scenario,
+    /// With --scenario 1|2: the environment of the deployed stack.
+    #[arg(long, env = "ENV", default_value = "dev")]
+    env: String,
     /// Aircraft daily sequences of the default workload.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     sequences: u32,
@@ -150,7 +156,7 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
             if args.resume.is_some() {
                 bail!("--resume continues local runs only");
             }
-            Some(ProcessorEnv::from_env()?)
+            Some(stack_env(args.scenario, &args.env).await?)
         }
     };
     let (manifest, graph, resume) = match &args.resume {
@@ -276,6 +282,29 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// The deployed stack's queues, bucket and table: from the environment when
+/// INCOMING_QUEUE_URL is set (a stack made elsewhere), else from the
+/// CloudFormation outputs of `scenario-N-{env}`.
+async fn stack_env(scenario: Scenario, env: &str) -> anyhow::Result<ProcessorEnv> {
+    if std::env::var_os("INCOMING_QUEUE_URL").is_some() {
+        return Ok(ProcessorEnv::from_env()?);
+    }
+    let kind = if scenario == Scenario::Lambda {
+        dagbench_infra::StackKind::Scenario1
+    } else {
+        dagbench_infra::StackKind::Scenario2
+    };
+    let aws = dagbench_deploy::Aws::from_env().await?;
+    let found = dagbench_deploy::lifecycle::discover(&aws, kind, env).await?;
+    eprintln!(
+        "stack {} in {}: jobs to {}",
+        kind.stack_name(env),
+        aws.region(),
+        found.incoming_queue_url
+    );
+    Ok(found)
 }
 
 /// The stack's bucket, as its processors see it.

@@ -510,3 +510,12 @@ fn a_new_test_run_id_changes_only_the_tags_and_the_run_id() {
         );
     }
 }
+
+/// The documented dagbench.toml at the repository root states exactly the
+/// defaults.
+#[test]
+fn the_documented_configuration_file_is_the_defaults() {
+    let text = std::fs::read_to_string(workspace().join("dagbench.toml")).unwrap();
+    let config = Config::from_toml(&text, "dagbench.toml").unwrap();
+    assert_eq!(config, Config::default());
+}
