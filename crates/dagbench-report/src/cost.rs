@@ -1,0 +1,596 @@
+//! What a run costs: an estimate computed from what the run measured, priced
+//! from a dated table (bundled: [`PriceTable::bundled`]; or a user's file).
+//!
+//! The model, per scenario (every count is per run):
+//!
+//! - **SQS** (standard queue; every message is under 64 KiB, one request
+//!   each): the scheduler sends jobs in batches of 10, receives and deletes
+//!   completions in batches of 10, long-polls the outgoing queue and the DLQ
+//!   (one empty receive per 20 s each); each job sends one completion.
+//!   Lambda's event source mapping receives and deletes a batch per
+//!   invocation and keeps 5 pollers long-polling; Fargate tasks receive a
+//!   batch at a time, delete each job, and every polling loop (tasks ×
+//!   concurrency) long-polls.
+//! - **Lambda**: one request per batch; a batch's records run concurrently,
+//!   so an invocation lasts about as long as its slowest record — the run's
+//!   p90 processing time, rounded up to the millisecond — billed as GB-seconds
+//!   at the function's memory and architecture.
+//! - **Fargate**: each task billed per second for the run's makespan, with
+//!   the one-minute minimum, for its vCPUs and GB.
+//! - **S3**: one PUT per output object (plus the domain result of each
+//!   aircraft job), one GET per job-details read.
+//! - **DynamoDB** (on demand): two write request units per job (started,
+//!   finished; items under 1 KB).
+//! - **CloudWatch**: log ingestion of the per-job log lines (and EMF lines in
+//!   Lambda); two custom metrics prorated by the hour (one-hour minimum);
+//!   Fargate's `PutMetricData` every 10 s per task.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A price per CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PerArch {
+    /// Intel/AMD.
+    pub x86_64: f64,
+    /// Graviton.
+    pub arm64: f64,
+}
+
+impl PerArch {
+    fn get(&self, arch: Arch) -> f64 {
+        match arch {
+            Arch::X86_64 => self.x86_64,
+            Arch::Arm64 => self.arm64,
+        }
+    }
+}
+
+/// One region's prices (USD).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RegionPrices {
+    pub lambda_requests_per_million: f64,
+    pub lambda_gb_second: PerArch,
+    pub sqs_requests_per_million: f64,
+    pub s3_put_per_thousand: f64,
+    pub s3_get_per_thousand: f64,
+    pub dynamodb_write_units_per_million: f64,
+    pub dynamodb_read_units_per_million: f64,
+    pub cloudwatch_metric_month: f64,
+    pub cloudwatch_put_metric_data_per_thousand: f64,
+    pub cloudwatch_logs_ingestion_gb: f64,
+    pub fargate_vcpu_hour: PerArch,
+    pub fargate_gb_hour: PerArch,
+}
+
+/// A dated price table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceTable {
+    /// Its name (`aws-2026-11`).
+    pub name: String,
+    /// When its prices were taken.
+    pub date: String,
+    /// Where they come from.
+    pub source: String,
+    /// Prices by region.
+    pub regions: BTreeMap<String, RegionPrices>,
+}
+
+/// Why there is no estimate.
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    /// The price file is not a price table.
+    #[error("{origin}: not a dagbench price table: {message}")]
+    Prices {
+        /// The file.
+        origin: String,
+        /// serde's message.
+        message: String,
+    },
+    /// The table has no prices for the region.
+    #[error("the price table {table} has no prices for region {region} (it has: {known}); pass --prices FILE with that region")]
+    Region {
+        /// The table.
+        table: String,
+        /// The region asked for.
+        region: String,
+        /// The regions it has.
+        known: String,
+    },
+}
+
+impl PriceTable {
+    /// The table bundled with this version of dagbench.
+    #[must_use]
+    pub fn bundled() -> Self {
+        serde_json::from_str(include_str!("../prices/aws-2026-11.json"))
+            .unwrap_or_else(|e| unreachable!("the bundled price table parses (tested): {e}"))
+    }
+
+    /// A table from a JSON file's text.
+    ///
+    /// # Errors
+    /// [`CostError::Prices`] naming the file and the problem.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, CostError> {
+        serde_json::from_str(text).map_err(|e| CostError::Prices {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The prices of `region`.
+    ///
+    /// # Errors
+    /// [`CostError::Region`] when the table lacks it.
+    pub fn region(&self, region: &str) -> Result<&RegionPrices, CostError> {
+        self.regions.get(region).ok_or_else(|| CostError::Region {
+            table: self.name.clone(),
+            region: region.to_owned(),
+            known: self.regions.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+/// CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Arch {
+    /// Intel/AMD.
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// Graviton.
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        })
+    }
+}
+
+/// What a run measured that costs money.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Jobs processed (completed or failed).
+    pub jobs: u64,
+    /// p90 of the processing stage, ms.
+    pub processing_p90_ms: f64,
+    /// First dispatch to last completion, seconds.
+    pub makespan_s: f64,
+    /// Objects read from S3 (job details, percentiles merged).
+    pub s3_gets: u64,
+    /// Objects written to S3 (outputs, delays, percentiles).
+    pub s3_puts: u64,
+    /// Log bytes ingested per job.
+    pub log_bytes_per_job: u64,
+}
+
+/// Scenario 1's configuration, as far as cost goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaSetup {
+    /// Function memory, MB.
+    pub memory_mb: u32,
+    /// Architecture.
+    pub arch: Arch,
+    /// Records per invocation.
+    pub batch_size: u32,
+}
+
+/// Scenario 2's configuration, as far as cost goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FargateSetup {
+    /// CPU units per task (1024 = 1 vCPU).
+    pub cpu: u32,
+    /// Memory per task, MiB.
+    pub memory_mb: u32,
+    /// Architecture.
+    pub arch: Arch,
+    /// Tasks running during the run.
+    pub tasks: u32,
+    /// Polling loops per task.
+    pub concurrency: u32,
+    /// Messages per receive.
+    pub batch_size: u32,
+}
+
+/// Which scenario, configured how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
+pub enum Setup {
+    /// SQS → Lambda.
+    #[serde(rename = "scenario-1")]
+    Lambda(LambdaSetup),
+    /// SQS → ECS Fargate.
+    #[serde(rename = "scenario-2")]
+    Fargate(FargateSetup),
+}
+
+impl Setup {
+    /// `scenario-1 (256 MB x86_64, batch 10)` and the like.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Setup::Lambda(l) => format!(
+                "scenario-1 Lambda {} MB {}, batch {}",
+                l.memory_mb, l.arch, l.batch_size
+            ),
+            Setup::Fargate(f) => format!(
+                "scenario-2 Fargate {} × {} CPU / {} MiB {}",
+                f.tasks, f.cpu, f.memory_mb, f.arch
+            ),
+        }
+    }
+}
+
+/// One priced quantity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostLine {
+    /// `Lambda`, `SQS`, …
+    pub service: String,
+    /// What is counted.
+    pub item: String,
+    /// How much.
+    pub quantity: f64,
+    /// In what unit.
+    pub unit: String,
+    /// USD per unit.
+    pub unit_price: f64,
+    /// quantity × unit price, USD.
+    pub cost: f64,
+}
+
+/// A run's estimated cost on one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The scenario and configuration priced.
+    pub setup: Setup,
+    /// The region's prices used.
+    pub region: String,
+    /// The price table's name and date.
+    pub prices: String,
+    /// Every priced quantity.
+    pub lines: Vec<CostLine>,
+    /// Sum of the lines, USD.
+    pub total: f64,
+    /// USD per 1,000 jobs.
+    pub per_1000_jobs: f64,
+}
+
+/// Seconds of one SQS long poll.
+pub const LONG_POLL_S: f64 = 20.0;
+/// Pollers an SQS event source mapping keeps when idle.
+pub const ESM_POLLERS: f64 = 5.0;
+/// Custom metrics each scenario publishes (ProcessingTimeMs, JobsCompleted)
+/// for one TestRunId.
+pub const CUSTOM_METRICS: f64 = 2.0;
+/// Hours in CloudWatch's metric month.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+/// Seconds between a Fargate task's PutMetricData calls.
+pub const PUT_METRIC_INTERVAL_S: f64 = 10.0;
+/// Fargate's minimum billed time per task, seconds.
+pub const FARGATE_MINIMUM_S: f64 = 60.0;
+
+fn batches(n: u64, size: u32) -> f64 {
+    n.div_ceil(u64::from(size.max(1))) as f64
+}
+
+/// The estimate of `measured` on `setup`, at `region`'s prices.
+///
+/// # Errors
+/// When the table lacks the region.
+pub fn estimate(
+    measured: &Measured,
+    setup: &Setup,
+    region: &str,
+    table: &PriceTable,
+) -> Result<Estimate, CostError> {
+    let p = table.region(region)?;
+    let jobs = measured.jobs;
+    let polls = (measured.makespan_s / LONG_POLL_S).ceil();
+    let mut lines = Vec::new();
+    let mut line = |service: &str, item: &str, quantity: f64, unit: &str, unit_price: f64| {
+        lines.push(CostLine {
+            service: service.into(),
+            item: item.into(),
+            quantity,
+            unit: unit.into(),
+            unit_price,
+            cost: quantity * unit_price,
+        });
+    };
+    let sqs_price = p.sqs_requests_per_million / 1e6;
+    // The scheduler's side: sends, receives + deletes of completions,
+    // long polls of the outgoing queue and the DLQ.
+    let scheduler = 3.0 * batches(jobs, 10) + 2.0 * polls;
+    line("SQS", "scheduler requests", scheduler, "requests", sqs_price);
+    line("SQS", "completions sent", jobs as f64, "requests", sqs_price);
+    match setup {
+        Setup::Lambda(l) => {
+            let invocations = batches(jobs, l.batch_size);
+            line(
+                "SQS",
+                "event source mapping receives, deletes, idle polls",
+                2.0 * invocations + ESM_POLLERS * polls,
+                "requests",
+                sqs_price,
+            );
+            line(
+                "Lambda",
+                "requests",
+                invocations,
+                "requests",
+                p.lambda_requests_per_million / 1e6,
+            );
+            let seconds = invocations * measured.processing_p90_ms.max(1.0).ceil() / 1e3;
+            line(
+                "Lambda",
+                &format!("duration ({} MB {})", l.memory_mb, l.arch),
+                seconds * f64::from(l.memory_mb) / 1024.0,
+                "GB-seconds",
+                p.lambda_gb_second.get(l.arch),
+            );
+        }
+        Setup::Fargate(f) => {
+            let loops = f64::from(f.tasks) * f64::from(f.concurrency.max(1));
+            line(
+                "SQS",
+                "task receives, deletes, idle polls",
+                batches(jobs, f.batch_size) + jobs as f64 + loops * polls,
+                "requests",
+                sqs_price,
+            );
+            let hours = measured.makespan_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
+            line(
+                "Fargate",
+                &format!("vCPU ({} × {} CPU {})", f.tasks, f.cpu, f.arch),
+                f64::from(f.tasks) * f64::from(f.cpu) / 1024.0 * hours,
+                "vCPU-hours",
+                p.fargate_vcpu_hour.get(f.arch),
+            );
+            line(
+                "Fargate",
+                &format!("memory ({} × {} MiB)", f.tasks, f.memory_mb),
+                f64::from(f.tasks) * f64::from(f.memory_mb) / 1024.0 * hours,
+                "GB-hours",
+                p.fargate_gb_hour.get(f.arch),
+            );
+            line(
+                "CloudWatch",
+                "PutMetricData",
+                f64::from(f.tasks) * (measured.makespan_s / PUT_METRIC_INTERVAL_S).ceil().max(1.0),
+                "requests",
+                p.cloudwatch_put_metric_data_per_thousand / 1e3,
+            );
+        }
+    }
+    line(
+        "S3",
+        "PUT",
+        measured.s3_puts as f64,
+        "requests",
+        p.s3_put_per_thousand / 1e3,
+    );
+    line(
+        "S3",
+        "GET",
+        measured.s3_gets as f64,
+        "requests",
+        p.s3_get_per_thousand / 1e3,
+    );
+    line(
+        "DynamoDB",
+        "write request units",
+        2.0 * jobs as f64,
+        "WRU",
+        p.dynamodb_write_units_per_million / 1e6,
+    );
+    line(
+        "CloudWatch",
+        "log ingestion",
+        (jobs * measured.log_bytes_per_job) as f64 / f64::from(1u32 << 30),
+        "GB",
+        p.cloudwatch_logs_ingestion_gb,
+    );
+    let metric_hours = (measured.makespan_s / 3600.0).ceil().max(1.0);
+    line(
+        "CloudWatch",
+        "custom metrics (prorated)",
+        CUSTOM_METRICS * metric_hours / HOURS_PER_MONTH,
+        "metric-months",
+        p.cloudwatch_metric_month,
+    );
+    let total: f64 = lines.iter().map(|l| l.cost).sum();
+    Ok(Estimate {
+        setup: *setup,
+        region: region.to_owned(),
+        prices: format!("{} ({})", table.name, table.date),
+        lines,
+        total,
+        per_1000_jobs: if jobs == 0 {
+            0.0
+        } else {
+            total / jobs as f64 * 1000.0
+        },
+    })
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} in {}: ${:.6} (${:.6} per 1,000 jobs; prices {})",
+            self.setup.describe(),
+            self.region,
+            self.total,
+            self.per_1000_jobs,
+            self.prices
+        )?;
+        for l in &self.lines {
+            writeln!(
+                f,
+                "  {:<10} {:<52} {:>14.4} {:<13} ${:.6}",
+                l.service, l.item, l.quantity, l.unit, l.cost
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured() -> Measured {
+        Measured {
+            jobs: 1000,
+            processing_p90_ms: 99.2,
+            makespan_s: 100.0,
+            s3_gets: 1000,
+            s3_puts: 2000,
+            log_bytes_per_job: 600,
+        }
+    }
+
+    fn line<'a>(e: &'a Estimate, service: &str, item_prefix: &str) -> &'a CostLine {
+        e.lines
+            .iter()
+            .find(|l| l.service == service && l.item.starts_with(item_prefix))
+            .unwrap_or_else(|| panic!("no {service} {item_prefix} in {e}"))
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} != {b}");
+    }
+
+    #[test]
+    fn the_bundled_table_has_both_regions_and_both_architectures() {
+        let t = PriceTable::bundled();
+        assert_eq!(t.date, "2026-11-01");
+        for region in ["us-east-1", "eu-west-1"] {
+            let p = t.region(region).unwrap();
+            assert!(p.lambda_gb_second.arm64 < p.lambda_gb_second.x86_64);
+            assert!(p.fargate_vcpu_hour.arm64 < p.fargate_vcpu_hour.x86_64);
+        }
+        let err = t.region("ap-south-2").unwrap_err().to_string();
+        assert!(err.contains("eu-west-1, us-east-1") && err.contains("--prices"), "{err}");
+    }
+
+    #[test]
+    fn lambda_lines_match_hand_computed_figures() {
+        let setup = Setup::Lambda(LambdaSetup {
+            memory_mb: 512,
+            arch: Arch::X86_64,
+            batch_size: 10,
+        });
+        let e = estimate(&measured(), &setup, "us-east-1", &PriceTable::bundled()).unwrap();
+        // 1000 jobs / batch 10 = 100 invocations × $0.20/M.
+        let requests = line(&e, "Lambda", "requests");
+        close(requests.quantity, 100.0);
+        close(requests.cost, 100.0 * 0.20 / 1e6);
+        // 100 invocations × 100 ms (p90 99.2 rounded up) = 10 s × 0.5 GB = 5 GB-s.
+        let duration = line(&e, "Lambda", "duration");
+        close(duration.quantity, 5.0);
+        close(duration.cost, 5.0 * 0.0000166667);
+        // Scheduler: 3 × 100 batches + 2 × 5 polls (100 s / 20 s) = 310.
+        close(line(&e, "SQS", "scheduler").quantity, 310.0);
+        close(line(&e, "SQS", "completions").quantity, 1000.0);
+        // Mapping: 2 × 100 + 5 pollers × 5 polls = 225.
+        close(line(&e, "SQS", "event source").quantity, 225.0);
+        // S3: 2000 PUT × $0.005/1000 = $0.01; 1000 GET × $0.0004/1000.
+        close(line(&e, "S3", "PUT").cost, 0.01);
+        close(line(&e, "S3", "GET").cost, 0.0004);
+        // DynamoDB: 2000 WRU × $0.625/M.
+        close(line(&e, "DynamoDB", "write").cost, 2000.0 * 0.625 / 1e6);
+        // Logs: 600 kB over 2^30 bytes per GB × $0.50.
+        close(line(&e, "CloudWatch", "log").cost, 600_000.0 / 1_073_741_824.0 * 0.5);
+        // Metrics: 2 metrics × 1 hour / 730 × $0.30.
+        close(line(&e, "CloudWatch", "custom").cost, 2.0 / 730.0 * 0.30);
+        let sum: f64 = e.lines.iter().map(|l| l.cost).sum();
+        close(e.total, sum);
+        close(e.per_1000_jobs, sum);
+        assert!(e.to_string().contains("scenario-1 Lambda 512 MB x86_64"));
+    }
+
+    #[test]
+    fn arm64_lambda_costs_less_per_gb_second() {
+        let table = PriceTable::bundled();
+        let cost = |arch| {
+            let setup = Setup::Lambda(LambdaSetup {
+                memory_mb: 1024,
+                arch,
+                batch_size: 1,
+            });
+            line(
+                &estimate(&measured(), &setup, "eu-west-1", &table).unwrap(),
+                "Lambda",
+                "duration",
+            )
+            .cost
+        };
+        // 1000 invocations × 0.1 s × 1 GB = 100 GB-s.
+        close(cost(Arch::Arm64), 100.0 * 0.0000133334);
+        close(cost(Arch::X86_64), 100.0 * 0.0000166667);
+    }
+
+    #[test]
+    fn fargate_lines_match_hand_computed_figures() {
+        let setup = Setup::Fargate(FargateSetup {
+            cpu: 512,
+            memory_mb: 1024,
+            arch: Arch::X86_64,
+            tasks: 2,
+            concurrency: 4,
+            batch_size: 10,
+        });
+        let e = estimate(&measured(), &setup, "us-east-1", &PriceTable::bundled()).unwrap();
+        // 2 tasks × 0.5 vCPU × 100 s = 100 vCPU-s = 1/36 vCPU-h.
+        let vcpu = line(&e, "Fargate", "vCPU");
+        close(vcpu.quantity, 100.0 / 3600.0);
+        close(vcpu.cost, 100.0 / 3600.0 * 0.04048);
+        // 2 tasks × 1 GB × 100 s.
+        close(line(&e, "Fargate", "memory").cost, 200.0 / 3600.0 * 0.004445);
+        // Receives 100 + deletes 1000 + 8 loops × 5 polls = 1140.
+        close(line(&e, "SQS", "task").quantity, 1140.0);
+        // PutMetricData: 2 tasks × 10 flushes.
+        close(line(&e, "CloudWatch", "PutMetricData").quantity, 20.0);
+    }
+
+    #[test]
+    fn short_fargate_runs_pay_the_one_minute_minimum() {
+        let mut m = measured();
+        m.makespan_s = 5.0;
+        let setup = Setup::Fargate(FargateSetup {
+            cpu: 1024,
+            memory_mb: 2048,
+            arch: Arch::Arm64,
+            tasks: 1,
+            concurrency: 1,
+            batch_size: 10,
+        });
+        let e = estimate(&m, &setup, "us-east-1", &PriceTable::bundled()).unwrap();
+        close(line(&e, "Fargate", "vCPU").quantity, 60.0 / 3600.0);
+        close(line(&e, "Fargate", "vCPU").cost, 60.0 / 3600.0 * 0.03238);
+        close(line(&e, "Fargate", "memory").cost, 2.0 * 60.0 / 3600.0 * 0.00356);
+    }
+
+    #[test]
+    fn a_user_table_replaces_the_bundled_one() {
+        let mut t = PriceTable::bundled();
+        t.name = "mine".into();
+        t.regions.get_mut("us-east-1").unwrap().sqs_requests_per_million = 1.0;
+        let text = serde_json::to_string(&t).unwrap();
+        let back = PriceTable::from_json(&text, "mine.json").unwrap();
+        assert_eq!(back, t);
+        let err = PriceTable::from_json("{\"name\": 1}", "bad.json").unwrap_err();
+        assert!(err.to_string().starts_with("bad.json: not a dagbench price table"), "{err}");
+    }
+}
