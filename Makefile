@@ -26,14 +26,21 @@ LAMBDA_ZIP ?= $(or $(CARGO_TARGET_DIR),target)/lambda/bootstrap/bootstrap.zip
 STACK_FLAGS = --env $(ENV) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
 YES_FLAG = $(if $(YES),--yes)
 
-.PHONY: help test toolchain venv build fmt lint bench lambda clean \
+.PHONY: help test toolchain venv browser build fmt lint bench lambda clean \
 	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-test: toolchain venv ## Everything CI checks: fmt, clippy, rustdoc, purity, every test
+test: toolchain venv browser ## Everything CI checks: fmt, clippy, rustdoc, purity, every test
 	$(CARGO) xtask ci
+
+# Headless Chromium (Debian's package) renders report.html in the tests.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for the report tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 # The Python test tools, pinned in requirements-test.txt, in a git-ignored venv.
 venv: $(VENV)/.installed

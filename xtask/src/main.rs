@@ -73,8 +73,11 @@ fn ci() -> anyhow::Result<()> {
 fn test_workspace() -> anyhow::Result<()> {
     use std::io::{BufRead as _, BufReader};
     eprintln!("==> cargo test --workspace");
+    // CI=1: tests that need an installed tool (moto, pyarrow, cfn-lint,
+    // chromium) fail instead of skipping, so a missing install step shows.
     let mut child = Command::new(env!("CARGO"))
         .args(["test", "--workspace"])
+        .env("CI", std::env::var("CI").unwrap_or_else(|_| "1".into()))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("cannot run cargo test")?;

@@ -15,6 +15,7 @@ mod flight_cmd;
 mod graph_cmd;
 mod infra_cmd;
 mod output;
+mod report_cmd;
 mod run_cmd;
 mod worker_cmd;
 
@@ -57,6 +58,12 @@ enum Command {
     /// Benchmarks, each with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Summarize a finished run, estimate its cost and write its
+    /// self-contained report.html.
+    Report(report_cmd::ReportArgs),
+    /// Compare runs side by side (configuration, speed, latency, cost) and
+    /// check they computed identical results; thresholds make it fail.
+    Compare(report_cmd::CompareArgs),
     /// Print the effective deployment configuration (dagbench.toml, ENV,
     /// TEST_RUN_ID and flags), validated.
     Config(infra_cmd::ShowConfigArgs),
@@ -86,6 +93,8 @@ fn main() -> ExitCode {
         Command::Graph(command) => graph_cmd::run(command),
         Command::Generate(command) => flight_cmd::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Report(args) => report_cmd::report(&args),
+        Command::Compare(args) => report_cmd::compare(&args),
         Command::Config(args) => infra_cmd::show_config(&args),
         Command::Synth(args) => infra_cmd::synth(&args),
         Command::Bootstrap(args) => infra_cmd::bootstrap(&args),

@@ -3,7 +3,7 @@
 //! summary and the paths of the results and of `report.json`.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +67,8 @@ pub(crate) struct RunArgs {
     /// With --scenario 1|2: the environment of the deployed stack.
     #[arg(long, env = "ENV", default_value = "dev")]
     env: String,
+    #[command(flatten)]
+    prices: crate::report_cmd::PriceArgs,
     /// Aircraft daily sequences of the default workload.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     sequences: u32,
@@ -182,7 +184,7 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
                     args.results.display()
                 );
             }
-            let store = match &cloud {
+            let store = match cloud.as_ref().map(|c| &c.0) {
                 None => RunStore::local(&args.results)?,
                 Some(env) => cloud_store(env).await?,
             };
@@ -241,7 +243,7 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
         }
     });
     let mut display = ProgressDisplay::new(graph.len() as u64, args.json);
-    let result = match &cloud {
+    let result = match cloud.as_ref().map(|c| &c.0) {
         None => {
             run_local(Arc::clone(&graph), &config, resume, stop_rx, &mut |p| {
                 display.update(p)
@@ -268,12 +270,24 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
         }
     };
     display.finish();
+    if let Some((_, Some(deployment))) = &cloud {
+        let path = result.run_dir.join("deployment.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(deployment)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
 
+    // The cost estimate and the HTML page, from what was just written.
+    let files = dagbench_report::run::RunFiles::load(&result.run_dir)?;
+    let estimates = args.prices.estimates(&files)?;
+    let html = crate::report_cmd::write_html(&files, &estimates, None)?;
     let report = &result.report;
     if args.json {
-        println!("{}", serde_json::to_string(&json_summary(report, &result))?);
+        let mut summary = json_summary(report, &result);
+        summary["estimates"] = serde_json::to_value(&estimates)?;
+        summary["html"] = serde_json::to_value(&html)?;
+        println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print_summary(report, &result);
+        print_summary(report, &result, &estimates, &html);
     }
     match report.status {
         RunStatus::Completed => Ok(ExitCode::SUCCESS),
@@ -287,9 +301,12 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
 /// The deployed stack's queues, bucket and table: from the environment when
 /// INCOMING_QUEUE_URL is set (a stack made elsewhere), else from the
 /// CloudFormation outputs of `scenario-N-{env}`.
-async fn stack_env(scenario: Scenario, env: &str) -> anyhow::Result<ProcessorEnv> {
+async fn stack_env(
+    scenario: Scenario,
+    env: &str,
+) -> anyhow::Result<(ProcessorEnv, Option<serde_json::Value>)> {
     if std::env::var_os("INCOMING_QUEUE_URL").is_some() {
-        return Ok(ProcessorEnv::from_env()?);
+        return Ok((ProcessorEnv::from_env()?, None));
     }
     let kind = if scenario == Scenario::Lambda {
         dagbench_infra::StackKind::Scenario1
@@ -304,7 +321,12 @@ async fn stack_env(scenario: Scenario, env: &str) -> anyhow::Result<ProcessorEnv
         aws.region(),
         found.incoming_queue_url
     );
-    Ok(found)
+    let config = dagbench_infra::Config {
+        env: env.to_owned(),
+        ..dagbench_infra::Config::default()
+    };
+    let deployment = dagbench_deploy::lifecycle::deployment(&aws, &config, kind).await?;
+    Ok((found, deployment))
 }
 
 /// The stack's bucket, as its processors see it.
@@ -350,13 +372,18 @@ async fn run_cloud(
     )
     .await;
     let store = cloud_store(env).await?;
-    let domain = match graph.find("merge") {
-        Some(_) => store
-            .get_merged_percentiles(&config.run_id)
-            .await?
-            .map(|m| DomainSummary::from_merged(&m)),
+    let merged = match graph.find("merge") {
+        Some(_) => store.get_merged_percentiles(&config.run_id).await?,
         None => None,
     };
+    // A local copy of the merged results, beside the report, for `dagbench
+    // report` and `dagbench compare`.
+    if let Some(m) = &merged {
+        let dir = config.run_dir().join("merged_percentiles");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("merged_percentiles.json"), serde_json::to_vec(m)?)?;
+    }
+    let domain = merged.as_ref().map(DomainSummary::from_merged);
     let ctx = ReportContext {
         run_id: config.run_id.to_string(),
         test_run_id: config.test_run_id.clone(),
@@ -545,67 +572,30 @@ fn failure_line(report: &RunReport, status: RunStatus) -> String {
     }
 }
 
-fn print_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) {
-    let c = &report.counts;
-    println!(
-        "run {} {}: {} jobs in {:.2} s ({:.0} jobs/s) {}",
-        report.run_id,
-        serde_json::to_value(report.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        thousands(c.completed),
-        report.makespan_ms / 1e3,
-        report.throughput_jobs_per_s,
-        if report.scenario == "local" {
-            format!("with {} workers", report.workers)
-        } else {
-            format!("on {}", report.scenario)
-        }
-    );
+fn print_summary(
+    report: &RunReport,
+    result: &dagbench_local::run::LocalRun,
+    estimates: &[dagbench_report::cost::Estimate],
+    html: &Path,
+) {
+    let summary = dagbench_report::run::summary(report);
+    let mut lines = summary.lines();
+    if let Some(first) = lines.next() {
+        println!("{first}");
+    }
     if result.restored > 0 {
         println!(
             "  restored from the ledger: {} completed jobs (not recomputed)",
             thousands(result.restored)
         );
     }
-    let s = &report.stages;
-    println!(
-        "  stage p50/p99 ms: reaction {:.0}/{:.0}  queue wait {:.0}/{:.0}  processing {:.1}/{:.1}  notification {:.0}/{:.0}",
-        s.scheduler_reaction.p50,
-        s.scheduler_reaction.p99,
-        s.queue_wait.p50,
-        s.queue_wait.p99,
-        s.processing.p50,
-        s.processing.p99,
-        s.notification.p50,
-        s.notification.p99
-    );
-    match report.efficiency {
-        Some(e) => println!(
-            "  efficiency {:.3} (lower bound {:.2} s = max(critical path, work / workers))",
-            e,
-            report.lower_bound_ms / 1e3
-        ),
-        None => println!("  efficiency n/a (no simulated work)"),
+    for line in lines {
+        println!("{line}");
     }
-    println!("  failed {}  blocked {}", c.failed, c.blocked);
-    if let Some(d) = &report.domain {
-        let f = &d.final_arr_delay;
-        let show = |v: Option<i32>| v.map_or("-".to_owned(), |v| v.to_string());
-        println!(
-            "  final arrival delay (min): mean {:.1}  p50 {}  p90 {}  p95 {}  p99 {}  on time {:.1} %  curfew breaches {:.2} %",
-            f.mean,
-            show(f.p50),
-            show(f.p90),
-            show(f.p95),
-            show(f.p99),
-            f.otp * 100.0,
-            d.curfew_share * 100.0
-        );
-    }
+    print!("{}", crate::report_cmd::cost_lines(estimates));
     println!("  results: {}", result.run_dir.display());
     println!("  report:  {}", result.report_path.display());
+    println!("  html:    {}", html.display());
 }
 
 fn json_summary(report: &RunReport, result: &dagbench_local::run::LocalRun) -> serde_json::Value {

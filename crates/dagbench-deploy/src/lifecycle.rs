@@ -411,3 +411,32 @@ pub async fn discover(aws: &Aws, kind: StackKind, env: &str) -> Result<Processor
         results_prefix: String::new(),
     })
 }
+
+/// Where and how deployed scenario `kind` runs, as a run records it in
+/// `deployment.json`: `{"region": …, "setup": {"scenario": …, …}}` — the
+/// stack's `Configuration` output, plus the tasks the Scenario 2 service
+/// runs now. `None` for stacks deployed before that output existed.
+///
+/// # Errors
+/// When the stack is not deployed, or ECS cannot be asked.
+pub async fn deployment(
+    aws: &Aws,
+    config: &Config,
+    kind: StackKind,
+) -> Result<Option<serde_json::Value>, DeployError> {
+    let info = required(aws, kind, &config.env).await?;
+    let Some(mut setup) = info
+        .outputs
+        .get(keys::CONFIGURATION)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+    else {
+        return Ok(None);
+    };
+    if kind == StackKind::Scenario2 {
+        let tasks = status(aws, config, 0).await?.desired.max(0);
+        setup["tasks"] = serde_json::json!(tasks);
+    }
+    Ok(Some(
+        serde_json::json!({"region": aws.region(), "setup": setup}),
+    ))
+}

@@ -8,9 +8,9 @@
 //!   completions in batches of 10, long-polls the outgoing queue and the DLQ
 //!   (one empty receive per 20 s each); each job sends one completion.
 //!   Lambda's event source mapping receives and deletes a batch per
-//!   invocation and keeps 5 pollers long-polling; Fargate tasks receive a
-//!   batch at a time, delete each job, and every polling loop (tasks ×
-//!   concurrency) long-polls.
+//!   invocation and keeps 5 pollers long-polling; Fargate tasks receive and
+//!   delete a batch at a time, and every polling loop (tasks × concurrency)
+//!   long-polls.
 //! - **Lambda**: one request per batch; a batch's records run concurrently,
 //!   so an invocation lasts about as long as its slowest record — the run's
 //!   p90 processing time, rounded up to the millisecond — billed as GB-seconds
@@ -93,7 +93,9 @@ pub enum CostError {
         message: String,
     },
     /// The table has no prices for the region.
-    #[error("the price table {table} has no prices for region {region} (it has: {known}); pass --prices FILE with that region")]
+    #[error(
+        "the price table {table} has no prices for region {region} (it has: {known}); pass --prices FILE with that region"
+    )]
     Region {
         /// The table.
         table: String,
@@ -215,6 +217,15 @@ pub enum Setup {
 }
 
 impl Setup {
+    /// `S1 256 MB x86_64` / `S2 2×256/512 x86_64`: for narrow columns.
+    #[must_use]
+    pub fn short(&self) -> String {
+        match self {
+            Setup::Lambda(l) => format!("S1 {} MB {}", l.memory_mb, l.arch),
+            Setup::Fargate(f) => format!("S2 {}×{}/{} {}", f.tasks, f.cpu, f.memory_mb, f.arch),
+        }
+    }
+
     /// `scenario-1 (256 MB x86_64, batch 10)` and the like.
     #[must_use]
     pub fn describe(&self) -> String {
@@ -311,8 +322,20 @@ pub fn estimate(
     // The scheduler's side: sends, receives + deletes of completions,
     // long polls of the outgoing queue and the DLQ.
     let scheduler = 3.0 * batches(jobs, 10) + 2.0 * polls;
-    line("SQS", "scheduler requests", scheduler, "requests", sqs_price);
-    line("SQS", "completions sent", jobs as f64, "requests", sqs_price);
+    line(
+        "SQS",
+        "scheduler requests",
+        scheduler,
+        "requests",
+        sqs_price,
+    );
+    line(
+        "SQS",
+        "completions sent",
+        jobs as f64,
+        "requests",
+        sqs_price,
+    );
     match setup {
         Setup::Lambda(l) => {
             let invocations = batches(jobs, l.batch_size);
@@ -344,7 +367,7 @@ pub fn estimate(
             line(
                 "SQS",
                 "task receives, deletes, idle polls",
-                batches(jobs, f.batch_size) + jobs as f64 + loops * polls,
+                2.0 * batches(jobs, f.batch_size) + loops * polls,
                 "requests",
                 sqs_price,
             );
@@ -366,7 +389,10 @@ pub fn estimate(
             line(
                 "CloudWatch",
                 "PutMetricData",
-                f64::from(f.tasks) * (measured.makespan_s / PUT_METRIC_INTERVAL_S).ceil().max(1.0),
+                f64::from(f.tasks)
+                    * (measured.makespan_s / PUT_METRIC_INTERVAL_S)
+                        .ceil()
+                        .max(1.0),
                 "requests",
                 p.cloudwatch_put_metric_data_per_thousand / 1e3,
             );
@@ -481,7 +507,10 @@ mod tests {
             assert!(p.fargate_vcpu_hour.arm64 < p.fargate_vcpu_hour.x86_64);
         }
         let err = t.region("ap-south-2").unwrap_err().to_string();
-        assert!(err.contains("eu-west-1, us-east-1") && err.contains("--prices"), "{err}");
+        assert!(
+            err.contains("eu-west-1, us-east-1") && err.contains("--prices"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -511,7 +540,10 @@ mod tests {
         // DynamoDB: 2000 WRU × $0.625/M.
         close(line(&e, "DynamoDB", "write").cost, 2000.0 * 0.625 / 1e6);
         // Logs: 600 kB over 2^30 bytes per GB × $0.50.
-        close(line(&e, "CloudWatch", "log").cost, 600_000.0 / 1_073_741_824.0 * 0.5);
+        close(
+            line(&e, "CloudWatch", "log").cost,
+            600_000.0 / 1_073_741_824.0 * 0.5,
+        );
         // Metrics: 2 metrics × 1 hour / 730 × $0.30.
         close(line(&e, "CloudWatch", "custom").cost, 2.0 / 730.0 * 0.30);
         let sum: f64 = e.lines.iter().map(|l| l.cost).sum();
@@ -557,9 +589,12 @@ mod tests {
         close(vcpu.quantity, 100.0 / 3600.0);
         close(vcpu.cost, 100.0 / 3600.0 * 0.04048);
         // 2 tasks × 1 GB × 100 s.
-        close(line(&e, "Fargate", "memory").cost, 200.0 / 3600.0 * 0.004445);
-        // Receives 100 + deletes 1000 + 8 loops × 5 polls = 1140.
-        close(line(&e, "SQS", "task").quantity, 1140.0);
+        close(
+            line(&e, "Fargate", "memory").cost,
+            200.0 / 3600.0 * 0.004445,
+        );
+        // Receives 100 + deletes 100 + 8 loops × 5 polls = 240.
+        close(line(&e, "SQS", "task").quantity, 240.0);
         // PutMetricData: 2 tasks × 10 flushes.
         close(line(&e, "CloudWatch", "PutMetricData").quantity, 20.0);
     }
@@ -579,18 +614,28 @@ mod tests {
         let e = estimate(&m, &setup, "us-east-1", &PriceTable::bundled()).unwrap();
         close(line(&e, "Fargate", "vCPU").quantity, 60.0 / 3600.0);
         close(line(&e, "Fargate", "vCPU").cost, 60.0 / 3600.0 * 0.03238);
-        close(line(&e, "Fargate", "memory").cost, 2.0 * 60.0 / 3600.0 * 0.00356);
+        close(
+            line(&e, "Fargate", "memory").cost,
+            2.0 * 60.0 / 3600.0 * 0.00356,
+        );
     }
 
     #[test]
     fn a_user_table_replaces_the_bundled_one() {
         let mut t = PriceTable::bundled();
         t.name = "mine".into();
-        t.regions.get_mut("us-east-1").unwrap().sqs_requests_per_million = 1.0;
+        t.regions
+            .get_mut("us-east-1")
+            .unwrap()
+            .sqs_requests_per_million = 1.0;
         let text = serde_json::to_string(&t).unwrap();
         let back = PriceTable::from_json(&text, "mine.json").unwrap();
         assert_eq!(back, t);
         let err = PriceTable::from_json("{\"name\": 1}", "bad.json").unwrap_err();
-        assert!(err.to_string().starts_with("bad.json: not a dagbench price table"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.json: not a dagbench price table"),
+            "{err}"
+        );
     }
 }

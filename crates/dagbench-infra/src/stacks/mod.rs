@@ -57,6 +57,11 @@ pub mod keys {
     pub const CLUSTER_NAME: &str = "ClusterName";
     /// Scenario 2: the service.
     pub const SERVICE_NAME: &str = "ServiceName";
+    /// Scenarios: what the processor was deployed with, as compact JSON
+    /// (`{"scenario":"scenario-1","memory_mb":256,"arch":"x86_64",
+    /// "batch_size":10}`, or Fargate's `cpu`, `memory_mb`, `arch`,
+    /// `concurrency`, `batch_size`): cost estimates price it.
+    pub const CONFIGURATION: &str = "Configuration";
 }
 
 /// IAM statements that must name `*` as their resource, because the action

@@ -170,6 +170,22 @@ pub(super) fn template(config: &Config) -> Template {
     );
 
     t.output(
+        keys::CONFIGURATION,
+        "What the processor was deployed with (JSON)",
+        json!(
+            json!({
+                "scenario": "scenario-2",
+                "cpu": f.cpu,
+                "memory_mb": f.memory_mb,
+                "arch": f.architecture.lambda_name(),
+                "concurrency": f.concurrency,
+                "batch_size": f.batch_size,
+            })
+            .to_string()
+        ),
+        None,
+    );
+    t.output(
         keys::CLUSTER_NAME,
         "The ECS cluster",
         r#ref("Cluster"),

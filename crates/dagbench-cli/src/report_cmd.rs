@@ -1,0 +1,244 @@
+//! `dagbench report RUN`: a run's terminal summary, its cost estimate and
+//! its self-contained `report.html`. `dagbench run` ends with the same.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use dagbench_infra::Config;
+use dagbench_infra::config::Architecture;
+use dagbench_report::cost::{self, Arch, Estimate, FargateSetup, LambdaSetup, PriceTable, Setup};
+use dagbench_report::html;
+use dagbench_report::run::{self, RunFiles};
+
+/// Where prices come from and which region's apply.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PriceArgs {
+    /// A price table (JSON, the bundled one's format) instead of the bundled
+    /// table.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Region whose prices apply to local runs (cloud runs use their own).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Deployment configuration whose settings price a local run on each
+    /// scenario [default: ./dagbench.toml when it exists].
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl PriceArgs {
+    pub(crate) fn table(&self) -> anyhow::Result<PriceTable> {
+        match &self.prices {
+            None => Ok(PriceTable::bundled()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the price table {}", path.display()))?;
+                Ok(PriceTable::from_json(&text, &path.display().to_string())?)
+            }
+        }
+    }
+
+    fn deployment_config(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(p) => p.clone(),
+            None if Path::new(crate::infra_cmd::DEFAULT_CONFIG).exists() => {
+                PathBuf::from(crate::infra_cmd::DEFAULT_CONFIG)
+            }
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+        Ok(Config::from_toml(&text, &path.display().to_string())?)
+    }
+
+    /// The estimates of `run`: on its own deployment for a cloud run; on
+    /// each scenario, configured as `dagbench.toml` says, for a local run.
+    pub(crate) fn estimates(&self, run: &RunFiles) -> anyhow::Result<Vec<Estimate>> {
+        let table = self.table()?;
+        let measured = run::measured(&run.report);
+        if let Some(d) = &run.deployment {
+            return Ok(vec![cost::estimate(
+                &measured, &d.setup, &d.region, &table,
+            )?]);
+        }
+        let config = self.deployment_config()?;
+        let arch = |a: Architecture| match a {
+            Architecture::X86_64 => Arch::X86_64,
+            Architecture::Arm64 => Arch::Arm64,
+        };
+        let f = &config.fargate;
+        let workers = u32::try_from(run.report.workers.max(1)).unwrap_or(u32::MAX);
+        let setups = [
+            Setup::Lambda(LambdaSetup {
+                memory_mb: config.lambda.memory_mb,
+                arch: arch(config.lambda.architecture),
+                batch_size: config.lambda.batch_size,
+            }),
+            Setup::Fargate(FargateSetup {
+                cpu: f.cpu,
+                memory_mb: f.memory_mb,
+                arch: arch(f.architecture),
+                // As many polling loops as the run had workers.
+                tasks: workers.div_ceil(f.concurrency.max(1)),
+                concurrency: f.concurrency,
+                batch_size: f.batch_size,
+            }),
+        ];
+        setups
+            .iter()
+            .map(|s| Ok(cost::estimate(&measured, s, &self.region, &table)?))
+            .collect()
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The run: its directory, or its id under --results.
+    run: String,
+    /// Where runs are.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Where to write the page [default: report.html in the run directory].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    prices: PriceArgs,
+    /// Print the summary and estimates as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Writes `report.html` for `run` (to `out`, default the run directory);
+/// returns its path.
+pub(crate) fn write_html(
+    run: &RunFiles,
+    estimates: &[Estimate],
+    out: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    let path = out.map_or_else(|| run.dir.join("report.html"), Path::to_path_buf);
+    std::fs::write(&path, html::render(run, estimates))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The estimate lines `dagbench run` and `dagbench report` print.
+pub(crate) fn cost_lines(estimates: &[Estimate]) -> String {
+    let mut out = String::new();
+    for e in estimates {
+        out.push_str(&format!(
+            "  estimated cost {}: ${:.6} (${:.6} per 1,000 jobs; {} prices {})\n",
+            e.setup.describe(),
+            e.total,
+            e.per_1000_jobs,
+            e.region,
+            e.prices
+        ));
+    }
+    out
+}
+
+/// `dagbench report`.
+pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let dir = run::resolve(&args.run, &args.results);
+    let run = RunFiles::load(&dir)?;
+    let estimates = args.prices.estimates(&run)?;
+    let html = write_html(&run, &estimates, args.out.as_deref())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "run_id": run.report.run_id,
+                "scenario": run.report.scenario,
+                "status": run.report.status,
+                "counts": run.report.counts,
+                "makespan_ms": run.report.makespan_ms,
+                "throughput_jobs_per_s": run.report.throughput_jobs_per_s,
+                "efficiency": run.report.efficiency,
+                "stages": run.report.stages,
+                "domain": run.report.domain,
+                "estimates": estimates,
+                "html": html,
+            })
+        );
+    } else {
+        print!("{}", run::summary(&run.report));
+        print!("{}", cost_lines(&estimates));
+        println!("  report:  {}", html.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// Two or more runs: directories, or ids under --results.
+    #[arg(required = true, num_args = 2.., value_name = "RUN")]
+    runs: Vec<String>,
+    /// Where runs are.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Also write the comparison as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Fail when a run's p99 turnaround (dispatch → completion observed)
+    /// exceeds this many milliseconds.
+    #[arg(long = "max-p99-ms", value_name = "MS")]
+    max_p99_ms: Option<f64>,
+    /// Fail when a run's throughput is below this many jobs per second.
+    #[arg(long = "min-throughput", value_name = "JOBS_PER_S")]
+    min_throughput: Option<f64>,
+    /// Fail when a run's estimated cost exceeds this many US dollars.
+    #[arg(long = "max-cost", value_name = "USD")]
+    max_cost: Option<f64>,
+    #[command(flatten)]
+    prices: PriceArgs,
+}
+
+/// `dagbench compare`: exit 1 when the results differ or a threshold is
+/// missed.
+pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    use dagbench_report::compare::{ResultsCheck, Thresholds, compare};
+
+    let mut loaded = Vec::new();
+    for r in &args.runs {
+        let run = RunFiles::load(&run::resolve(r, &args.results))?;
+        let estimates = args.prices.estimates(&run)?;
+        loaded.push((run, estimates));
+    }
+    let refs: Vec<(&RunFiles, Vec<Estimate>)> =
+        loaded.iter().map(|(r, e)| (r, e.clone())).collect();
+    let comparison = compare(
+        &refs,
+        Thresholds {
+            max_p99_ms: args.max_p99_ms,
+            min_throughput: args.min_throughput,
+            max_cost: args.max_cost,
+        },
+    );
+    if let Some(path) = &args.html {
+        std::fs::write(path, comparison.to_html())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&comparison)?);
+    } else {
+        print!("{}", comparison.to_text());
+        if let Some(path) = &args.html {
+            println!("html: {}", path.display());
+        }
+    }
+    if comparison.passed() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let ResultsCheck::Different { detail } = &comparison.results {
+        eprintln!("error: the runs computed different results: {detail}");
+    }
+    for m in &comparison.misses {
+        eprintln!("error: run {} missed a threshold: {}", m.run_id, m.detail);
+    }
+    Ok(ExitCode::FAILURE)
+}
