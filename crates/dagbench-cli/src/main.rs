@@ -64,6 +64,9 @@ enum Command {
     /// Compare runs side by side (configuration, speed, latency, cost) and
     /// check they computed identical results; thresholds make it fail.
     Compare(report_cmd::CompareArgs),
+    /// What a test run cost according to AWS Cost Explorer (by the
+    /// PerfTestRun tag, per service), beside dagbench's estimates.
+    Cost(report_cmd::CostArgs),
     /// Print the effective deployment configuration (dagbench.toml, ENV,
     /// TEST_RUN_ID and flags), validated.
     Config(infra_cmd::ShowConfigArgs),
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench::run(command),
         Command::Report(args) => report_cmd::report(&args),
         Command::Compare(args) => report_cmd::compare(&args),
+        Command::Cost(args) => report_cmd::cost(&args),
         Command::Config(args) => infra_cmd::show_config(&args),
         Command::Synth(args) => infra_cmd::synth(&args),
         Command::Bootstrap(args) => infra_cmd::bootstrap(&args),

@@ -20,17 +20,7 @@ pub(crate) fn create(path: &Path) -> anyhow::Result<Box<dyn Write>> {
 }
 
 /// `1234567` → `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use dagbench_report::run::thousands;
 
 /// A rate in a human unit: `12.3 M/s`, `850 k/s`, `12/s`.
 pub(crate) fn rate(per_sec: f64) -> String {
@@ -47,10 +37,6 @@ pub(crate) fn rate(per_sec: f64) -> String {
 mod tests {
     #[test]
     fn formats() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1_000), "1,000");
-        assert_eq!(super::thousands(1_234_567), "1,234,567");
         assert_eq!(super::rate(12_345_678.0), "12.35 M/s");
         assert_eq!(super::rate(850_000.0), "850.0 k/s");
         assert_eq!(super::rate(12.0), "12/s");

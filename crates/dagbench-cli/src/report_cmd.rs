@@ -242,3 +242,127 @@ pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::FAILURE)
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct CostArgs {
+    /// The test run: the PerfTestRun tag the stacks were deployed with.
+    #[arg(long = "test-run-id", env = "TEST_RUN_ID")]
+    test_run_id: String,
+    /// Days back from today to include.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    days: u32,
+    /// Where runs are (their estimates are shown beside the actual costs).
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Print the costs as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    prices: PriceArgs,
+}
+
+/// The cloud runs under `results` made with `test_run_id`, and the sum of
+/// their own estimates.
+fn estimated_runs(
+    results: &Path,
+    test_run_id: &str,
+    prices: &PriceArgs,
+) -> anyhow::Result<(Vec<String>, f64)> {
+    let mut runs = Vec::new();
+    let mut total = 0.0;
+    let Ok(entries) = std::fs::read_dir(results) else {
+        return Ok((runs, total));
+    };
+    let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        if !dir.join("report.json").exists() {
+            continue;
+        }
+        let run = RunFiles::load(&dir)?;
+        if run.report.test_run_id != test_run_id || run.report.scenario == "local" {
+            continue;
+        }
+        if let Some(e) = prices.estimates(&run)?.first() {
+            total += e.total;
+            runs.push(run.report.run_id.clone());
+        }
+    }
+    Ok((runs, total))
+}
+
+/// `dagbench cost`: Cost Explorer's figures for a test run, beside the
+/// estimates of its runs.
+pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
+    use dagbench_deploy::costs::{actual_costs, nothing_found};
+
+    let today = time::OffsetDateTime::now_utc().date();
+    let start = (today - time::Duration::days(i64::from(args.days))).to_string();
+    let end = (today + time::Duration::days(1)).to_string();
+    let actual = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let aws = dagbench_deploy::Aws::from_env().await?;
+            actual_costs(&aws, &args.test_run_id, &start, &end).await
+        })?;
+    let (runs, estimated) = estimated_runs(&args.results, &args.test_run_id, &args.prices)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "test_run_id": actual.test_run_id,
+                "start": actual.start,
+                "end": actual.end,
+                "services": actual.services.iter().map(|s| serde_json::json!({"service": s.service, "amount": s.amount, "unit": s.unit})).collect::<Vec<_>>(),
+                "total": actual.total,
+                "estimated_by_aws": actual.estimated,
+                "runs": runs,
+                "dagbench_estimate": estimated,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if actual.services.is_empty() {
+        println!("{}", nothing_found(&args.test_run_id, &start, &end));
+    } else {
+        println!(
+            "Cost Explorer, PerfTestRun={} from {} to {} (unblended):",
+            actual.test_run_id, actual.start, actual.end
+        );
+        let width = actual
+            .services
+            .iter()
+            .map(|s| s.service.len())
+            .max()
+            .unwrap_or(0);
+        for s in &actual.services {
+            println!("  {:<width$}  {:>12.6} {}", s.service, s.amount, s.unit);
+        }
+        println!(
+            "  {:<width$}  {:>12.6} USD{}",
+            "total",
+            actual.total,
+            if actual.estimated {
+                " (some days are still AWS estimates)"
+            } else {
+                ""
+            }
+        );
+    }
+    if runs.is_empty() {
+        println!(
+            "dagbench's estimate: no cloud runs with test run id {} under {}",
+            args.test_run_id,
+            args.results.display()
+        );
+    } else {
+        println!(
+            "dagbench's estimate for {} run{} ({}): ${estimated:.6}",
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" },
+            runs.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -458,3 +458,111 @@ async fn scenario_2_lifecycle_through_the_cli() {
         text(&out.stderr)
     );
 }
+
+/// Queues a Cost Explorer answer in moto (its API for configuring
+/// `GetCostAndUsage`, which otherwise answers with nothing).
+fn queue_cost_explorer_result(endpoint: &str, result: &Value) {
+    use std::io::{Read as _, Write as _};
+    let host = endpoint.trim_start_matches("http://");
+    let body = serde_json::json!({ "results": [result] }).to_string();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST /moto-api/static/ce/cost-and-usage-results HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+}
+
+#[test]
+fn cost_reads_cost_explorer_by_tag_beside_the_estimates() {
+    let Some(m) = moto() else { return };
+    let dir = Scratch::new("infra-cost");
+    let aws_env = emulator_env(&m.endpoint);
+    let run = |args: &[&str]| dagbench_in(&dir.0, args, &aws_env);
+
+    // Nothing tagged yet: say why that is usual and what to do.
+    let out = run(&["cost", "--test-run-id", "nothing-here"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("no costs tagged PerfTestRun=nothing-here")
+            && shown.contains("24 hours")
+            && shown.contains("activate PerfTestRun"),
+        "{shown}"
+    );
+
+    // A cloud run of that test run, so its estimate is shown beside.
+    let out = run(&[
+        "run",
+        "--sequences",
+        "4",
+        "--samples",
+        "32",
+        "--run-id",
+        "s2",
+        "--test-run-id",
+        "baseline",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report_path = dir.0.join("results/s2/report.json");
+    let mut report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    report["scenario"] = "scenario-2".into();
+    std::fs::write(&report_path, report.to_string()).unwrap();
+    std::fs::write(
+        dir.0.join("results/s2/deployment.json"),
+        r#"{"region":"us-east-1","setup":{"scenario":"scenario-2","cpu":256,"memory_mb":512,"arch":"x86_64","tasks":2,"concurrency":4,"batch_size":10}}"#,
+    )
+    .unwrap();
+
+    let day = |start: &str, end: &str, lambda: &str, sqs: &str| {
+        serde_json::json!({
+            "TimePeriod": {"Start": start, "End": end},
+            "Total": {},
+            "Groups": [
+                {"Keys": ["AWS Lambda"], "Metrics": {"UnblendedCost": {"Amount": lambda, "Unit": "USD"}}},
+                {"Keys": ["Amazon Simple Queue Service"], "Metrics": {"UnblendedCost": {"Amount": sqs, "Unit": "USD"}}},
+            ],
+            "Estimated": true,
+        })
+    };
+    queue_cost_explorer_result(
+        &m.endpoint,
+        &serde_json::json!({
+            "ResultsByTime": [
+                day("2026-11-26", "2026-11-27", "0.0100", "0.0020"),
+                day("2026-11-27", "2026-11-28", "0.0023", "0.0001"),
+            ],
+            "DimensionValueAttributes": [],
+        }),
+    );
+    let out = run(&["cost", "--test-run-id", "baseline", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let costs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        costs["services"][0]["service"], "AWS Lambda",
+        "largest first: {costs}"
+    );
+    assert!((costs["services"][0]["amount"].as_f64().unwrap() - 0.0123).abs() < 1e-12);
+    assert!((costs["total"].as_f64().unwrap() - 0.0144).abs() < 1e-12);
+    assert_eq!(costs["estimated_by_aws"], true);
+    assert_eq!(costs["runs"], serde_json::json!(["s2"]));
+    assert!(costs["dagbench_estimate"].as_f64().unwrap() > 0.0);
+
+    // The same answer in words (moto repeats an answer for the same query).
+    let out = run(&["cost", "--test-run-id", "baseline"]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("AWS Lambda")
+            && shown.contains("0.012300")
+            && shown.contains("still AWS estimates"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("dagbench's estimate for 1 run (s2)"),
+        "{shown}"
+    );
+}

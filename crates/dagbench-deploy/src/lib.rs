@@ -11,8 +11,11 @@
 //! - [`lifecycle`]: the commands — bootstrap, deploy, destroy, scale, status
 //!   — and [`lifecycle::discover`], which finds a deployed scenario's queues,
 //!   bucket and table for `dagbench run --scenario N`.
+//! - [`costs`]: what Cost Explorer says a test run (a `PerfTestRun` tag)
+//!   cost, by service.
 
 pub mod assets;
+pub mod costs;
 pub mod lifecycle;
 pub mod stack;
 pub mod status;
