@@ -86,8 +86,15 @@ impl PriceArgs {
                 batch_size: f.batch_size,
             }),
         ];
-        setups
-            .iter()
+        // A cloud run without its deployment record is priced on its own
+        // scenario; a local run on both.
+        let chosen: Vec<&Setup> = match run.report.scenario.as_str() {
+            "scenario-1" => vec![&setups[0]],
+            "scenario-2" => vec![&setups[1]],
+            _ => setups.iter().collect(),
+        };
+        chosen
+            .into_iter()
             .map(|s| Ok(cost::estimate(&measured, s, &self.region, &table)?))
             .collect()
     }

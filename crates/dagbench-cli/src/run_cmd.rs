@@ -325,7 +325,18 @@ async fn stack_env(
         env: env.to_owned(),
         ..dagbench_infra::Config::default()
     };
-    let deployment = dagbench_deploy::lifecycle::deployment(&aws, &config, kind).await?;
+    // For the cost estimate only: a scheduler without ECS or CloudFormation
+    // read rights still runs, priced as dagbench.toml says.
+    let deployment = match dagbench_deploy::lifecycle::deployment(&aws, &config, kind).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read how {} is configured ({e}); its cost estimate uses dagbench.toml",
+                kind.stack_name(env)
+            );
+            None
+        }
+    };
     Ok((found, deployment))
 }
 

@@ -123,6 +123,17 @@ pub async fn deploy(
 ) -> Result<Outcome, DeployError> {
     let name = &request.name;
     let mut existing = describe(aws, name).await?;
+    // A stack whose first change set never ran (REVIEW_IN_PROGRESS) has no
+    // resources: create it again (a CREATE change set accepts it).
+    if existing
+        .as_ref()
+        .is_some_and(|s| s.status == "REVIEW_IN_PROGRESS")
+    {
+        if method == DeployMethod::Direct {
+            delete(aws, name, log, poll).await?;
+        }
+        existing = None;
+    }
     if let Some(stack) = &existing {
         if status::phase(&stack.status) == Phase::InProgress {
             return Err(DeployError::Precondition(format!(
@@ -288,6 +299,10 @@ async fn change_set(
                 if status::is_no_change(&reason) {
                     log.line(&format!("{name}: no changes"));
                     return Ok(false);
+                }
+                if creating {
+                    // Leave no empty REVIEW_IN_PROGRESS stack behind.
+                    let _ = aws.cfn.delete_stack().stack_name(name).send().await;
                 }
                 return Err(DeployError::Precondition(format!(
                     "CloudFormation refused the change set for {name}: {reason}"

@@ -530,3 +530,41 @@ async fn a_change_set_creates_a_new_stack_and_lists_its_changes() {
         .unwrap();
     assert_eq!(repositories.repositories().len(), 1);
 }
+
+/// A change set that was created but never executed leaves an empty stack
+/// in REVIEW_IN_PROGRESS; the next deploy creates it for real instead of
+/// calling it busy.
+#[tokio::test]
+async fn a_stack_left_in_review_is_created_on_the_next_deploy() {
+    let Some(m) = moto() else { return };
+    let aws = Aws::for_endpoint(&m.endpoint, "us-east-1").await;
+    let config = config();
+    let name = StackKind::Bootstrap.stack_name(&config.env);
+    aws.cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("abandoned")
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body(dagbench_infra::synthesize(&config, StackKind::Bootstrap).to_body())
+        .send()
+        .await
+        .unwrap();
+    let before = stack::describe(&aws, &name).await.unwrap().unwrap();
+    assert_eq!(before.status, "REVIEW_IN_PROGRESS");
+    let (log, _) = capture();
+    let done = lifecycle::deploy(
+        &aws,
+        &config,
+        StackKind::Bootstrap,
+        &options(DeployMethod::Direct),
+        &log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done[0].outcome, Outcome::Created);
+    assert!(
+        done[0].outputs.contains_key(keys::ASSETS_BUCKET),
+        "{:?}",
+        done[0].outputs
+    );
+}
