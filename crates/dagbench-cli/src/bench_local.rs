@@ -72,6 +72,8 @@ pub(crate) enum Profile {
 pub(crate) fn run(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // As `dagbench run` does: one blocking thread per core.
+        .max_blocking_threads(crate::run_cmd::blocking_threads())
         .enable_all()
         .build()?;
     runtime.block_on(run_async(args, profile))

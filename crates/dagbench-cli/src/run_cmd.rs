@@ -145,6 +145,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores.max(2))
+        .max_blocking_threads(blocking_threads())
         .enable_all()
         .build()?;
     runtime.block_on(run_async(args, cores))
@@ -296,6 +297,17 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Threads for blocking work — local file writes (object_store) and `--work
+/// cpu` burns: one per core. Tokio's default (512) lets 64 workers' writes
+/// spread over dozens of threads that mostly wake each other up; one per
+/// core doubled `bench local`'s throughput on 2 cores, and a CPU burn gets
+/// a whole core while it runs.
+pub(crate) fn blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .max(2)
 }
 
 /// The deployed stack's queues, bucket and table: from the environment when
