@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use dagbench_runtime::ports::{Metric, MetricsSink};
+use dagbench_runtime::ports::{Metric, MetricUnit, MetricsSink};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Statistic {
@@ -13,6 +13,8 @@ pub struct Statistic {
     pub sum: f64,
     pub min: f64,
     pub max: f64,
+    /// The unit of the data points (CloudWatch keeps one per metric).
+    pub unit: Option<MetricUnit>,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +51,9 @@ impl MetricsSink for MemoryMetrics {
                 sum: 0.0,
                 min: f64::INFINITY,
                 max: f64::NEG_INFINITY,
+                unit: None,
             });
+        s.unit = Some(metric.unit);
         s.samples += 1;
         s.sum += metric.value;
         s.min = s.min.min(metric.value);
@@ -60,7 +64,6 @@ impl MetricsSink for MemoryMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dagbench_runtime::ports::MetricUnit;
 
     #[test]
     fn statistics_per_name_and_run() {

@@ -97,3 +97,31 @@ async fn sqlite_ledger_survives_reopen() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn memory_metrics_by_name_and_test_run() {
+    use dagbench_local::MemoryMetrics;
+    use dagbench_runtime::conformance::ObservedMetric;
+    let metrics = MemoryMetrics::new();
+    suite::metrics_by_name_and_test_run(
+        &metrics,
+        async || {},
+        |name, run| {
+            let seen = metrics.get(name, &run).map(|s| ObservedMetric {
+                samples: s.samples,
+                sum: s.sum,
+                unit: s.unit.expect("a recorded metric has a unit"),
+            });
+            async move { seen }
+        },
+        "run-a",
+        "run-b",
+    )
+    .await;
+}
+
+/// Real time: the system clock is what the local runtime stamps jobs with.
+#[tokio::test]
+async fn system_clock_tells_unix_time_and_moves_forward() {
+    suite::clock_tells_unix_time_and_moves_forward(&dagbench_runtime::ports::SystemClock).await;
+}

@@ -346,3 +346,109 @@ pub async fn ledger_concurrent_duplicates(ledger: Arc<dyn JobLedger>) {
     assert_eq!(first, 50, "exactly one first completion per job");
     assert_eq!(ledger.completed_jobs(&run).await.expect("list").len(), 50);
 }
+
+/// What a metrics backend shows for one metric of one test run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObservedMetric {
+    /// Data points recorded.
+    pub samples: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Their unit.
+    pub unit: crate::ports::MetricUnit,
+}
+
+/// Metrics are kept per name and test run, with their units: three
+/// processing times and three completions for one run, one processing time
+/// for another, read back through the backend (`flush` first, for sinks
+/// that buffer). `read(name, test_run_id)` is the backend's own view.
+pub async fn metrics_by_name_and_test_run<F, Fut>(
+    sink: &dyn crate::ports::MetricsSink,
+    flush: impl AsyncFnOnce(),
+    read: F,
+    run_a: &str,
+    run_b: &str,
+) where
+    F: Fn(&'static str, String) -> Fut,
+    Fut: std::future::Future<Output = Option<ObservedMetric>>,
+{
+    use crate::ports::{JOBS_COMPLETED, Metric, MetricUnit, PROCESSING_TIME_MS};
+    let point = |name, value, unit, run: &str| Metric {
+        name,
+        value,
+        unit,
+        test_run_id: run.to_owned(),
+    };
+    for ms in [10.0, 20.0, 30.5] {
+        sink.record(point(
+            PROCESSING_TIME_MS,
+            ms,
+            MetricUnit::Milliseconds,
+            run_a,
+        ));
+        sink.record(point(JOBS_COMPLETED, 1.0, MetricUnit::Count, run_a));
+    }
+    sink.record(point(
+        PROCESSING_TIME_MS,
+        5.0,
+        MetricUnit::Milliseconds,
+        run_b,
+    ));
+    flush().await;
+    assert_eq!(
+        read(PROCESSING_TIME_MS, run_a.to_owned()).await,
+        Some(ObservedMetric {
+            samples: 3,
+            sum: 60.5,
+            unit: MetricUnit::Milliseconds
+        }),
+        "processing times of run {run_a}"
+    );
+    assert_eq!(
+        read(JOBS_COMPLETED, run_a.to_owned()).await,
+        Some(ObservedMetric {
+            samples: 3,
+            sum: 3.0,
+            unit: MetricUnit::Count
+        }),
+        "completions of run {run_a}"
+    );
+    assert_eq!(
+        read(PROCESSING_TIME_MS, run_b.to_owned()).await,
+        Some(ObservedMetric {
+            samples: 1,
+            sum: 5.0,
+            unit: MetricUnit::Milliseconds
+        }),
+        "another test run is kept apart"
+    );
+    assert_eq!(
+        read(JOBS_COMPLETED, run_b.to_owned()).await,
+        None,
+        "nothing recorded, nothing shown"
+    );
+}
+
+/// A clock tells Unix time in milliseconds and never goes backwards.
+pub async fn clock_tells_unix_time_and_moves_forward(clock: &dyn crate::ports::Clock) {
+    let system = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64
+    };
+    let before = system();
+    let a = clock.now().unix_millis();
+    assert!(
+        (a - before).abs() < 1_000,
+        "the clock says {a} ms since 1970, the system {before}"
+    );
+    let mut last = a;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let t = clock.now().unix_millis();
+        assert!(t >= last, "the clock went back from {last} to {t}");
+        last = t;
+    }
+    assert!(last > a, "the clock did not move in 50 ms");
+}
