@@ -424,6 +424,22 @@ async fn scenario_2_lifecycle_through_the_cli() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["counts"]["completed"], 20, "{summary}");
+    // The run recorded how the stack was deployed, and is priced on it.
+    let run_dir = Path::new(summary["results"].as_str().unwrap());
+    let run_dir = if run_dir.is_absolute() {
+        run_dir.to_path_buf()
+    } else {
+        dir.0.join(run_dir)
+    };
+    let deployment: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("deployment.json")).unwrap()).unwrap();
+    assert_eq!(deployment["region"], "us-east-1");
+    assert_eq!(deployment["setup"]["scenario"], "scenario-2");
+    assert_eq!(deployment["setup"]["cpu"], 256);
+    let estimates = summary["estimates"].as_array().unwrap();
+    assert_eq!(estimates.len(), 1, "{summary}");
+    assert_eq!(estimates[0]["setup"]["scenario"], "scenario-2");
+    assert!(run_dir.join("report.html").exists());
 
     let out = run(&["scale", "--desired", "2", "--env", &env_name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
