@@ -38,14 +38,18 @@ pub(crate) struct WorkerArgs {
 
 pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let env = ProcessorEnv::from_env()?;
+    dagbench_runtime::logs::init_json_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let stats = runtime.block_on(serve(args, env))?;
-    eprintln!(
-        "{}",
-        serde_json::json!({"event": "worker_stopped", "completed": stats.completed, "failed": stats.failed,
-            "retried": stats.retried, "poison": stats.poison, "released": stats.released})
+    tracing::info!(
+        event = "worker_stopped",
+        completed = stats.completed,
+        failed = stats.failed,
+        retried = stats.retried,
+        poison = stats.poison,
+        released = stats.released
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -87,10 +91,7 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
             _ = tokio::signal::ctrl_c() => {}
             () = terminated => {}
         }
-        eprintln!(
-            "{}",
-            serde_json::json!({"event": "stopping", "reason": "signal"})
-        );
+        tracing::info!(event = "stopping", reason = "signal");
         let _ = stop_tx.send(true);
     });
     let config = WorkerConfig {
@@ -100,10 +101,11 @@ async fn serve(args: &WorkerArgs, env: ProcessorEnv) -> anyhow::Result<WorkerSta
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         log_jobs: true,
     };
-    eprintln!(
-        "{}",
-        serde_json::json!({"event": "worker_started", "incoming": env.incoming_queue_url, "concurrency": args.concurrency,
-            "test_run_id": env.test_run_id})
+    tracing::info!(
+        event = "worker_started",
+        incoming = env.incoming_queue_url.as_str(),
+        concurrency = args.concurrency,
+        test_run_id = env.test_run_id.as_str()
     );
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {

@@ -247,6 +247,20 @@ fn compare_checks_results_and_thresholds() {
     }
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("data-results=\"identical\""));
+    if let Some(browser) = chromium() {
+        let (dom, log) = render(browser, Path::new(&page));
+        assert!(
+            dom.contains("data-ready=\"1\"") && !dom.contains("data-errors"),
+            "{dom}"
+        );
+        assert!(!log.contains(":CONSOLE"), "{log}");
+        for chart in ["throughput", "makespan", "turnaround", "cost"] {
+            assert!(
+                dom.contains(&format!("data-chart=\"{chart}\"")),
+                "chart {chart}"
+            );
+        }
+    }
 
     // Another seed computes other numbers: exit 1, naming the first one.
     let out = dagbench(&["compare", "a", "c", "--results", &results, "--json"]);

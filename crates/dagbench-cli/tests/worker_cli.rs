@@ -283,3 +283,63 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
     assert_eq!(serde_json::to_value(&cloud).unwrap(), here);
     let _ = std::fs::remove_dir_all(&results);
 }
+
+/// The worker's logs are JSON lines: start, one `job` event per message
+/// (id, outcome, attempt, ms; a dead letter's reason), stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_logs_one_json_line_per_job() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    let outgoing = SqsQueue::new(s.sqs.clone(), &s.outgoing);
+    incoming
+        .send_batch(&[
+            r#"{"job_id": "logged", "work_duration_ms": 1}"#.to_owned(),
+            "not json".to_owned(),
+        ])
+        .await
+        .unwrap();
+    let mut w = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(["worker", "--concurrency", "1"])
+        .envs(s.process_env("logs"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while outgoing
+        .receive(1, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no completion");
+    }
+    // The poison goes to the DLQ at once; give the worker a moment for it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(terminate(&mut w).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut w.stderr.take().unwrap(), &mut stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let events: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(events.first(), Some(&"worker_started"), "{stderr}");
+    assert_eq!(events.last(), Some(&"worker_stopped"), "{stderr}");
+    let job = lines
+        .iter()
+        .find(|l| l["event"] == "job" && l["job_id"] == "logged")
+        .unwrap_or_else(|| panic!("no job line: {stderr}"));
+    assert_eq!(job["outcome"], "completed");
+    assert_eq!(job["attempt"], 1);
+    assert!(job["ms"].as_f64().unwrap() >= 1.0);
+    let poison = lines
+        .iter()
+        .find(|l| l["outcome"] == "dead_lettered")
+        .unwrap_or_else(|| panic!("no dead letter line: {stderr}"));
+    assert!(
+        poison["reason"].as_str().unwrap().contains("JSON"),
+        "{poison}"
+    );
+}

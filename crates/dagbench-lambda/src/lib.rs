@@ -32,10 +32,7 @@ pub async fn handle(wired: &Wired, event: SqsEvent) -> (SqsBatchResponse, Outcom
             .unwrap_or(1);
         let began = std::time::Instant::now();
         let disposition = wired.processor.process_job(&body, attempt).await;
-        eprintln!(
-            "{}",
-            dagbench_runtime::worker::job_log_line(&disposition, attempt, began.elapsed())
-        );
+        dagbench_runtime::logs::log_job(&disposition, attempt, began.elapsed());
         let keep = match &disposition {
             Disposition::Done { .. } => false,
             Disposition::Retry { .. } => true,

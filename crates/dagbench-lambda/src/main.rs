@@ -16,6 +16,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
+    dagbench_runtime::logs::init_json_logs();
     let env = ProcessorEnv::from_env()?;
     let sdk = config::from_env().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -33,21 +34,25 @@ async fn main() -> Result<(), Error> {
         Arc::new(EmfSink::stdout(Arc::clone(&clock))),
         clock,
     )?);
-    eprintln!(
-        "{}",
-        serde_json::json!({"event": "cold_start", "init_ms": started.elapsed().as_secs_f64() * 1e3,
-            "test_run_id": env.test_run_id})
+    tracing::info!(
+        event = "cold_start",
+        init_ms = started.elapsed().as_secs_f64() * 1e3,
+        test_run_id = env.test_run_id.as_str()
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let wired = Arc::clone(&wired);
         async move {
             let records = event.payload.records.len();
-            let (response, outcome): (SqsBatchResponse, _) = dagbench_lambda::handle(&wired, event.payload).await;
-            eprintln!(
-                "{}",
-                serde_json::json!({"event": "invocation", "request_id": event.context.request_id, "records": records,
-                    "completed": outcome.completed, "failed": outcome.failed, "retried": outcome.retried,
-                    "poison": outcome.poison})
+            let (response, outcome): (SqsBatchResponse, _) =
+                dagbench_lambda::handle(&wired, event.payload).await;
+            tracing::info!(
+                event = "invocation",
+                request_id = event.context.request_id.as_str(),
+                records,
+                completed = outcome.completed,
+                failed = outcome.failed,
+                retried = outcome.retried,
+                poison = outcome.poison
             );
             Ok::<_, Error>(response)
         }

@@ -7,6 +7,7 @@
 //!   AWS in `dagbench-aws`).
 //! - [`processor`]: `Processor::process_job`, one message end to end.
 //! - [`worker`]: the receive/process/delete loop.
+//! - [`logs`]: JSON log lines through `tracing` (one `job` event per job).
 //! - [`driver`]: the scheduler loop and the per-job timeline.
 //! - [`report`]: `report.json`, built from the driver's outcome.
 //! - [`conformance`]: the behaviour every adapter must show, as plain async
@@ -14,6 +15,7 @@
 
 pub mod conformance;
 pub mod driver;
+pub mod logs;
 pub mod ports;
 pub mod processor;
 pub mod report;

@@ -119,10 +119,7 @@ pub async fn run_worker(
                 continue;
             };
             if config.log_jobs {
-                eprintln!(
-                    "{}",
-                    job_log_line(&disposition, message.receive_count, began.elapsed())
-                );
+                crate::logs::log_job(&disposition, message.receive_count, began.elapsed());
             }
             match disposition {
                 Disposition::Done { completed, .. } => {
@@ -152,35 +149,6 @@ pub async fn run_worker(
             let _ = incoming.delete_batch(chunk).await;
         }
     }
-}
-
-/// One structured log line for a processed message.
-pub fn job_log_line(disposition: &Disposition, attempt: u32, took: Duration) -> String {
-    let (outcome, job_id, reason) = match disposition {
-        Disposition::Done {
-            job_id,
-            completed: true,
-        } => ("completed", Some(job_id.as_str()), None),
-        Disposition::Done {
-            job_id,
-            completed: false,
-        } => ("failed", Some(job_id.as_str()), None),
-        Disposition::Retry { job_id, reason } => (
-            "retry",
-            job_id.as_ref().map(|j| j.as_str()),
-            Some(reason.as_str()),
-        ),
-        Disposition::Poison { reason } => ("dead_lettered", None, Some(reason.as_str())),
-    };
-    serde_json::json!({
-        "event": "job",
-        "job_id": job_id,
-        "outcome": outcome,
-        "attempt": attempt,
-        "ms": (took.as_secs_f64() * 1e6).round() / 1e3,
-        "reason": reason,
-    })
-    .to_string()
 }
 
 /// Processes one message, keeping its delivery invisible while it runs.
@@ -216,34 +184,5 @@ async fn run_one(
             }
             _ = tokio::time::sleep_until(stop_deadline.unwrap_or(far)), if stop_deadline.is_some() => return None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dagbench_core::ids::JobId;
-
-    #[test]
-    fn job_log_lines_are_json_with_id_outcome_and_timing() {
-        let done = Disposition::Done {
-            job_id: JobId::new("s1-l1").unwrap(),
-            completed: true,
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(&job_log_line(&done, 2, Duration::from_micros(1500))).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"event": "job", "job_id": "s1-l1", "outcome": "completed", "attempt": 2, "ms": 1.5, "reason": null})
-        );
-        let poison = Disposition::Poison {
-            reason: "field `job_id` is missing".into(),
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(&job_log_line(&poison, 1, Duration::ZERO)).unwrap();
-        assert_eq!(
-            (v["outcome"].as_str(), v["job_id"].is_null()),
-            (Some("dead_lettered"), true)
-        );
     }
 }
