@@ -70,12 +70,13 @@ bench: toolchain venv ## The benchmarks, with their baselines and ratios
 	$(CARGO) run --release -- bench scale
 
 # Scenario 1's deployment package: the release `bootstrap` for
-# provided.al2023 (x86_64), zipped, at target/lambda/bootstrap/bootstrap.zip.
+# provided.al2023 (x86_64), zipped, at $(LAMBDA_ZIP)
+# (target/lambda/bootstrap/bootstrap.zip, or under CARGO_TARGET_DIR).
 LAMBDA_VENV := .venv-lambda
 lambda: toolchain ## Build Scenario 1's package (bootstrap.zip for provided.al2023)
 	test -x $(LAMBDA_VENV)/bin/cargo-lambda || ($(PYTHON) -m venv $(LAMBDA_VENV) && $(LAMBDA_VENV)/bin/pip install --quiet -r requirements-lambda.txt)
 	PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" $(LAMBDA_VENV)/bin/cargo-lambda lambda build --release --package dagbench-lambda --bin bootstrap --output-format zip
-	@ls -l target/lambda/bootstrap/bootstrap.zip
+	@ls -l $(LAMBDA_ZIP)
 
 clean: ## Remove build output and the Python venvs
 	$(CARGO) clean

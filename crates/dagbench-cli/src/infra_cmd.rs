@@ -124,8 +124,8 @@ pub(crate) fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub(crate) struct DeployFlags {
-    /// Scenario 1's package [default: target/lambda/bootstrap/bootstrap.zip,
-    /// which `make lambda` builds].
+    /// Scenario 1's package [default: target/lambda/bootstrap/bootstrap.zip
+    /// (under CARGO_TARGET_DIR when set), which `make lambda` builds].
     #[arg(long = "lambda-zip", value_name = "PATH", env = "DAGBENCH_LAMBDA_ZIP")]
     lambda_zip: Option<PathBuf>,
     /// Create and update stacks directly instead of through change sets
@@ -148,7 +148,12 @@ impl DeployFlags {
                 DeployMethod::ChangeSet
             },
             poll: Duration::from_secs(self.poll_seconds),
-            lambda_zip: self.lambda_zip.clone().unwrap_or(defaults.lambda_zip),
+            lambda_zip: self.lambda_zip.clone().unwrap_or_else(|| {
+                // Where `make lambda` (cargo lambda) puts it.
+                std::env::var_os("CARGO_TARGET_DIR").map_or(defaults.lambda_zip, |dir| {
+                    PathBuf::from(dir).join("lambda/bootstrap/bootstrap.zip")
+                })
+            }),
         }
     }
 }
