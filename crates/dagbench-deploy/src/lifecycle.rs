@@ -120,7 +120,26 @@ pub async fn deploy(
             )
             .await?;
             log.line(&format!("worker image: {image}"));
-            vec![(keys::IMAGE_URI.to_owned(), image)]
+            // Keep a running service's task count: a redeploy (a new
+            // TEST_RUN_ID, say) must not stop a test in progress.
+            let desired = if stack::describe(aws, &kind.stack_name(&config.env))
+                .await?
+                .is_some()
+            {
+                let current = status(aws, config, 0).await?.desired.max(0);
+                if u32::try_from(current).ok() != Some(config.fargate.desired_count) {
+                    log.line(&format!(
+                        "keeping the service's {current} running tasks (fargate.desired_count applies to a new service; `dagbench scale` changes it)"
+                    ));
+                }
+                current.to_string()
+            } else {
+                config.fargate.desired_count.to_string()
+            };
+            vec![
+                (keys::IMAGE_URI.to_owned(), image),
+                (keys::DESIRED_COUNT.to_owned(), desired),
+            ]
         }
         StackKind::Bootstrap | StackKind::Shared => Vec::new(),
     };

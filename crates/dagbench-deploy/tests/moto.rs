@@ -250,7 +250,7 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
     let aws = Aws::for_endpoint(&m.endpoint, "us-east-1").await;
     let mut config = config();
     let env = config.env.clone();
-    let (log, _lines) = capture();
+    let (log, lines) = capture();
     let options = options(DeployMethod::Direct);
 
     // No image pushed yet: a clear error with the commands to push one.
@@ -333,11 +333,11 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
         0
     );
 
-    // A configuration change updates the stack in place: here the
-    // service's desired count. (moto's task definition update drops the
-    // container definitions — a revision its own DescribeTaskDefinition
-    // cannot serialize — so a task definition change is not exercised here;
-    // the template snapshots cover it.)
+    // A redeploy keeps the running tasks: scaled to 2, redeployed with a
+    // configuration saying 1, still 2. (moto's task definition update drops
+    // the container definitions — a revision its own DescribeTaskDefinition
+    // cannot serialize — so the update exercised here is the service's.)
+    lifecycle::scale(&aws, &config, 2, &log).await.unwrap();
     config.fargate.desired_count = 1;
     let done = lifecycle::deploy(&aws, &config, StackKind::Scenario2, &options, &log)
         .await
@@ -345,8 +345,18 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
     assert_eq!(done[0].outcome, Outcome::Updated);
     assert_eq!(
         lifecycle::status(&aws, &config, 5).await.unwrap().desired,
-        1
+        2
     );
+    assert!(
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("keeping the service's 2 running tasks")),
+        "{:?}",
+        lines.lock().unwrap()
+    );
+    lifecycle::scale(&aws, &config, 0, &log).await.unwrap();
     assert_eq!(
         lifecycle::discover(&aws, StackKind::Scenario2, &env)
             .await

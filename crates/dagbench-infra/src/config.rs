@@ -98,7 +98,8 @@ pub struct FargateConfig {
     pub concurrency: u32,
     /// Messages per receive (1–10).
     pub batch_size: u32,
-    /// Tasks the service runs after a deploy; scale with `dagbench scale`.
+    /// Tasks the service starts with when it is created; later deploys keep
+    /// the running count (change it with `dagbench scale`).
     pub desired_count: u32,
     /// Seconds ECS waits after SIGTERM before SIGKILL (2–120).
     pub stop_timeout_s: u32,

@@ -35,6 +35,21 @@ impl Template {
         );
     }
 
+    /// Declares a `Number` parameter from `min` to `max` with a default.
+    pub fn number_parameter(
+        &mut self,
+        name: &str,
+        description: &str,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) {
+        self.parameters.insert(
+            name.to_owned(),
+            json!({"Type": "Number", "Description": description, "Default": default, "MinValue": min, "MaxValue": max}),
+        );
+    }
+
     /// Adds resource `logical` of `kind` with `properties`; returns it so
     /// that `DependsOn` and policies can be added.
     pub fn resource(&mut self, logical: &str, kind: &str, properties: Value) -> &mut Value {

@@ -157,9 +157,10 @@ fn resources_are_named_as_in_the_source_document() {
                         prop("ProcessorLogGroup", "LogGroupName"),
                         format!("/ecs/{base}-processor")
                     );
+                    assert_eq!(prop("Service", "DesiredCount")["Ref"], "DesiredCount");
                     assert_eq!(
-                        prop("Service", "DesiredCount"),
-                        config.fargate.desired_count
+                        t["Parameters"]["DesiredCount"]["Default"], config.fargate.desired_count,
+                        "a new service starts with the configured count"
                     );
                     let net = prop("Service", "NetworkConfiguration");
                     assert_eq!(net["AwsvpcConfiguration"]["AssignPublicIp"], "ENABLED");

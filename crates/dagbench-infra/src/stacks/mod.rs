@@ -22,6 +22,11 @@ pub mod keys {
     pub const LAMBDA_CODE_KEY: &str = "LambdaCodeKey";
     /// Parameter: the worker image, `repository@sha256:…` (Scenario 2).
     pub const IMAGE_URI: &str = "ImageUri";
+    /// Parameter: the service's task count (Scenario 2). A deploy passes
+    /// the running service's count, so redeploying (a new TEST_RUN_ID, say)
+    /// never stops a test's tasks; `fargate.desired_count` applies when the
+    /// service is created.
+    pub const DESIRED_COUNT: &str = "DesiredCount";
 
     /// Bootstrap: the assets bucket.
     pub const ASSETS_BUCKET: &str = "AssetsBucketName";

@@ -26,6 +26,13 @@ pub(super) fn template(config: &Config) -> Template {
         keys::IMAGE_URI,
         "The worker image, pinned by digest (repository@sha256:...)",
     );
+    t.number_parameter(
+        keys::DESIRED_COUNT,
+        "Tasks the service runs (a deploy keeps the running service's count)",
+        f.desired_count,
+        0,
+        1000,
+    );
     data_plane::add(&mut t, config, kind, &tags);
     data_plane::add_log_group(&mut t, &names.log_group(kind), f.log_retention_days, &tags);
 
@@ -146,7 +153,7 @@ pub(super) fn template(config: &Config) -> Template {
             "ServiceName": names.service(),
             "Cluster": r#ref("Cluster"),
             "TaskDefinition": r#ref("TaskDefinition"),
-            "DesiredCount": f.desired_count,
+            "DesiredCount": r#ref(keys::DESIRED_COUNT),
             "LaunchType": "FARGATE",
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
