@@ -3,8 +3,8 @@
 //!
 //! The model, per scenario (every count is per run):
 //!
-//! - **SQS** (standard queue; every message is under 64 KiB, one request
-//!   each): the scheduler sends jobs in batches of 10, receives and deletes
+//! - **SQS** (standard queue; every 64 KiB chunk of a request's payload is
+//!   billed as one request): the scheduler sends jobs in batches of 10, receives and deletes
 //!   completions in batches of 10, long-polls the outgoing queue and the DLQ
 //!   (one empty receive per 20 s each); each job sends one completion.
 //!   Lambda's event source mapping receives and deletes a batch per
@@ -174,6 +174,31 @@ pub struct Measured {
     pub s3_puts: u64,
     /// Log bytes ingested per job.
     pub log_bytes_per_job: u64,
+    /// Bytes of one job message.
+    #[serde(default = "default_job_bytes")]
+    pub job_message_bytes: u64,
+    /// Bytes of one completion message.
+    #[serde(default = "default_completion_bytes")]
+    pub completion_bytes: u64,
+}
+
+/// A job message's usual size (id, work, data size, input key).
+pub const JOB_MESSAGE_BYTES: u64 = 256;
+/// A completion's usual size (id, status, output key, times, worker).
+pub const COMPLETION_BYTES: u64 = 512;
+
+fn default_job_bytes() -> u64 {
+    JOB_MESSAGE_BYTES
+}
+
+fn default_completion_bytes() -> u64 {
+    COMPLETION_BYTES
+}
+
+/// SQS bills each 64 KiB chunk of a request's payload as one request.
+#[must_use]
+pub fn chunks(payload_bytes: u64) -> f64 {
+    payload_bytes.div_ceil(64 * 1024).max(1) as f64
 }
 
 /// Scenario 1's configuration, as far as cost goes.
@@ -321,7 +346,11 @@ pub fn estimate(
     let sqs_price = p.sqs_requests_per_million / 1e6;
     // The scheduler's side: sends, receives + deletes of completions,
     // long polls of the outgoing queue and the DLQ.
-    let scheduler = 3.0 * batches(jobs, 10) + 2.0 * polls;
+    let (job_b, done_b) = (measured.job_message_bytes, measured.completion_bytes);
+    let scheduler = batches(jobs, 10) * chunks(10 * job_b)
+        + batches(jobs, 10) * chunks(10 * done_b)
+        + batches(jobs, 10)
+        + 2.0 * polls;
     line(
         "SQS",
         "scheduler requests",
@@ -342,7 +371,9 @@ pub fn estimate(
             line(
                 "SQS",
                 "event source mapping receives, deletes, idle polls",
-                2.0 * invocations + ESM_POLLERS * polls,
+                invocations * chunks(u64::from(l.batch_size) * job_b)
+                    + invocations
+                    + ESM_POLLERS * polls,
                 "requests",
                 sqs_price,
             );
@@ -367,7 +398,9 @@ pub fn estimate(
             line(
                 "SQS",
                 "task receives, deletes, idle polls",
-                2.0 * batches(jobs, f.batch_size) + loops * polls,
+                batches(jobs, f.batch_size) * chunks(u64::from(f.batch_size) * job_b)
+                    + batches(jobs, f.batch_size)
+                    + loops * polls,
                 "requests",
                 sqs_price,
             );
@@ -483,7 +516,31 @@ mod tests {
             s3_gets: 1000,
             s3_puts: 2000,
             log_bytes_per_job: 600,
+            job_message_bytes: JOB_MESSAGE_BYTES,
+            completion_bytes: COMPLETION_BYTES,
         }
+    }
+
+    #[test]
+    fn sqs_bills_each_64_kib_chunk_as_a_request() {
+        assert_eq!(chunks(0), 1.0);
+        assert_eq!(chunks(65_536), 1.0);
+        assert_eq!(chunks(65_537), 2.0);
+        assert_eq!(chunks(256 * 1024), 4.0);
+        // Jobs of 10 KiB: a batch of ten is 100 KiB, two requests per send
+        // and per receive; 1000 jobs = 100 batches.
+        let mut m = measured();
+        m.job_message_bytes = 10 * 1024;
+        let setup = Setup::Lambda(LambdaSetup {
+            memory_mb: 128,
+            arch: Arch::X86_64,
+            batch_size: 10,
+        });
+        let e = estimate(&m, &setup, "us-east-1", &PriceTable::bundled()).unwrap();
+        // Scheduler: 100 × 2 sends + 100 completion receives + 100 deletes + 2 × 5 polls.
+        close(line(&e, "SQS", "scheduler").quantity, 410.0);
+        // Mapping: 100 × 2 receives + 100 deletes + 5 pollers × 5 polls.
+        close(line(&e, "SQS", "event source").quantity, 325.0);
     }
 
     fn line<'a>(e: &'a Estimate, service: &str, item_prefix: &str) -> &'a CostLine {

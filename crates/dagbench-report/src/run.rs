@@ -149,6 +149,8 @@ pub fn measured(report: &RunReport) -> Measured {
         s3_gets,
         s3_puts,
         log_bytes_per_job: LOG_BYTES_PER_JOB,
+        job_message_bytes: crate::cost::JOB_MESSAGE_BYTES,
+        completion_bytes: crate::cost::COMPLETION_BYTES,
     }
 }
 
