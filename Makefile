@@ -37,10 +37,15 @@ test: toolchain venv browser ## Everything CI checks: fmt, clippy, rustdoc, puri
 
 # Headless Chromium (Debian's package) renders report.html in the tests.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Elsewhere, install Chromium or Chrome yourself (or point DAGBENCH_CHROMIUM
+# at it).
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	@if [ -n "$$DAGBENCH_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || command -v google-chrome >/dev/null 2>&1 || command -v google-chrome-stable >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing chromium (Debian package) for the report tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "no Chromium found and no apt-get: install Chromium or Chrome, or set DAGBENCH_CHROMIUM" >&2; exit 1; fi
 
 # The Python test tools, pinned in requirements-test.txt, in a git-ignored venv.
 venv: $(VENV)/.installed
