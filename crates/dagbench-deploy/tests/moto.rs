@@ -57,6 +57,13 @@ fn options(method: DeployMethod) -> DeployOptions {
     }
 }
 
+/// Destroys `kind`, polling fast (moto answers at once); whether it existed.
+async fn destroy(aws: &Aws, config: &Config, kind: StackKind, log: &Log) -> bool {
+    lifecycle::destroy(aws, config, kind, Duration::from_millis(50), log)
+        .await
+        .unwrap()
+}
+
 async fn queue_tags(aws: &Aws, url: &str) -> std::collections::HashMap<String, String> {
     aws_sdk_sqs::Client::new(&aws.sdk)
         .list_queue_tags()
@@ -209,17 +216,7 @@ async fn scenario_1_is_deployed_retagged_discovered_and_destroyed() {
         )
         .await
         .unwrap();
-    assert!(
-        lifecycle::destroy(
-            &aws,
-            &config,
-            StackKind::Scenario1,
-            Duration::from_millis(50),
-            &log
-        )
-        .await
-        .unwrap()
-    );
+    assert!(destroy(&aws, &config, StackKind::Scenario1, &log).await);
     assert!(
         stack::describe(&aws, &format!("scenario-1-{env}"))
             .await
@@ -227,15 +224,7 @@ async fn scenario_1_is_deployed_retagged_discovered_and_destroyed() {
             .is_none()
     );
     assert!(
-        !lifecycle::destroy(
-            &aws,
-            &config,
-            StackKind::Scenario1,
-            Duration::from_millis(50),
-            &log
-        )
-        .await
-        .unwrap(),
+        !destroy(&aws, &config, StackKind::Scenario1, &log).await,
         "destroying what is gone is a no-op"
     );
     let err = lifecycle::discover(&aws, StackKind::Scenario1, env)
@@ -376,17 +365,7 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("destroy that first"), "{err}");
-    assert!(
-        lifecycle::destroy(
-            &aws,
-            &config,
-            StackKind::Scenario2,
-            Duration::from_millis(50),
-            &log
-        )
-        .await
-        .unwrap()
-    );
+    assert!(destroy(&aws, &config, StackKind::Scenario2, &log).await);
     let err = lifecycle::scale(&aws, &config, 1, &log).await.unwrap_err();
     assert!(err.to_string().contains("not deployed"), "{err}");
     // moto cannot delete a stack with an AWS::EC2::RouteTable (DESIGN.md's
@@ -458,17 +437,7 @@ async fn a_new_test_run_id_retags_the_stack_and_its_resources() {
         )
         .await
         .unwrap();
-    assert!(
-        lifecycle::destroy(
-            &aws,
-            &config,
-            StackKind::Bootstrap,
-            Duration::from_millis(50),
-            &log
-        )
-        .await
-        .unwrap()
-    );
+    assert!(destroy(&aws, &config, StackKind::Bootstrap, &log).await);
     assert!(stack::describe(&aws, &info.name).await.unwrap().is_none());
 }
 
