@@ -65,6 +65,18 @@ pub struct StackRequest {
     pub tags: Vec<(String, String)>,
 }
 
+/// The settings every template request carries: create, update, change set.
+macro_rules! with_template {
+    ($builder:expr, $request:expr, $parameters:expr, $tags:expr) => {
+        $builder
+            .stack_name(&$request.name)
+            .template_body(&$request.body)
+            .set_parameters(Some($parameters))
+            .set_tags(Some($tags))
+            .capabilities(Capability::CapabilityIam)
+    };
+}
+
 /// The stack `name`, or `None` when there is none.
 ///
 /// # Errors
@@ -176,40 +188,26 @@ pub async fn deploy(
         request.resources
     ));
     match method {
+        DeployMethod::Direct if creating => {
+            with_template!(aws.cfn.create_stack(), request, parameters, tags)
+                .send()
+                .await
+                .map_err(|e| DeployError::aws(format!("cannot create stack {name}"), &e))?;
+        }
         DeployMethod::Direct => {
-            let result = if creating {
-                aws.cfn
-                    .create_stack()
-                    .stack_name(name)
-                    .template_body(&request.body)
-                    .set_parameters(Some(parameters))
-                    .set_tags(Some(tags))
-                    .capabilities(Capability::CapabilityIam)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| DeployError::aws(format!("cannot create stack {name}"), &e))
-            } else {
-                match aws
-                    .cfn
-                    .update_stack()
-                    .stack_name(name)
-                    .template_body(&request.body)
-                    .set_parameters(Some(parameters))
-                    .set_tags(Some(tags))
-                    .capabilities(Capability::CapabilityIam)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.message().is_some_and(status::is_no_change) => {
-                        log.line(&format!("{name}: no changes"));
-                        return Ok(Outcome::Unchanged);
-                    }
-                    Err(e) => Err(DeployError::aws(format!("cannot update stack {name}"), &e)),
+            match with_template!(aws.cfn.update_stack(), request, parameters, tags)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.message().is_some_and(status::is_no_change) => {
+                    log.line(&format!("{name}: no changes"));
+                    return Ok(Outcome::Unchanged);
                 }
-            };
-            result?;
+                Err(e) => {
+                    return Err(DeployError::aws(format!("cannot update stack {name}"), &e));
+                }
+            }
         }
         DeployMethod::ChangeSet => {
             if !change_set(aws, request, creating, parameters, tags, log, poll).await? {
@@ -243,19 +241,13 @@ async fn change_set(
         .unwrap_or_default()
         .as_millis();
     let set_name = format!("dagbench-{millis}");
-    aws.cfn
-        .create_change_set()
-        .stack_name(name)
+    with_template!(aws.cfn.create_change_set(), request, parameters, tags)
         .change_set_name(&set_name)
         .change_set_type(if creating {
             ChangeSetType::Create
         } else {
             ChangeSetType::Update
         })
-        .template_body(&request.body)
-        .set_parameters(Some(parameters))
-        .set_tags(Some(tags))
-        .capabilities(Capability::CapabilityIam)
         .send()
         .await
         .map_err(|e| DeployError::aws(format!("cannot create a change set for {name}"), &e))?;
