@@ -129,6 +129,14 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_no_errors() {
         dom.contains("data-charts=\"10\""),
         "ten charts drawn as SVG"
     );
+    for figure in [
+        "on-time performance",
+        "curfew breaches",
+        "reactionary share",
+        "Makespan against the lower bound",
+    ] {
+        assert!(dom.contains(figure), "{figure} is missing");
+    }
     for table in ["merged", "aircraft", "cost"] {
         assert!(
             dom.contains(&format!("data-table=\"{table}\"")),
