@@ -228,10 +228,7 @@ pub fn compare(runs: &[(&RunFiles, Vec<Estimate>)], thresholds: Thresholds) -> C
         let column = Column {
             run_id: r.run_id.clone(),
             scenario: r.scenario.clone(),
-            status: serde_json::to_value(r.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            status: r.status.as_str().to_owned(),
             configuration: configuration(run),
             completed: r.counts.completed,
             failed: r.counts.failed,

@@ -99,13 +99,6 @@ fn kpi(out: &mut String, value: &str, label: &str, bad: bool) {
     );
 }
 
-fn status_text(report: &RunReport) -> String {
-    serde_json::to_value(report.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The report page of `run`, with `estimates` in its cost section.
 #[must_use]
 pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
@@ -116,7 +109,7 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
         r#"<h1>dagbench run {}</h1><p class="sub">{} · {} · test run {} · {} workers · {} jobs, {} edges</p>"#,
         esc(&r.run_id),
         esc(&r.scenario),
-        esc(&status_text(r)),
+        esc(r.status.as_str()),
         esc(&r.test_run_id),
         r.workers,
         thousands(r.graph.jobs),

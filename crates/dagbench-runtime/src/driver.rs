@@ -70,6 +70,19 @@ pub enum RunStatus {
     Interrupted,
 }
 
+impl RunStatus {
+    /// Its name, as in `report.json` (`completed`, `failed`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Stalled => "stalled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// Per-job instants, ms since the epoch (`-1` = never).
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
@@ -386,6 +399,23 @@ async fn check_dead_letters(
         }
         for chunk in receipts.chunks(MAX_BATCH) {
             let _ = queues.dlq.delete_batch(chunk).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunStatus;
+
+    #[test]
+    fn status_names_are_those_of_report_json() {
+        for s in [
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Stalled,
+            RunStatus::Interrupted,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }
 }
