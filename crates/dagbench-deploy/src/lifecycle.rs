@@ -122,11 +122,10 @@ pub async fn deploy(
             log.line(&format!("worker image: {image}"));
             // Keep a running service's task count: a redeploy (a new
             // TEST_RUN_ID, say) must not stop a test in progress.
-            let desired = if stack::describe(aws, &kind.stack_name(&config.env))
-                .await?
-                .is_some()
+            let desired = if let Some(info) =
+                stack::describe(aws, &kind.stack_name(&config.env)).await?
             {
-                let current = status(aws, config, 0).await?.desired.max(0);
+                let current = service_status(aws, config, info, 0).await?.desired.max(0);
                 if u32::try_from(current).ok() != Some(config.fargate.desired_count) {
                     log.line(&format!(
                         "keeping the service's {current} running tasks (fargate.desired_count applies to a new service; `dagbench scale` changes it)"
@@ -350,6 +349,16 @@ pub async fn status(
     events: usize,
 ) -> Result<ServiceStatus, DeployError> {
     let info = required(aws, StackKind::Scenario2, &config.env).await?;
+    service_status(aws, config, info, events).await
+}
+
+/// [`status`] of the Scenario 2 stack `info`, already described.
+async fn service_status(
+    aws: &Aws,
+    config: &Config,
+    info: StackInfo,
+    events: usize,
+) -> Result<ServiceStatus, DeployError> {
     let names = ScenarioNames::new(StackKind::Scenario2, &config.env);
     let out = aws
         .ecs
@@ -452,7 +461,7 @@ pub async fn deployment(
         return Ok(None);
     };
     if kind == StackKind::Scenario2 {
-        let tasks = status(aws, config, 0).await?.desired.max(0);
+        let tasks = service_status(aws, config, info, 0).await?.desired.max(0);
         setup["tasks"] = serde_json::json!(tasks);
     }
     Ok(Some(
