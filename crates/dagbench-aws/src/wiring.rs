@@ -62,3 +62,16 @@ pub fn wire(
         dlq: Arc::new(SqsQueue::new(sqs, &env.dlq_url)),
     })
 }
+
+/// The scheduler's side of a stack: its incoming, outgoing and dead-letter
+/// queues on SQS.
+pub fn scheduler_queues(
+    sqs: &aws_sdk_sqs::Client,
+    env: &ProcessorEnv,
+) -> dagbench_runtime::driver::Queues {
+    dagbench_runtime::driver::Queues {
+        incoming: Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url)),
+        outgoing: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
+        dlq: Arc::new(SqsQueue::new(sqs.clone(), &env.dlq_url)),
+    }
+}

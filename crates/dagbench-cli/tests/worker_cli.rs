@@ -15,7 +15,7 @@ use dagbench_core::ids::RunId;
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
 use dagbench_flight::stats::reference_run;
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
-use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+use dagbench_runtime::driver::{DriverConfig, RunStatus, drive};
 use dagbench_runtime::ports::{JobLedger, JobQueue, SystemClock};
 
 fn worker(s: &Stack, extra: &[&str]) -> Child {
@@ -129,11 +129,7 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
         .unwrap();
 
     let graph = Arc::new(built.graph);
-    let queues = Queues {
-        incoming: Arc::new(incoming),
-        outgoing: Arc::new(SqsQueue::new(s.sqs.clone(), &s.outgoing)),
-        dlq: Arc::new(SqsQueue::new(s.sqs.clone(), &s.dlq)),
-    };
+    let queues = dagbench_aws::wiring::scheduler_queues(&s.sqs, &s.processor_env("s2-test"));
     let mut scheduler = Scheduler::new(Arc::clone(&graph));
     let mut cfg = DriverConfig::new(run_id.clone());
     cfg.stall_timeout = Duration::from_secs(90);

@@ -264,7 +264,7 @@ async fn the_real_bootstrap_processes_sqs_events() {
 async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
     use dagbench_core::Scheduler;
     use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
-    use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+    use dagbench_runtime::driver::{DriverConfig, RunStatus, drive};
 
     let Some(m) = moto() else { return };
     let stack = Stack::create(m, 30).await;
@@ -347,11 +347,8 @@ async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
         })
     };
     let graph = Arc::new(built.graph);
-    let queues = Queues {
-        incoming: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.incoming)),
-        outgoing: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.outgoing)),
-        dlq: Arc::new(SqsQueue::new(stack.sqs.clone(), &stack.dlq)),
-    };
+    let queues =
+        dagbench_aws::wiring::scheduler_queues(&stack.sqs, &stack.processor_env("s1-test"));
     let mut scheduler = Scheduler::new(Arc::clone(&graph));
     let mut cfg = DriverConfig::new(run_id.clone());
     cfg.stall_timeout = Duration::from_secs(90);
