@@ -49,11 +49,7 @@ pub(crate) struct ConfigArgs {
 impl ConfigArgs {
     /// The file, the environment and the flags, validated.
     pub(crate) fn load(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => read_config(path)?,
-            None if Path::new(DEFAULT_CONFIG).exists() => read_config(Path::new(DEFAULT_CONFIG))?,
-            None => Config::default(),
-        };
+        let mut config = file_config(self.config.as_deref())?;
         config.apply(&Overrides {
             env: self.env.clone().filter(|e| !e.is_empty()),
             test_run_id: self.test_run_id.clone().filter(|t| !t.is_empty()),
@@ -68,7 +64,14 @@ impl ConfigArgs {
     }
 }
 
-fn read_config(path: &Path) -> anyhow::Result<Config> {
+/// The configuration file: `path`, else `./dagbench.toml` when it exists,
+/// else the defaults (no environment or flag overrides).
+pub(crate) fn file_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let path = match path {
+        Some(p) => p,
+        None if Path::new(DEFAULT_CONFIG).exists() => Path::new(DEFAULT_CONFIG),
+        None => return Ok(Config::default()),
+    };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration {}", path.display()))?;
     Ok(Config::from_toml(&text, &path.display().to_string())?)

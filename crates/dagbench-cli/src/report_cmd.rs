@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use dagbench_infra::Config;
 use dagbench_infra::config::Architecture;
 use dagbench_report::cost::{self, Arch, Estimate, FargateSetup, LambdaSetup, PriceTable, Setup};
 use dagbench_report::html;
@@ -29,41 +28,44 @@ pub(crate) struct PriceArgs {
 }
 
 impl PriceArgs {
-    pub(crate) fn table(&self) -> anyhow::Result<PriceTable> {
-        match &self.prices {
-            None => Ok(PriceTable::bundled()),
+    /// Reads the price table and the configuration once, for any number of
+    /// runs.
+    pub(crate) fn load(&self) -> anyhow::Result<Pricing> {
+        let table = match &self.prices {
+            None => PriceTable::bundled(),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the price table {}", path.display()))?;
-                Ok(PriceTable::from_json(&text, &path.display().to_string())?)
+                PriceTable::from_json(&text, &path.display().to_string())?
             }
-        }
-    }
-
-    fn deployment_config(&self) -> anyhow::Result<Config> {
-        let path = match &self.config {
-            Some(p) => p.clone(),
-            None if Path::new(crate::infra_cmd::DEFAULT_CONFIG).exists() => {
-                PathBuf::from(crate::infra_cmd::DEFAULT_CONFIG)
-            }
-            None => return Ok(Config::default()),
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the configuration {}", path.display()))?;
-        Ok(Config::from_toml(&text, &path.display().to_string())?)
+        Ok(Pricing {
+            table,
+            config: crate::infra_cmd::file_config(self.config.as_deref())?,
+            region: self.region.clone(),
+        })
     }
+}
 
+/// A price table, the configuration that prices local runs, and their
+/// region.
+#[derive(Debug)]
+pub(crate) struct Pricing {
+    table: PriceTable,
+    config: dagbench_infra::Config,
+    region: String,
+}
+
+impl Pricing {
     /// The estimates of `run`: on its own deployment for a cloud run; on
     /// each scenario, configured as `dagbench.toml` says, for a local run.
     pub(crate) fn estimates(&self, run: &RunFiles) -> anyhow::Result<Vec<Estimate>> {
-        let table = self.table()?;
+        let table = &self.table;
         let measured = run::measured(&run.report);
         if let Some(d) = &run.deployment {
-            return Ok(vec![cost::estimate(
-                &measured, &d.setup, &d.region, &table,
-            )?]);
+            return Ok(vec![cost::estimate(&measured, &d.setup, &d.region, table)?]);
         }
-        let config = self.deployment_config()?;
+        let config = &self.config;
         let arch = |a: Architecture| match a {
             Architecture::X86_64 => Arch::X86_64,
             Architecture::Arm64 => Arch::Arm64,
@@ -95,7 +97,7 @@ impl PriceArgs {
         };
         chosen
             .into_iter()
-            .map(|s| Ok(cost::estimate(&measured, s, &self.region, &table)?))
+            .map(|s| Ok(cost::estimate(&measured, s, &self.region, table)?))
             .collect()
     }
 }
@@ -150,7 +152,7 @@ pub(crate) fn cost_lines(estimates: &[Estimate]) -> String {
 pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let dir = run::resolve(&args.run, &args.results);
     let run = RunFiles::load(&dir)?;
-    let estimates = args.prices.estimates(&run)?;
+    let estimates = args.prices.load()?.estimates(&run)?;
     let html = write_html(&run, &estimates, args.out.as_deref())?;
     if args.json {
         println!(
@@ -210,10 +212,11 @@ pub(crate) struct CompareArgs {
 pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     use dagbench_report::compare::{ResultsCheck, Thresholds, compare};
 
+    let pricing = args.prices.load()?;
     let mut loaded = Vec::new();
     for r in &args.runs {
         let run = RunFiles::load(&run::resolve(r, &args.results))?;
-        let estimates = args.prices.estimates(&run)?;
+        let estimates = pricing.estimates(&run)?;
         loaded.push((run, estimates));
     }
     let refs: Vec<(&RunFiles, Vec<Estimate>)> =
@@ -275,6 +278,7 @@ fn estimated_runs(
     test_run_id: &str,
     prices: &PriceArgs,
 ) -> anyhow::Result<(Vec<String>, f64)> {
+    let pricing = prices.load()?;
     let mut runs = Vec::new();
     let mut total = 0.0;
     let Ok(entries) = std::fs::read_dir(results) else {
@@ -290,7 +294,7 @@ fn estimated_runs(
         if run.report.test_run_id != test_run_id || run.report.scenario == "local" {
             continue;
         }
-        if let Some(e) = prices.estimates(&run)?.first() {
+        if let Some(e) = pricing.estimates(&run)?.first() {
             total += e.total;
             runs.push(run.report.run_id.clone());
         }

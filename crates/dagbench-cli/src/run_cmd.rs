@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
-use dagbench_aws::SqsQueue;
 use dagbench_aws::env::ProcessorEnv;
 use dagbench_aws::s3::{S3Location, run_store};
 use dagbench_core::JobGraph;
@@ -21,7 +20,7 @@ use dagbench_core::scheduler::Progress;
 use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_local::run::{LocalConfig, Manifest, read_run_files, run_local, write_run_files};
-use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+use dagbench_runtime::driver::{DriverConfig, RunStatus, drive};
 use dagbench_runtime::ports::{Clock as _, SystemClock};
 use dagbench_runtime::processor::WorkMode;
 use dagbench_runtime::report::RunReport;
@@ -278,8 +277,9 @@ async fn run_async(args: RunArgs, cores: usize) -> anyhow::Result<ExitCode> {
     }
 
     // The cost estimate and the HTML page, from what was just written.
-    let files = dagbench_report::run::RunFiles::load(&result.run_dir)?;
-    let estimates = args.prices.estimates(&files)?;
+    let files =
+        dagbench_report::run::RunFiles::with_report(&result.run_dir, result.report.clone())?;
+    let estimates = args.prices.load()?.estimates(&files)?;
     let html = crate::report_cmd::write_html(&files, &estimates, None)?;
     let report = &result.report;
     if args.json {
@@ -376,12 +376,7 @@ async fn run_cloud(
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> anyhow::Result<dagbench_local::run::LocalRun> {
     let sdk = dagbench_aws::config::from_env().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queues = Queues {
-        incoming: Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url)),
-        outgoing: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
-        dlq: Arc::new(SqsQueue::new(sqs, &env.dlq_url)),
-    };
+    let queues = dagbench_aws::wiring::scheduler_queues(&aws_sdk_sqs::Client::new(&sdk), env);
     let mut scheduler = Scheduler::new(Arc::clone(&graph));
     let mut driver = DriverConfig::new(config.run_id.clone());
     driver.stall_timeout = config.stall_timeout;

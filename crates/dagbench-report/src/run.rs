@@ -113,6 +113,15 @@ impl RunFiles {
                 .unwrap_or_default();
             LoadError::Missing(dir.display().to_string(), hint)
         })?;
+        Self::with_report(dir, report)
+    }
+
+    /// The run in `dir` whose report is already in hand (`dagbench run`,
+    /// which just wrote it): the other files are read.
+    ///
+    /// # Errors
+    /// [`LoadError::Invalid`] for a file that does not parse.
+    pub fn with_report(dir: &Path, report: RunReport) -> Result<Self, LoadError> {
         Ok(Self {
             manifest: read_json(&dir.join("manifest.json"))?,
             merged: read_json(&dir.join("merged_percentiles/merged_percentiles.json"))?,
@@ -159,10 +168,7 @@ pub fn measured(report: &RunReport) -> Measured {
 pub fn summary(report: &RunReport) -> String {
     let mut out = String::new();
     let c = &report.counts;
-    let status = serde_json::to_value(report.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let status = report.status.as_str();
     let _ = writeln!(
         out,
         "run {} {status}: {} jobs in {:.2} s ({:.0} jobs/s) {}",
