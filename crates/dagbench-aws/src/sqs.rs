@@ -2,7 +2,8 @@
 //! ten with per-entry results, long polling (up to 20 s), visibility
 //! changes, depth from the queue's approximate counts. Throttling and 5xx
 //! are retried with backoff by the SDK's standard retry strategy; what still
-//! fails comes back as `QueueError::Unavailable`.
+//! fails comes back as `QueueError::Unavailable`, or `QueueError::Unusable`
+//! when no retry can help (no such queue, access denied).
 
 use std::time::Duration;
 
@@ -29,8 +30,42 @@ pub struct SqsQueue {
     url: String,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> QueueError {
-    QueueError::Unavailable(e.to_string())
+/// Error codes of a client-side (4xx) answer that still pass with time:
+/// throttling, and too many messages in flight.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttl",
+    "RequestThrottled",
+    "OverLimit",
+    "KmsThrottled",
+    "RequestTimeout",
+];
+
+/// A failed call: a 4xx answer (no such queue, access denied, refused
+/// credentials) or a request that could not be built means no retry can
+/// succeed ([`QueueError::Unusable`]); anything else — network, 5xx,
+/// throttling the SDK already retried — may pass ([`QueueError::Unavailable`]).
+fn call_error<E>(
+    e: aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_sqs::error::SdkError;
+    let permanent = match &e {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            let status = service.raw().status().as_u16();
+            (400..500).contains(&status) && !TRANSIENT_CODES.iter().any(|t| code.contains(t))
+        }
+        SdkError::ConstructionFailure(_) => true,
+        _ => false,
+    };
+    let text = aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
+    if permanent {
+        QueueError::Unusable(text)
+    } else {
+        QueueError::Unavailable(text)
+    }
 }
 
 /// Whole seconds, rounded up (SQS takes seconds).
@@ -84,7 +119,7 @@ impl JobQueue for SqsQueue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(call_error)?;
         for failed in out.failed() {
             if let Ok(i) = failed.id().parse::<usize>() {
                 let reason = format!(
@@ -117,7 +152,7 @@ impl JobQueue for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(call_error)?;
         Ok(out
             .messages()
             .iter()
@@ -167,7 +202,7 @@ impl JobQueue for SqsQueue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(call_error)?;
         let mut results: Vec<Result<(), QueueError>> = vec![Ok(()); receipts.len()];
         for failed in out.failed() {
             if let Ok(i) = failed.id().parse::<usize>() {
@@ -228,7 +263,7 @@ impl JobQueue for SqsQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))
+            .map_err(call_error)
     }
 
     async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
@@ -240,7 +275,7 @@ impl JobQueue for SqsQueue {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(call_error)?;
         let get = |name: &QueueAttributeName| {
             out.attributes()
                 .and_then(|a| a.get(name))

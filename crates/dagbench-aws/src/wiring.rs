@@ -6,10 +6,13 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use dagbench_core::ids::RunId;
 use dagbench_core::message::Limits;
+use dagbench_runtime::driver::Queues;
 use dagbench_runtime::ports::{Clock, JobQueue, MetricsSink};
 use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
 
 use crate::env::ProcessorEnv;
+use dagbench_store::RunStore;
+
 use crate::s3::{S3Location, run_store};
 use crate::{DynamoLedger, SqsQueue};
 
@@ -31,13 +34,7 @@ pub fn wire(
     clock: Arc<dyn Clock>,
 ) -> Result<Wired, object_store::Error> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let store = run_store(&S3Location {
-        bucket: env.bucket_name.clone(),
-        prefix: env.results_prefix.clone(),
-        endpoint: env.endpoint_url.clone(),
-        region: sdk.region().map(ToString::to_string),
-        credentials: sdk.credentials_provider(),
-    })?;
+    let store = stack_store(sdk, env)?;
     let processor = Arc::new(Processor {
         store,
         ledger: Arc::new(DynamoLedger::new(
@@ -63,13 +60,51 @@ pub fn wire(
     })
 }
 
+/// The stack's bucket (under `RESULTS_PREFIX`), as its processors see it.
+///
+/// # Errors
+/// When object_store cannot be configured for it.
+pub fn stack_store(sdk: &SdkConfig, env: &ProcessorEnv) -> Result<RunStore, object_store::Error> {
+    run_store(&S3Location {
+        bucket: env.bucket_name.clone(),
+        prefix: env.results_prefix.clone(),
+        endpoint: env.endpoint_url.clone(),
+        region: sdk.region().map(ToString::to_string),
+        credentials: sdk.credentials_provider(),
+    })
+}
+
+/// What a scheduler uses of a stack: its three queues, its job table and
+/// its bucket.
+#[derive(Debug, Clone)]
+pub struct SchedulerSide {
+    pub queues: Queues,
+    pub ledger: Arc<DynamoLedger>,
+    pub store: RunStore,
+}
+
+/// The scheduler's side of the stack `env` describes.
+///
+/// # Errors
+/// When object_store cannot be configured for the bucket.
+pub fn scheduler_side(
+    sdk: &SdkConfig,
+    env: &ProcessorEnv,
+) -> Result<SchedulerSide, object_store::Error> {
+    Ok(SchedulerSide {
+        queues: scheduler_queues(&aws_sdk_sqs::Client::new(sdk), env),
+        ledger: Arc::new(DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &env.table_name,
+        )),
+        store: stack_store(sdk, env)?,
+    })
+}
+
 /// The scheduler's side of a stack: its incoming, outgoing and dead-letter
 /// queues on SQS.
-pub fn scheduler_queues(
-    sqs: &aws_sdk_sqs::Client,
-    env: &ProcessorEnv,
-) -> dagbench_runtime::driver::Queues {
-    dagbench_runtime::driver::Queues {
+pub fn scheduler_queues(sqs: &aws_sdk_sqs::Client, env: &ProcessorEnv) -> Queues {
+    Queues {
         incoming: Arc::new(SqsQueue::new(sqs.clone(), &env.incoming_queue_url)),
         outgoing: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
         dlq: Arc::new(SqsQueue::new(sqs.clone(), &env.dlq_url)),

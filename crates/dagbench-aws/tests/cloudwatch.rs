@@ -5,44 +5,78 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, StandardUnit, Statistic};
-use dagbench_aws::config;
-use dagbench_aws::emulator::{moto, unique};
-use dagbench_aws::metrics::{CloudWatchSink, EmfSink};
-use dagbench_runtime::conformance::{self as suite, ObservedMetric};
-use dagbench_runtime::ports::{METRIC_DIMENSION, METRIC_NAMESPACE, MetricUnit, SystemClock};
+use async_trait::async_trait;
+use dagbench_aws::metrics::EmfSink;
+use dagbench_runtime::ports::{
+    METRIC_DIMENSION, METRIC_NAMESPACE, MetricUnit, MetricsSink, SystemClock,
+};
+use dagbench_testkit::conformance::{MetricsBackend, ObservedMetric};
 
-#[tokio::test]
-async fn put_metric_data_by_name_and_test_run() {
-    let Some(m) = moto() else { return };
-    let client =
-        aws_sdk_cloudwatch::Client::new(&config::for_endpoint(&m.endpoint, "us-east-1").await);
-    let (run_a, run_b) = (unique("cw-a"), unique("cw-b"));
-    let (sink, _task) = CloudWatchSink::start(client.clone(), Duration::from_secs(3600));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    // What CloudWatch answers for one metric: the statistics of the data
-    // points in the unit they were sent with.
-    let read = |name: &'static str, run: String| {
-        let client = client.clone();
-        async move {
+/// Batched PutMetricData, read back with GetMetricStatistics.
+#[cfg(feature = "worker")]
+mod put_metric_data {
+    use std::time::Duration;
+
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, StandardUnit, Statistic};
+    use dagbench_aws::cloudwatch::CloudWatchSink;
+    use dagbench_aws::config;
+    use dagbench_testkit::moto::{moto, unique};
+
+    use super::*;
+
+    pub(super) struct PutMetricData {
+        client: aws_sdk_cloudwatch::Client,
+        sink: CloudWatchSink,
+        _task: tokio::task::JoinHandle<()>,
+    }
+
+    impl PutMetricData {
+        pub(super) async fn new() -> Option<Self> {
+            let m = moto()?;
+            let client = aws_sdk_cloudwatch::Client::new(
+                &config::for_endpoint(&m.endpoint, "us-east-1").await,
+            );
+            let (sink, task) = CloudWatchSink::start(client.clone(), Duration::from_secs(3600));
+            Some(Self {
+                client,
+                sink,
+                _task: task,
+            })
+        }
+    }
+
+    #[async_trait]
+    impl MetricsBackend for PutMetricData {
+        fn sink(&self) -> &dyn MetricsSink {
+            &self.sink
+        }
+
+        async fn flush(&self) {
+            self.sink.flush_and_wait().await;
+        }
+
+        /// What CloudWatch answers for one metric: the statistics of the
+        /// data points in the unit they were sent with.
+        async fn read(&self, name: &'static str, run: &str) -> Option<ObservedMetric> {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
             for (unit, ours) in [
                 (StandardUnit::Milliseconds, MetricUnit::Milliseconds),
                 (StandardUnit::Count, MetricUnit::Count),
             ] {
-                let out = client
+                let out = self
+                    .client
                     .get_metric_statistics()
                     .namespace(METRIC_NAMESPACE)
                     .metric_name(name)
                     .dimensions(
                         Dimension::builder()
                             .name(METRIC_DIMENSION)
-                            .value(&run)
+                            .value(run)
                             .build(),
                     )
                     .start_time(DateTime::from_secs(now - 3600))
@@ -65,16 +99,15 @@ async fn put_metric_data_by_name_and_test_run() {
             }
             None
         }
-    };
-    suite::metrics_by_name_and_test_run(
-        &sink,
-        async || sink.flush_and_wait().await,
-        read,
-        &run_a,
-        &run_b,
-    )
-    .await;
+
+        fn test_runs(&self) -> (String, String) {
+            (unique("cw-a"), unique("cw-b"))
+        }
+    }
 }
+
+#[cfg(feature = "worker")]
+dagbench_testkit::metrics_conformance!(cloudwatch, put_metric_data::PutMetricData::new().await);
 
 /// A writer the test can read back.
 #[derive(Clone, Default)]
@@ -130,14 +163,40 @@ fn extract_emf(text: &str) -> HashMap<(String, String), ObservedMetric> {
     out
 }
 
-#[tokio::test]
-async fn emf_lines_by_name_and_test_run() {
-    let lines = Lines::default();
-    let sink = EmfSink::new(Box::new(lines.clone()), Arc::new(SystemClock));
-    let read = |name: &'static str, run: String| {
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        let seen = extract_emf(&text).get(&(name.to_owned(), run)).copied();
-        async move { seen }
-    };
-    suite::metrics_by_name_and_test_run(&sink, async || {}, read, "emf-a", "emf-b").await;
+/// EMF lines, read back as CloudWatch Logs extracts them.
+struct Emf {
+    lines: Lines,
+    sink: EmfSink,
 }
+
+impl Emf {
+    fn new() -> Self {
+        let lines = Lines::default();
+        Self {
+            sink: EmfSink::new(Box::new(lines.clone()), Arc::new(SystemClock)),
+            lines,
+        }
+    }
+}
+
+#[async_trait]
+impl MetricsBackend for Emf {
+    fn sink(&self) -> &dyn MetricsSink {
+        &self.sink
+    }
+
+    async fn flush(&self) {}
+
+    async fn read(&self, name: &'static str, run: &str) -> Option<ObservedMetric> {
+        let text = String::from_utf8(self.lines.0.lock().unwrap().clone()).unwrap();
+        extract_emf(&text)
+            .get(&(name.to_owned(), run.to_owned()))
+            .copied()
+    }
+
+    fn test_runs(&self) -> (String, String) {
+        ("emf-a".into(), "emf-b".into())
+    }
+}
+
+dagbench_testkit::metrics_conformance!(emf, Some(Emf::new()));

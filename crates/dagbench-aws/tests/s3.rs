@@ -2,12 +2,12 @@
 //! objects as `None`, the prefix honoured.
 
 use bytes::Bytes;
-use dagbench_aws::emulator::{moto, unique};
 use dagbench_aws::s3::{S3Location, run_store};
 use dagbench_core::ids::{JobId, RunId, SequenceId};
 use dagbench_flight::model::{compute_sequence, sequence_key};
 use dagbench_flight::stats::SequencePercentiles;
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
+use dagbench_testkit::moto::{moto, unique};
 
 #[tokio::test]
 async fn run_store_round_trips_on_s3() {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use dagbench_aws::SqsQueue;
 use dagbench_aws::config::for_endpoint;
-use dagbench_aws::emulator::{moto, unique};
 use dagbench_runtime::ports::JobQueue;
+use dagbench_testkit::moto::{moto, unique};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -114,7 +114,7 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
 
     // Parquet writes: the first legs, encoded and written to local disk.
     let dir = tempdir()?;
-    let store = RunStore::local(&dir.path.join("ours"))?;
+    let store = RunStore::local(&dir.path().join("ours"))?;
     let run_id = RunId::new("bench")?;
     let mut to_write = Vec::new();
     'outer: for seq in &sequences {
@@ -126,7 +126,7 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
         }
     }
     say(format!("writing {} delays parquet files…", to_write.len()));
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let runtime = crate::rt::current_thread()?;
     let started = Instant::now();
     runtime.block_on(async {
         for (id, leg) in &to_write {
@@ -136,7 +136,7 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     let parquet_files_per_sec = to_write.len() as f64 / started.elapsed().as_secs_f64();
-    let parquet_bytes: u64 = walk_size(&dir.path.join("ours"));
+    let parquet_bytes: u64 = walk_size(&dir.path().join("ours"));
     let files_written = to_write.len();
     drop(to_write);
 
@@ -147,7 +147,7 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
             "running the numpy/pyarrow baseline ({})…",
             args.python
         ));
-        numpy_baseline(args, &sequences, &dir.path, files_written)?
+        numpy_baseline(args, &sequences, dir.path(), files_written)?
     };
     if let Some(b) = baseline
         .as_ref()

@@ -18,14 +18,13 @@ use clap::Args;
 use dagbench_core::graph::shapes::{self, Shape, ShapeSpec};
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_local::SqliteLedger;
-use dagbench_local::run::{LocalConfig, run_local};
+use dagbench_run::{LocalOptions, RunRequest, Start, TargetSpec, Workload};
 use dagbench_runtime::ports::{Clock as _, Finished, JobLedger, SystemClock};
 use dagbench_runtime::processor::{WorkMode, output_object};
 use dagbench_store::RunStore;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::bench::tempdir_in;
 use crate::output::{rate, thousands};
 
 #[derive(Debug, Args)]
@@ -70,13 +69,8 @@ pub(crate) enum Profile {
 }
 
 pub(crate) fn run(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        // As `dagbench run` does: one blocking thread per core.
-        .max_blocking_threads(crate::run_cmd::blocking_threads())
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args, profile))
+    // The runtime `dagbench run` uses.
+    crate::rt::multi_thread()?.block_on(run_async(args, profile))
 }
 
 async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCode> {
@@ -121,26 +115,32 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
         .dir
         .clone()
         .or_else(|| shm.is_dir().then(|| shm.to_path_buf()));
-    let dir = tempdir_in(base.as_deref())?;
-    let config = LocalConfig {
-        results: dir.path.join("results"),
-        run_id: RunId::new("bench")?,
-        test_run_id: "bench".into(),
-        workers: workers as usize,
-        work_mode: WorkMode::Sleep,
-        visibility_timeout: Duration::from_secs(300),
-        max_receive_count: 3,
+    let dir = crate::bench::tempdir_in(base.as_deref())?;
+    let request = RunRequest {
+        results: dir.path().join("results"),
+        start: Start::New {
+            run_id: Some(RunId::new("bench")?),
+            test_run_id: "bench".into(),
+            workload: Workload::Graph(Arc::clone(&graph)),
+        },
+        target: TargetSpec::Local(LocalOptions {
+            workers: workers as usize,
+            work_mode: WorkMode::Sleep,
+            visibility_timeout: Duration::from_secs(300),
+            max_receive_count: 3,
+        }),
         stall_timeout: Duration::from_secs(120),
         grace: Duration::from_secs(5),
     };
     say(format!(
         "running {} {shape} jobs ({work_ms} ms work, {data_kb} KiB output) with {workers} workers in {}…",
         thousands(u64::from(jobs)),
-        dir.path.display()
+        dir.path().display()
     ));
+    let prepared = dagbench_run::prepare(request).await?;
     let (_stop, stop_rx) = watch::channel(false);
     let started = Instant::now();
-    let run = run_local(Arc::clone(&graph), &config, false, stop_rx, &mut |_| {}).await?;
+    let run = prepared.execute(stop_rx, &mut |_| {}).await?;
     let wall = started.elapsed();
     let report = &run.report;
     if report.counts.completed != u64::from(jobs) {
@@ -157,7 +157,7 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
                 "running the raw loop (the same output objects and ledger rows, nothing else)…"
                     .into(),
             );
-            let raw = raw_loop(&dir.path.join("raw"), jobs, workers as usize, data_kb).await?;
+            let raw = raw_loop(&dir.path().join("raw"), jobs, workers as usize, data_kb).await?;
             (
                 "raw loop: output object + ledger row per job, same concurrency".to_owned(),
                 Some(raw),

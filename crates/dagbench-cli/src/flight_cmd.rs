@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use dagbench_core::ids::RunId;
-use dagbench_flight::aircraft::{AircraftGraph, AircraftRun, build_aircraft_graph};
 use dagbench_flight::sequence::{Sequence, SequenceJson};
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
+use dagbench_run::workload::{AircraftWorkload, Built, Workload};
 use dagbench_store::RunStore;
 
 use crate::output::thousands;
@@ -173,7 +173,7 @@ pub(crate) struct AircraftArgs {
     #[arg(long)]
     pub(crate) crew: bool,
     /// Probability of accepting each candidate crew connection.
-    #[arg(long = "crew-probability", default_value_t = 0.3)]
+    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY)]
     pub(crate) crew_probability: f64,
     /// Run id: the top folder of the run's results [default: aircraft-<seed>].
     #[arg(long = "run-id")]
@@ -186,56 +186,35 @@ pub(crate) struct AircraftArgs {
 }
 
 impl AircraftArgs {
-    pub(crate) fn run(&self, seed: u64) -> anyhow::Result<AircraftRun> {
-        if !(0.0..=1.0).contains(&self.crew_probability) {
-            bail!(
-                "--crew-probability must be within 0..=1, got {}",
-                self.crew_probability
-            );
-        }
-        let run_id = match &self.run_id {
-            Some(id) => id.clone(),
-            None => RunId::new(format!("aircraft-{seed}"))?,
-        };
-        Ok(AircraftRun {
-            run_id,
-            run_seed: seed,
+    /// The workload these flags describe, with `seed`.
+    pub(crate) fn workload(&self, seed: u64) -> anyhow::Result<AircraftWorkload> {
+        Ok(AircraftWorkload {
+            sequences: self.sequences,
             samples: self.samples,
+            seed,
             crew_probability: self.crew.then_some(self.crew_probability),
+            airports: self.generator.airports()?,
+            generator: self.generator.options(),
         })
     }
 
     /// Generates the sequences and the graph, and writes the sequences and
     /// every job's details under the results root.
-    pub(crate) fn build(&self, seed: u64) -> anyhow::Result<(AircraftRun, AircraftGraph)> {
-        let run = self.run(seed)?;
-        let airports = self.generator.airports()?;
-        let sequences = generate_aircraft_daily_sequences(
-            self.sequences,
-            seed,
-            &airports,
-            &self.generator.options(),
-        )?;
-        let graph = build_aircraft_graph(&sequences, &run);
+    pub(crate) fn build(&self, seed: u64) -> anyhow::Result<Built> {
+        let run_id = match &self.run_id {
+            Some(id) => id.clone(),
+            None => RunId::new(format!("aircraft-{seed}"))?,
+        };
+        let built = Workload::Aircraft(self.workload(seed)?).build(&run_id)?;
         let store = RunStore::local(&self.results)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-        runtime.block_on(async {
-            for seq in &sequences {
-                store.put_sequence(seq).await?;
-            }
-            for (job, details) in &graph.details {
-                store.put_job_details(&run.run_id, job, details).await?;
-            }
-            anyhow::Ok(())
-        })?;
+        crate::rt::current_thread()?.block_on(built.upload(&store, &run_id))?;
         eprintln!(
-            "wrote {} sequences and {} job details under {} (run {}, {} crew connections)",
-            thousands(sequences.len() as u64),
-            thousands(graph.details.len() as u64),
+            "wrote {} sequences and {} job details under {} (run {run_id}, {} crew connections)",
+            thousands(built.inputs.sequences.len() as u64),
+            thousands(built.inputs.details.len() as u64),
             self.results.display(),
-            run.run_id,
-            graph.crew_edges
+            built.inputs.crew_edges
         );
-        Ok((run, graph))
+        Ok(built)
     }
 }

@@ -151,7 +151,7 @@ pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
     match command {
         GraphCommand::Generate(args) => {
             let graph = if args.shape.shape == ShapeName::Aircraft {
-                args.aircraft.build(args.shape.seed)?.1.graph
+                std::sync::Arc::unwrap_or_clone(args.aircraft.build(args.shape.seed)?.graph)
             } else {
                 shapes::generate(&args.shape.spec(1000)?)
             };

@@ -182,9 +182,7 @@ pub(crate) struct DeployArgs {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
+    Ok(crate::rt::current_thread()?)
 }
 
 /// `dagbench bootstrap`.

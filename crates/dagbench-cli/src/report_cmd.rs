@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use dagbench_infra::config::Architecture;
-use dagbench_report::cost::{self, Arch, Estimate, FargateSetup, LambdaSetup, PriceTable, Setup};
-use dagbench_report::html;
+use dagbench_report::cost::Estimate;
+use dagbench_report::pricing::{Pricing, cost_lines};
 use dagbench_report::run::{self, RunFiles};
 
 /// Where prices come from and which region's apply.
@@ -29,76 +28,13 @@ pub(crate) struct PriceArgs {
 
 impl PriceArgs {
     /// Reads the price table and the configuration once, for any number of
-    /// runs.
+    /// runs; a region the table lacks is an error here, before any work.
     pub(crate) fn load(&self) -> anyhow::Result<Pricing> {
-        let table = match &self.prices {
-            None => PriceTable::bundled(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the price table {}", path.display()))?;
-                PriceTable::from_json(&text, &path.display().to_string())?
-            }
-        };
-        Ok(Pricing {
-            table,
-            config: crate::infra_cmd::file_config(self.config.as_deref())?,
-            region: self.region.clone(),
-        })
-    }
-}
-
-/// A price table, the configuration that prices local runs, and their
-/// region.
-#[derive(Debug)]
-pub(crate) struct Pricing {
-    table: PriceTable,
-    config: dagbench_infra::Config,
-    region: String,
-}
-
-impl Pricing {
-    /// The estimates of `run`: on its own deployment for a cloud run; on
-    /// each scenario, configured as `dagbench.toml` says, for a local run.
-    pub(crate) fn estimates(&self, run: &RunFiles) -> anyhow::Result<Vec<Estimate>> {
-        let table = &self.table;
-        let measured = run::measured(&run.report);
-        if let Some(d) = &run.deployment {
-            return Ok(vec![cost::estimate(&measured, &d.setup, &d.region, table)?]);
-        }
-        let config = &self.config;
-        let arch = |a: Architecture| match a {
-            Architecture::X86_64 => Arch::X86_64,
-            Architecture::Arm64 => Arch::Arm64,
-        };
-        let f = &config.fargate;
-        let workers = u32::try_from(run.report.workers.max(1)).unwrap_or(u32::MAX);
-        let setups = [
-            Setup::Lambda(LambdaSetup {
-                memory_mb: config.lambda.memory_mb,
-                arch: arch(config.lambda.architecture),
-                batch_size: config.lambda.batch_size,
-            }),
-            Setup::Fargate(FargateSetup {
-                cpu: f.cpu,
-                memory_mb: f.memory_mb,
-                arch: arch(f.architecture),
-                // As many polling loops as the run had workers.
-                tasks: workers.div_ceil(f.concurrency.max(1)),
-                concurrency: f.concurrency,
-                batch_size: f.batch_size,
-            }),
-        ];
-        // A cloud run without its deployment record is priced on its own
-        // scenario; a local run on both.
-        let chosen: Vec<&Setup> = match run.report.scenario.as_str() {
-            "scenario-1" => vec![&setups[0]],
-            "scenario-2" => vec![&setups[1]],
-            _ => setups.iter().collect(),
-        };
-        chosen
-            .into_iter()
-            .map(|s| Ok(cost::estimate(&measured, s, &self.region, table)?))
-            .collect()
+        Ok(Pricing::load(
+            self.prices.as_deref(),
+            crate::infra_cmd::file_config(self.config.as_deref())?,
+            &self.region,
+        )?)
     }
 }
 
@@ -119,41 +55,11 @@ pub(crate) struct ReportArgs {
     json: bool,
 }
 
-/// Writes `report.html` for `run` (to `out`, default the run directory);
-/// returns its path.
-pub(crate) fn write_html(
-    run: &RunFiles,
-    estimates: &[Estimate],
-    out: Option<&Path>,
-) -> anyhow::Result<PathBuf> {
-    let path = out.map_or_else(|| run.dir.join("report.html"), Path::to_path_buf);
-    std::fs::write(&path, html::render(run, estimates))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
-}
-
-/// The estimate lines `dagbench run` and `dagbench report` print.
-pub(crate) fn cost_lines(estimates: &[Estimate]) -> String {
-    let mut out = String::new();
-    for e in estimates {
-        out.push_str(&format!(
-            "  estimated cost {}: ${:.6} (${:.6} per 1,000 jobs; {} prices {})\n",
-            e.setup.describe(),
-            e.total,
-            e.per_1000_jobs,
-            e.region,
-            e.prices
-        ));
-    }
-    out
-}
-
 /// `dagbench report`.
 pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let dir = run::resolve(&args.run, &args.results);
     let run = RunFiles::load(&dir)?;
-    let estimates = args.prices.load()?.estimates(&run)?;
-    let html = write_html(&run, &estimates, args.out.as_deref())?;
+    let (estimates, html) = args.prices.load()?.publish(&run, args.out.as_deref())?;
     if args.json {
         println!(
             "{}",
@@ -291,12 +197,12 @@ fn estimated_runs(
             continue;
         }
         let run = RunFiles::load(&dir)?;
-        if run.report.test_run_id != test_run_id || run.report.scenario == "local" {
+        if run.report.test_run_id != test_run_id || !run.report.scenario.is_cloud() {
             continue;
         }
         if let Some(e) = pricing.estimates(&run)?.first() {
             total += e.total;
-            runs.push(run.report.run_id.clone());
+            runs.push(run.report.run_id.to_string());
         }
     }
     Ok((runs, total))
@@ -310,13 +216,10 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
     let today = time::OffsetDateTime::now_utc().date();
     let start = (today - time::Duration::days(i64::from(args.days))).to_string();
     let end = (today + time::Duration::days(1)).to_string();
-    let actual = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let aws = dagbench_deploy::Aws::from_env().await?;
-            actual_costs(&aws, &args.test_run_id, &start, &end).await
-        })?;
+    let actual = crate::rt::current_thread()?.block_on(async {
+        let aws = dagbench_deploy::Aws::from_env().await?;
+        actual_costs(&aws, &args.test_run_id, &start, &end).await
+    })?;
     let (runs, estimated) = estimated_runs(&args.results, &args.test_run_id, &args.prices)?;
     if args.json {
         println!(

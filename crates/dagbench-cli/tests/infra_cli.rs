@@ -11,10 +11,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Scratch, text};
-use dagbench_aws::emulator::{moto, unique};
 use dagbench_deploy::Aws;
 use dagbench_deploy::lifecycle::discover;
 use dagbench_infra::StackKind;
+use dagbench_testkit::moto::{moto, unique};
 use serde_json::Value;
 
 /// `dagbench args…` in `dir`, with none of the caller's deployment or
@@ -32,7 +32,7 @@ fn dagbench_in(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
 #[test]
 fn config_comes_from_the_file_the_environment_and_flags_in_that_order() {
     let dir = Scratch::new("infra-config");
-    let out = dagbench_in(&dir.0, &["config"], &[]);
+    let out = dagbench_in(dir.root(), &["config"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(
@@ -44,7 +44,7 @@ fn config_comes_from_the_file_the_environment_and_flags_in_that_order() {
         "dagbench.toml",
         "env = \"qa\"\n[lambda]\nmemory_mb = 1024\n",
     );
-    let out = dagbench_in(&dir.0, &["config"], &[]);
+    let out = dagbench_in(dir.root(), &["config"], &[]);
     let shown = text(&out.stdout);
     assert!(
         shown.contains("env = \"qa\"") && shown.contains("memory_mb = 1024"),
@@ -52,7 +52,7 @@ fn config_comes_from_the_file_the_environment_and_flags_in_that_order() {
     );
 
     let out = dagbench_in(
-        &dir.0,
+        dir.root(),
         &["config", "--lambda-memory", "2048"],
         &[
             ("ENV", "prod".into()),
@@ -67,7 +67,7 @@ fn config_comes_from_the_file_the_environment_and_flags_in_that_order() {
         "{shown}"
     );
     let out = dagbench_in(
-        &dir.0,
+        dir.root(),
         &["config", "--env", "stage"],
         &[("ENV", "prod".into())],
     );
@@ -81,7 +81,7 @@ fn config_comes_from_the_file_the_environment_and_flags_in_that_order() {
 fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
     let dir = Scratch::new("infra-invalid");
     let out = dagbench_in(
-        &dir.0,
+        dir.root(),
         &["synth", "--scenario", "2", "--fargate-memory", "4096"],
         &[],
     );
@@ -94,7 +94,7 @@ fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
     assert!(out.stdout.is_empty(), "nothing is synthesized");
 
     let out = dagbench_in(
-        &dir.0,
+        dir.root(),
         &[
             "config",
             "--lambda-memory",
@@ -111,7 +111,7 @@ fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
     );
 
     let bad = dir.file("bad.toml", "[queues]\nvisibility_timeout_s = 100\n");
-    let out = dagbench_in(&dir.0, &["config", "--config", &bad], &[]);
+    let out = dagbench_in(dir.root(), &["config", "--config", &bad], &[]);
     let err = text(&out.stderr);
     assert!(
         err.contains("queues.visibility_timeout_s = 100") && err.contains("360"),
@@ -119,14 +119,14 @@ fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
     );
 
     let typo = dir.file("typo.toml", "[lambda]\nmemroy_mb = 512\n");
-    let out = dagbench_in(&dir.0, &["config", "--config", &typo], &[]);
+    let out = dagbench_in(dir.root(), &["config", "--config", &typo], &[]);
     let err = text(&out.stderr);
     assert!(
         err.contains("typo.toml") && err.contains("memroy_mb"),
         "{err}"
     );
 
-    let out = dagbench_in(&dir.0, &["config", "--config", "missing.toml"], &[]);
+    let out = dagbench_in(dir.root(), &["config", "--config", "missing.toml"], &[]);
     assert!(text(&out.stderr).contains("missing.toml"));
 }
 
@@ -134,7 +134,7 @@ fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
 fn synth_prints_one_template_or_writes_all_four() {
     let dir = Scratch::new("infra-synth");
     let out = dagbench_in(
-        &dir.0,
+        dir.root(),
         &["synth", "--scenario", "1", "--lambda-memory", "512"],
         &[],
     );
@@ -144,9 +144,13 @@ fn synth_prints_one_template_or_writes_all_four() {
     assert_eq!(f["FunctionName"], "scenario-1-dev-processor");
     assert_eq!(f["MemorySize"], 512);
 
-    let out = dagbench_in(&dir.0, &["synth", "--out", "templates", "--env", "qa"], &[]);
+    let out = dagbench_in(
+        dir.root(),
+        &["synth", "--out", "templates", "--env", "qa"],
+        &[],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut files: Vec<String> = std::fs::read_dir(dir.0.join("templates"))
+    let mut files: Vec<String> = std::fs::read_dir(dir.root().join("templates"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -162,19 +166,19 @@ fn synth_prints_one_template_or_writes_all_four() {
     );
     for f in &files {
         let t: Value =
-            serde_json::from_slice(&std::fs::read(dir.0.join("templates").join(f)).unwrap())
+            serde_json::from_slice(&std::fs::read(dir.root().join("templates").join(f)).unwrap())
                 .unwrap();
         assert_eq!(t["AWSTemplateFormatVersion"], "2010-09-09");
     }
 
-    let out = dagbench_in(&dir.0, &["synth"], &[]);
+    let out = dagbench_in(dir.root(), &["synth"], &[]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("--scenario"),
         "{}",
         text(&out.stderr)
     );
-    let out = dagbench_in(&dir.0, &["synth", "--scenario", "3"], &[]);
+    let out = dagbench_in(dir.root(), &["synth", "--scenario", "3"], &[]);
     assert!(
         text(&out.stderr).contains("bootstrap, shared, 1 or 2"),
         "{}",
@@ -333,7 +337,7 @@ async fn scenario_2_lifecycle_through_the_cli() {
     let dir = Scratch::new("infra-lifecycle");
     let env_name = unique("c");
     let aws_env = emulator_env(&m.endpoint);
-    let run = |args: &[&str]| dagbench_in(&dir.0, args, &aws_env);
+    let run = |args: &[&str]| dagbench_in(dir.root(), args, &aws_env);
     let common = [
         "--env",
         env_name.as_str(),
@@ -429,7 +433,7 @@ async fn scenario_2_lifecycle_through_the_cli() {
     let run_dir = if run_dir.is_absolute() {
         run_dir.to_path_buf()
     } else {
-        dir.0.join(run_dir)
+        dir.root().join(run_dir)
     };
     let deployment: Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("deployment.json")).unwrap()).unwrap();
@@ -498,7 +502,7 @@ fn cost_reads_cost_explorer_by_tag_beside_the_estimates() {
     let Some(m) = moto() else { return };
     let dir = Scratch::new("infra-cost");
     let aws_env = emulator_env(&m.endpoint);
-    let run = |args: &[&str]| dagbench_in(&dir.0, args, &aws_env);
+    let run = |args: &[&str]| dagbench_in(dir.root(), args, &aws_env);
 
     // Nothing tagged yet: say why that is usual and what to do.
     let out = run(&["cost", "--test-run-id", "nothing-here"]);
@@ -524,12 +528,12 @@ fn cost_reads_cost_explorer_by_tag_beside_the_estimates() {
         "baseline",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let report_path = dir.0.join("results/s2/report.json");
+    let report_path = dir.root().join("results/s2/report.json");
     let mut report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     report["scenario"] = "scenario-2".into();
     std::fs::write(&report_path, report.to_string()).unwrap();
     std::fs::write(
-        dir.0.join("results/s2/deployment.json"),
+        dir.root().join("results/s2/deployment.json"),
         r#"{"region":"us-east-1","setup":{"scenario":"scenario-2","cpu":256,"memory_mb":512,"arch":"x86_64","tasks":2,"concurrency":4,"batch_size":10}}"#,
     )
     .unwrap();

@@ -58,10 +58,11 @@ fn the_default_workload_leaves_results_ledger_and_report() {
         "sequences/sequence_8.json",
         "r1/percentiles/8.json",
     ] {
-        assert!(dir.0.join(file).is_file(), "{file} missing");
+        assert!(dir.root().join(file).is_file(), "{file} missing");
     }
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.0.join("r1/manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.root().join("r1/manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(
         (
             manifest["workload"].as_str(),
@@ -71,7 +72,7 @@ fn the_default_workload_leaves_results_ledger_and_report() {
         (Some("aircraft"), Some(50), Some(1))
     );
     let report: Value =
-        serde_json::from_slice(&std::fs::read(dir.0.join("r1/report.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.root().join("r1/report.json")).unwrap()).unwrap();
     assert_eq!(report["status"], "completed");
     assert_eq!(report["counts"]["completed"], report["graph"]["jobs"]);
     // Same seed, same numbers, whatever the run id and worker count.
@@ -92,7 +93,7 @@ fn the_default_workload_leaves_results_ledger_and_report() {
     assert!(again.status.success());
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
-    assert_eq!(merged(&dir.0, "r1"), merged(&dir.0, "r2"));
+    assert_eq!(merged(dir.root(), "r1"), merged(dir.root(), "r2"));
     // A run id is never reused by accident.
     let clash = dagbench(&[
         "run",
@@ -114,7 +115,7 @@ fn the_default_workload_leaves_results_ledger_and_report() {
 #[test]
 fn a_failing_graph_exits_non_zero_naming_the_job() {
     let dir = Scratch::new("failing");
-    let graph = dir.0.join("g.json");
+    let graph = dir.root().join("g.json");
     std::fs::write(
         &graph,
         r#"{"jobs": [{"job_id": "a"}, {"job_id": "b", "depends_on": ["a"], "input_key": "nowhere/jobs/b.json"}, {"job_id": "c", "depends_on": ["b"]}]}"#,
@@ -183,7 +184,7 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let ledger_path = dir.0.join("k/ledger.sqlite");
+    let ledger_path = dir.root().join("k/ledger.sqlite");
     let run = RunId::new("k").unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -254,7 +255,7 @@ fn sigkill_mid_run_then_resume_recomputes_nothing() {
         "--json",
     ]);
     assert!(clean.status.success());
-    assert_eq!(merged(&dir.0, "k"), merged(&dir.0, "clean"));
+    assert_eq!(merged(dir.root(), "k"), merged(dir.root(), "clean"));
 }
 
 #[test]
@@ -277,7 +278,7 @@ fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let ledger_path = dir.0.join("i/ledger.sqlite");
+    let ledger_path = dir.root().join("i/ledger.sqlite");
     let run = RunId::new("i").unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -7,16 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dagbench_aws::emulator::{Stack, moto};
-use dagbench_aws::s3::{S3Location, run_store};
 use dagbench_aws::{DynamoLedger, SqsQueue};
 use dagbench_core::Scheduler;
 use dagbench_core::ids::RunId;
-use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
-use dagbench_flight::stats::reference_run;
-use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_runtime::driver::{DriverConfig, RunStatus, drive};
 use dagbench_runtime::ports::{JobLedger, JobQueue, SystemClock};
+use dagbench_testkit::Aircraft;
+use dagbench_testkit::moto::{Stack, moto};
 
 fn worker(s: &Stack, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dagbench"))
@@ -53,35 +50,9 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
     let Some(m) = moto() else { return };
     let s = Stack::create(m, 30).await;
-    let run_id = RunId::new("s2-e2e").unwrap();
-    let seeds = 5;
-    let seqs = generate_aircraft_daily_sequences(
-        4,
-        seeds,
-        &Airports::embedded(),
-        &GeneratorOptions::default(),
-    )
-    .unwrap();
-    let built = build_aircraft_graph(
-        &seqs,
-        &AircraftRun {
-            run_id: run_id.clone(),
-            run_seed: seeds,
-            samples: 64,
-            crew_probability: None,
-        },
-    );
-    let store = run_store(&S3Location {
-        bucket: s.bucket.clone(),
-        prefix: String::new(),
-        endpoint: Some(s.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        credentials: None,
-    })
-    .unwrap();
-    for (job, details) in &built.details {
-        store.put_job_details(&run_id, job, details).await.unwrap();
-    }
+    let aircraft = Aircraft::new("s2-e2e", 4, 5, 64);
+    let store = s.store();
+    aircraft.seed(&store).await;
     // Poison first: dead-lettered at once, with the reason attached.
     let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
     incoming
@@ -128,15 +99,13 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
         .await
         .unwrap();
 
-    let graph = Arc::new(built.graph);
-    let queues = dagbench_aws::wiring::scheduler_queues(&s.sqs, &s.processor_env("s2-test"));
-    let mut scheduler = Scheduler::new(Arc::clone(&graph));
-    let mut cfg = DriverConfig::new(run_id.clone());
+    let graph = Arc::new(aircraft.graph());
+    let mut cfg = DriverConfig::new(aircraft.run_id.clone());
     cfg.stall_timeout = Duration::from_secs(90);
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     let outcome = drive(
-        &mut scheduler,
-        &queues,
+        Scheduler::new(Arc::clone(&graph)),
+        &s.queues(),
         Arc::new(SystemClock),
         &cfg,
         stop_rx,
@@ -154,20 +123,11 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
     );
 
     // The merged percentiles in S3 equal those computed locally.
-    let reference = reference_run(&seqs, seeds, 64).unwrap();
-    let merged = store
-        .get_merged_percentiles(&run_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        serde_json::to_string(&merged).unwrap(),
-        serde_json::to_string(&reference).unwrap()
-    );
+    aircraft.assert_matches_reference(&store).await;
     // One ledger item per job in DynamoDB, all completed.
     let ledger = DynamoLedger::new(s.dynamodb.clone(), &s.table);
     assert_eq!(
-        ledger.completed_jobs(&run_id).await.unwrap().len(),
+        ledger.completed_jobs(&aircraft.run_id).await.unwrap().len(),
         graph.len()
     );
 }
@@ -263,15 +223,8 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
         &std::fs::read(results.join("here/merged_percentiles/merged_percentiles.json")).unwrap(),
     )
     .unwrap();
-    let store = run_store(&S3Location {
-        bucket: s.bucket.clone(),
-        prefix: String::new(),
-        endpoint: Some(s.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        credentials: None,
-    })
-    .unwrap();
-    let cloud = store
+    let cloud = s
+        .store()
         .get_merged_percentiles(&RunId::new("cloud").unwrap())
         .await
         .unwrap()

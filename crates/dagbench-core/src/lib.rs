@@ -12,6 +12,9 @@
 //! - [`graph`]: the compact job graph, its file format, analysis and
 //!   synthetic shapes.
 //! - [`scheduler`]: the scheduling state machine.
+//! - [`tracker`]: the scheduler driver's bookkeeping (timeline, anomalies)
+//!   as events in, batches out.
+//! - [`scenario`]: where a run's jobs are processed (local, Scenario 1, 2).
 //! - [`rng`]: SplitMix64, the counter-based generator the workload is keyed on.
 
 pub mod graph;
@@ -20,9 +23,12 @@ pub mod key;
 pub mod keys;
 pub mod message;
 pub mod rng;
+pub mod scenario;
 pub mod scheduler;
 pub mod time;
+pub mod tracker;
 
 pub use graph::{GraphError, JobGraph, JobIndex};
 pub use ids::{JobId, RunId, SequenceId};
+pub use scenario::Scenario;
 pub use scheduler::Scheduler;

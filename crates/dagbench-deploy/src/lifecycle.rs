@@ -12,7 +12,7 @@ use dagbench_aws::env::ProcessorEnv;
 use dagbench_infra::names::ScenarioNames;
 use dagbench_infra::stacks::{self, keys};
 use dagbench_infra::tags::Tags;
-use dagbench_infra::{Config, StackKind};
+use dagbench_infra::{Config, Deployment, Setup, StackKind};
 
 use crate::stack::{self, DeployMethod, Outcome, StackInfo, StackRequest};
 use crate::{Aws, DeployError, Log, assets};
@@ -441,9 +441,9 @@ pub async fn discover(aws: &Aws, kind: StackKind, env: &str) -> Result<Processor
 }
 
 /// Where and how deployed scenario `kind` runs, as a run records it in
-/// `deployment.json`: `{"region": …, "setup": {"scenario": …, …}}` — the
-/// stack's `Configuration` output, plus the tasks the Scenario 2 service
-/// runs now. `None` for stacks deployed before that output existed.
+/// `deployment.json`: the region and the stack's `Configuration` output,
+/// with the tasks the Scenario 2 service runs now. `None` for stacks
+/// deployed before that output existed.
 ///
 /// # Errors
 /// When the stack is not deployed, or ECS cannot be asked.
@@ -451,20 +451,21 @@ pub async fn deployment(
     aws: &Aws,
     config: &Config,
     kind: StackKind,
-) -> Result<Option<serde_json::Value>, DeployError> {
+) -> Result<Option<Deployment>, DeployError> {
     let info = required(aws, kind, &config.env).await?;
     let Some(mut setup) = info
         .outputs
         .get(keys::CONFIGURATION)
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|text| serde_json::from_str::<Setup>(text).ok())
     else {
         return Ok(None);
     };
-    if kind == StackKind::Scenario2 {
+    if let Setup::Fargate(fargate) = &mut setup {
         let tasks = service_status(aws, config, info, 0).await?.desired.max(0);
-        setup["tasks"] = serde_json::json!(tasks);
+        fargate.tasks = u32::try_from(tasks).unwrap_or(0);
     }
-    Ok(Some(
-        serde_json::json!({"region": aws.region(), "setup": setup}),
-    ))
+    Ok(Some(Deployment {
+        region: aws.region(),
+        setup,
+    }))
 }

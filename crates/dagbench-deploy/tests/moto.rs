@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dagbench_aws::emulator::{moto, unique};
 use dagbench_deploy::lifecycle::{self, DeployOptions};
 use dagbench_deploy::stack::{self, DeployMethod, Outcome};
 use dagbench_deploy::{Aws, DeployError, Log};
 use dagbench_infra::stacks::keys;
 use dagbench_infra::{Config, StackKind};
+use dagbench_testkit::moto::{moto, unique};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt as _, PutPayload};
 

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use dagbench_core::Scenario;
+
 /// A stack dagbench deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StackKind {
@@ -44,8 +46,29 @@ impl StackKind {
         match self {
             StackKind::Bootstrap => "bootstrap",
             StackKind::Shared => "shared",
-            StackKind::Scenario1 => "scenario-1",
-            StackKind::Scenario2 => "scenario-2",
+            StackKind::Scenario1 | StackKind::Scenario2 => {
+                self.scenario().expect("a scenario stack").as_str()
+            }
+        }
+    }
+
+    /// The stack that deploys cloud `scenario` (`None` for local runs).
+    #[must_use]
+    pub fn of_scenario(scenario: Scenario) -> Option<StackKind> {
+        match scenario {
+            Scenario::Local => None,
+            Scenario::Lambda => Some(StackKind::Scenario1),
+            Scenario::Fargate => Some(StackKind::Scenario2),
+        }
+    }
+
+    /// The scenario a scenario stack deploys.
+    #[must_use]
+    pub fn scenario(self) -> Option<Scenario> {
+        match self {
+            StackKind::Scenario1 => Some(Scenario::Lambda),
+            StackKind::Scenario2 => Some(Scenario::Fargate),
+            StackKind::Bootstrap | StackKind::Shared => None,
         }
     }
 

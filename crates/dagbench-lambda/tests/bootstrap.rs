@@ -12,11 +12,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use dagbench_aws::emulator::{Stack, moto};
 use dagbench_aws::{DynamoLedger, SqsQueue};
 use dagbench_core::ids::RunId;
 use dagbench_core::message::{Completion, Outcome};
 use dagbench_runtime::ports::{JobLedger, JobQueue, LedgerStatus};
+use dagbench_testkit::moto::{Stack, moto};
 
 #[derive(Default)]
 struct State {
@@ -263,40 +263,13 @@ async fn the_real_bootstrap_processes_sqs_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
     use dagbench_core::Scheduler;
-    use dagbench_flight::aircraft::{AircraftRun, build_aircraft_graph};
     use dagbench_runtime::driver::{DriverConfig, RunStatus, drive};
 
     let Some(m) = moto() else { return };
     let stack = Stack::create(m, 30).await;
-    let run_id = RunId::new("s1-e2e").unwrap();
-    let seed = 12;
-    let seqs = dagbench_flight::generate_aircraft_daily_sequences(
-        4,
-        seed,
-        &dagbench_flight::Airports::embedded(),
-        &Default::default(),
-    )
-    .unwrap();
-    let built = build_aircraft_graph(
-        &seqs,
-        &AircraftRun {
-            run_id: run_id.clone(),
-            run_seed: seed,
-            samples: 48,
-            crew_probability: None,
-        },
-    );
-    let store = dagbench_aws::s3::run_store(&dagbench_aws::s3::S3Location {
-        bucket: stack.bucket.clone(),
-        prefix: String::new(),
-        endpoint: Some(stack.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        credentials: None,
-    })
-    .unwrap();
-    for (job, details) in &built.details {
-        store.put_job_details(&run_id, job, details).await.unwrap();
-    }
+    let aircraft = dagbench_testkit::Aircraft::new("s1-e2e", 4, 12, 48);
+    let store = stack.store();
+    aircraft.seed(&store).await;
     let api = RuntimeApi::default();
     let port = api.start();
     let mut bootstrap = spawn_bootstrap(&stack, port);
@@ -346,16 +319,12 @@ async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
             }
         })
     };
-    let graph = Arc::new(built.graph);
-    let queues =
-        dagbench_aws::wiring::scheduler_queues(&stack.sqs, &stack.processor_env("s1-test"));
-    let mut scheduler = Scheduler::new(Arc::clone(&graph));
-    let mut cfg = DriverConfig::new(run_id.clone());
+    let mut cfg = DriverConfig::new(aircraft.run_id.clone());
     cfg.stall_timeout = Duration::from_secs(90);
     let (_stop, driver_stop) = tokio::sync::watch::channel(false);
     let outcome = drive(
-        &mut scheduler,
-        &queues,
+        Scheduler::new(Arc::new(aircraft.graph())),
+        &stack.queues(),
         Arc::new(dagbench_runtime::ports::SystemClock),
         &cfg,
         driver_stop,
@@ -372,14 +341,5 @@ async fn scenario_1_runs_an_aircraft_graph_with_results_equal_to_local() {
         "{:?}",
         outcome.progress
     );
-    let reference = dagbench_flight::stats::reference_run(&seqs, seed, 48).unwrap();
-    let merged = store
-        .get_merged_percentiles(&run_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        serde_json::to_string(&merged).unwrap(),
-        serde_json::to_string(&reference).unwrap()
-    );
+    aircraft.assert_matches_reference(&store).await;
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use dagbench_aws::emulator::{Stack, moto};
 use dagbench_aws::metrics::EmfSink;
 use dagbench_aws::wiring::{Wired, wire};
 use dagbench_aws::{DynamoLedger, SqsQueue, config};
@@ -15,6 +14,7 @@ use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::key::ObjectKey;
 use dagbench_core::message::{Completion, Limits, Outcome};
 use dagbench_runtime::ports::{Clock, JobLedger, JobQueue, LedgerStatus, SystemClock};
+use dagbench_testkit::moto::{Stack, moto};
 
 async fn wired(stack: &Stack) -> Wired {
     let sdk = config::for_endpoint(&stack.endpoint, "us-east-1").await;
@@ -153,27 +153,9 @@ async fn a_mixed_batch_reports_only_the_transient_record() {
     let stack = Stack::create(m, 30).await;
     let w = wired(&stack).await;
     // A leg whose previous leg's delays are not in the store: transient.
-    let run = RunId::new("mixed").unwrap();
-    let airports = dagbench_flight::Airports::embedded();
-    let seqs =
-        dagbench_flight::generate_aircraft_daily_sequences(1, 2, &airports, &Default::default())
-            .unwrap();
-    let built = dagbench_flight::aircraft::build_aircraft_graph(
-        &seqs,
-        &dagbench_flight::aircraft::AircraftRun {
-            run_id: run.clone(),
-            run_seed: 2,
-            samples: 16,
-            crew_probability: None,
-        },
-    );
-    for (job, details) in &built.details {
-        w.processor
-            .store
-            .put_job_details(&run, job, details)
-            .await
-            .unwrap();
-    }
+    dagbench_testkit::Aircraft::new("mixed", 1, 2, 16)
+        .seed(&w.processor.store)
+        .await;
     let second_leg = r#"{"job_id":"s1-l2","input_key":"mixed/jobs/s1-l2.json","run_id":"mixed"}"#;
     let (response, outcome) = dagbench_lambda::handle(
         &w,

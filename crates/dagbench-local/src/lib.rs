@@ -5,13 +5,15 @@
 //! - [`memory_queue`]: `MemoryQueue`, SQS semantics in memory.
 //! - [`sqlite_ledger`]: `SqliteLedger`, the job ledger in a SQLite file.
 //! - [`metrics`]: `MemoryMetrics`, the metrics sink.
-//! - [`run`]: `run_local`, a whole run on this machine.
+//! - [`cluster`]: `LocalCluster`, the embedded queues and a pool of
+//!   processors: what Lambda or a Fargate service is to a stack.
 
+pub mod cluster;
 pub mod memory_queue;
 pub mod metrics;
-pub mod run;
 pub mod sqlite_ledger;
 
+pub use cluster::{ClusterConfig, LocalCluster};
 pub use memory_queue::MemoryQueue;
 pub use metrics::MemoryMetrics;
 pub use sqlite_ledger::SqliteLedger;

@@ -4,85 +4,72 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dagbench_local::{MemoryQueue, SqliteLedger};
-use dagbench_runtime::conformance as suite;
-use dagbench_runtime::ports::{JobLedger, JobQueue};
+use async_trait::async_trait;
+use dagbench_local::{MemoryMetrics, MemoryQueue, SqliteLedger};
+use dagbench_runtime::ports::{JobLedger, JobQueue, MetricsSink};
+use dagbench_testkit::conformance::{LedgerBackend, MetricsBackend, ObservedMetric, QueueBackend};
 
 const VISIBILITY: Duration = Duration::from_secs(30);
 
-fn queue() -> MemoryQueue {
-    MemoryQueue::new("q", VISIBILITY)
+/// Fresh memory queues.
+struct MemoryQueues;
+
+#[async_trait]
+impl QueueBackend for MemoryQueues {
+    fn visibility(&self) -> Duration {
+        VISIBILITY
+    }
+
+    async fn queue(&self) -> Arc<dyn JobQueue> {
+        Arc::new(MemoryQueue::new("q", VISIBILITY))
+    }
+
+    async fn queue_with_dlq(
+        &self,
+        max_receive_count: u32,
+    ) -> (Arc<dyn JobQueue>, Arc<dyn JobQueue>) {
+        let dlq = Arc::new(MemoryQueue::new("dlq", VISIBILITY));
+        let queue = MemoryQueue::new("q", VISIBILITY)
+            .with_dead_letter_queue(Arc::clone(&dlq), max_receive_count);
+        (Arc::new(queue), dlq)
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn memory_queue_send_receive_delete() {
-    suite::queue_send_receive_delete(&queue()).await;
+dagbench_testkit::queue_conformance!(
+    #[tokio::test(start_paused = true)]
+    memory_queue,
+    Some(MemoryQueues)
+);
+
+/// Fresh SQLite ledgers, each in its own scratch directory.
+struct SqliteLedgers {
+    dir: tempfile::TempDir,
 }
 
-#[tokio::test(start_paused = true)]
-async fn memory_queue_visibility_timeout() {
-    suite::queue_visibility_timeout_redelivers(&queue(), VISIBILITY).await;
+#[async_trait]
+impl LedgerBackend for SqliteLedgers {
+    async fn ledger(&self) -> Arc<dyn JobLedger> {
+        Arc::new(SqliteLedger::open(&self.dir.path().join("ledger.sqlite")).unwrap())
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn memory_queue_change_visibility() {
-    suite::queue_change_visibility(&queue()).await;
-}
+dagbench_testkit::ledger_conformance!(
+    sqlite_ledger,
+    Some(SqliteLedgers {
+        dir: dagbench_testkit::scratch("ledger")
+    })
+);
 
-#[tokio::test(start_paused = true)]
-async fn memory_queue_redrive() {
-    let dlq = Arc::new(MemoryQueue::new("dlq", VISIBILITY));
-    let q = queue().with_dead_letter_queue(Arc::clone(&dlq), 3);
-    suite::queue_redrives_to_dead_letter_queue(&q, dlq.as_ref(), VISIBILITY, 3).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn memory_queue_long_poll() {
-    let q: Arc<dyn JobQueue> = Arc::new(queue());
-    suite::queue_long_poll_wakes_on_send(q).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn memory_queue_limits() {
-    suite::queue_rejects_oversize(&queue()).await;
-}
-
-fn ledger(name: &str) -> (SqliteLedger, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("dagbench-ledger-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    (SqliteLedger::open(&dir.join("ledger.sqlite")).unwrap(), dir)
-}
-
-#[tokio::test]
-async fn sqlite_ledger_first_completion_wins() {
-    let (l, dir) = ledger("first");
-    suite::ledger_first_completion_wins(&l).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn sqlite_ledger_failures_and_listing() {
-    let (l, dir) = ledger("list");
-    suite::ledger_failures_and_resume_listing(&l).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_ledger_concurrent_duplicates() {
-    let (l, dir) = ledger("concurrent");
-    let l: Arc<dyn JobLedger> = Arc::new(l);
-    suite::ledger_concurrent_duplicates(l).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
+/// Completions persist across a reopen of the file.
 #[tokio::test]
 async fn sqlite_ledger_survives_reopen() {
     use dagbench_core::ids::{JobId, RunId};
-    let (l, dir) = ledger("reopen");
-    let run = RunId::new("r").unwrap();
-    suite::ledger_failures_and_resume_listing(&l).await;
+    let dir = dagbench_testkit::scratch("reopen");
+    let path = dir.path().join("ledger.sqlite");
+    let l = SqliteLedger::open(&path).unwrap();
+    dagbench_testkit::conformance::suites::ledger_failures_and_resume_listing(&l).await;
     drop(l);
-    let again = SqliteLedger::open(&dir.join("ledger.sqlite")).unwrap();
+    let again = SqliteLedger::open(&path).unwrap();
     let done = again
         .completed_jobs(&RunId::new("conf-list").unwrap())
         .await
@@ -90,38 +77,37 @@ async fn sqlite_ledger_survives_reopen() {
     assert_eq!(done.len(), 2, "completions persist across a reopen");
     assert!(
         again
-            .get(&run, &JobId::new("x").unwrap())
+            .get(&RunId::new("r").unwrap(), &JobId::new("x").unwrap())
             .await
             .unwrap()
             .is_none()
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn memory_metrics_by_name_and_test_run() {
-    use dagbench_local::MemoryMetrics;
-    use dagbench_runtime::conformance::ObservedMetric;
-    let metrics = MemoryMetrics::new();
-    suite::metrics_by_name_and_test_run(
-        &metrics,
-        async || {},
-        |name, run| {
-            let seen = metrics.get(name, &run).map(|s| ObservedMetric {
-                samples: s.samples,
-                sum: s.sum,
-                unit: s.unit.expect("a recorded metric has a unit"),
-            });
-            async move { seen }
-        },
-        "run-a",
-        "run-b",
-    )
-    .await;
+/// The memory sink, read back by its own accessor.
+struct Memory(MemoryMetrics);
+
+#[async_trait]
+impl MetricsBackend for Memory {
+    fn sink(&self) -> &dyn MetricsSink {
+        &self.0
+    }
+
+    async fn flush(&self) {}
+
+    async fn read(&self, name: &'static str, run: &str) -> Option<ObservedMetric> {
+        self.0.get(name, run).map(|s| ObservedMetric {
+            samples: s.samples,
+            sum: s.sum,
+            unit: s.unit.expect("a recorded metric has a unit"),
+        })
+    }
+
+    fn test_runs(&self) -> (String, String) {
+        ("run-a".into(), "run-b".into())
+    }
 }
 
-/// Real time: the system clock is what the local runtime stamps jobs with.
-#[tokio::test]
-async fn system_clock_tells_unix_time_and_moves_forward() {
-    suite::clock_tells_unix_time_and_moves_forward(&dagbench_runtime::ports::SystemClock).await;
-}
+dagbench_testkit::metrics_conformance!(memory_metrics, Some(Memory(MemoryMetrics::new())));
+
+dagbench_testkit::clock_conformance!(system_clock, dagbench_runtime::ports::SystemClock);

@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cost::{Estimate, Setup};
+use dagbench_core::Scenario;
+
 use crate::html::page;
 use crate::run::{RunFiles, thousands};
 use crate::svg::{self, esc};
@@ -17,7 +19,7 @@ pub struct Column {
     /// The run id.
     pub run_id: String,
     /// `local`, `scenario-1`, `scenario-2`.
-    pub scenario: String,
+    pub scenario: Scenario,
     /// `completed`, `failed`, …
     pub status: String,
     /// Configuration, as text (`256 MB x86_64, batch 10`, `2 workers`).
@@ -193,7 +195,7 @@ pub fn results_check(runs: &[&RunFiles]) -> ResultsCheck {
         let missing = runs
             .iter()
             .find(|r| r.merged.is_none())
-            .map(|r| r.report.run_id.clone())
+            .map(|r| r.report.run_id.to_string())
             .unwrap_or_default();
         return ResultsCheck::Different {
             detail: format!(
@@ -226,8 +228,8 @@ pub fn compare(runs: &[(&RunFiles, Vec<Estimate>)], thresholds: Thresholds) -> C
         let s = &r.stages;
         let own = estimates.first();
         let column = Column {
-            run_id: r.run_id.clone(),
-            scenario: r.scenario.clone(),
+            run_id: r.run_id.to_string(),
+            scenario: r.scenario,
             status: r.status.as_str().to_owned(),
             configuration: configuration(run),
             completed: r.counts.completed,
@@ -246,7 +248,7 @@ pub fn compare(runs: &[(&RunFiles, Vec<Estimate>)], thresholds: Thresholds) -> C
             cost: own.map(|e| e.total),
             cost_per_1000: own.map(|e| e.per_1000_jobs),
             cost_basis: own.map(|e| {
-                if r.scenario == "local" {
+                if r.scenario == Scenario::Local {
                     format!("{} projection", e.setup.short())
                 } else {
                     e.setup.short()
@@ -297,7 +299,7 @@ pub fn compare(runs: &[(&RunFiles, Vec<Estimate>)], thresholds: Thresholds) -> C
 fn rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
     let col = |f: &dyn Fn(&Column) -> String| c.runs.iter().map(f).collect::<Vec<_>>();
     let mut rows = vec![
-        ("scenario".to_owned(), col(&|r| r.scenario.clone())),
+        ("scenario".to_owned(), col(&|r| r.scenario.to_string())),
         ("configuration".into(), col(&|r| r.configuration.clone())),
         ("status".into(), col(&|r| r.status.clone())),
         ("jobs completed".into(), col(&|r| thousands(r.completed))),

@@ -28,6 +28,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use dagbench_infra::Architecture;
+pub use dagbench_infra::deployment::{FargateSetup, LambdaSetup, Setup};
 use serde::{Deserialize, Serialize};
 
 /// A price per CPU architecture.
@@ -40,10 +42,10 @@ pub struct PerArch {
 }
 
 impl PerArch {
-    fn get(&self, arch: Arch) -> f64 {
+    fn get(&self, arch: Architecture) -> f64 {
         match arch {
-            Arch::X86_64 => self.x86_64,
-            Arch::Arm64 => self.arm64,
+            Architecture::X86_64 => self.x86_64,
+            Architecture::Arm64 => self.arm64,
         }
     }
 }
@@ -138,27 +140,6 @@ impl PriceTable {
     }
 }
 
-/// CPU architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Arch {
-    /// Intel/AMD.
-    #[default]
-    #[serde(rename = "x86_64")]
-    X86_64,
-    /// Graviton.
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-        })
-    }
-}
-
 /// What a run measured that costs money.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
@@ -199,72 +180,6 @@ fn default_completion_bytes() -> u64 {
 #[must_use]
 pub fn chunks(payload_bytes: u64) -> f64 {
     payload_bytes.div_ceil(64 * 1024).max(1) as f64
-}
-
-/// Scenario 1's configuration, as far as cost goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LambdaSetup {
-    /// Function memory, MB.
-    pub memory_mb: u32,
-    /// Architecture.
-    pub arch: Arch,
-    /// Records per invocation.
-    pub batch_size: u32,
-}
-
-/// Scenario 2's configuration, as far as cost goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FargateSetup {
-    /// CPU units per task (1024 = 1 vCPU).
-    pub cpu: u32,
-    /// Memory per task, MiB.
-    pub memory_mb: u32,
-    /// Architecture.
-    pub arch: Arch,
-    /// Tasks running during the run.
-    pub tasks: u32,
-    /// Polling loops per task.
-    pub concurrency: u32,
-    /// Messages per receive.
-    pub batch_size: u32,
-}
-
-/// Which scenario, configured how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "scenario", rename_all = "kebab-case")]
-pub enum Setup {
-    /// SQS → Lambda.
-    #[serde(rename = "scenario-1")]
-    Lambda(LambdaSetup),
-    /// SQS → ECS Fargate.
-    #[serde(rename = "scenario-2")]
-    Fargate(FargateSetup),
-}
-
-impl Setup {
-    /// `S1 256 MB x86_64` / `S2 2×256/512 x86_64`: for narrow columns.
-    #[must_use]
-    pub fn short(&self) -> String {
-        match self {
-            Setup::Lambda(l) => format!("S1 {} MB {}", l.memory_mb, l.arch),
-            Setup::Fargate(f) => format!("S2 {}×{}/{} {}", f.tasks, f.cpu, f.memory_mb, f.arch),
-        }
-    }
-
-    /// `scenario-1 (256 MB x86_64, batch 10)` and the like.
-    #[must_use]
-    pub fn describe(&self) -> String {
-        match self {
-            Setup::Lambda(l) => format!(
-                "scenario-1 Lambda {} MB {}, batch {}",
-                l.memory_mb, l.arch, l.batch_size
-            ),
-            Setup::Fargate(f) => format!(
-                "scenario-2 Fargate {} × {} CPU / {} MiB {}",
-                f.tasks, f.cpu, f.memory_mb, f.arch
-            ),
-        }
-    }
 }
 
 /// One priced quantity.
@@ -533,7 +448,7 @@ mod tests {
         m.job_message_bytes = 10 * 1024;
         let setup = Setup::Lambda(LambdaSetup {
             memory_mb: 128,
-            arch: Arch::X86_64,
+            arch: Architecture::X86_64,
             batch_size: 10,
         });
         let e = estimate(&m, &setup, "us-east-1", &PriceTable::bundled()).unwrap();
@@ -574,7 +489,7 @@ mod tests {
     fn lambda_lines_match_hand_computed_figures() {
         let setup = Setup::Lambda(LambdaSetup {
             memory_mb: 512,
-            arch: Arch::X86_64,
+            arch: Architecture::X86_64,
             batch_size: 10,
         });
         let e = estimate(&measured(), &setup, "us-east-1", &PriceTable::bundled()).unwrap();
@@ -626,8 +541,8 @@ mod tests {
             .cost
         };
         // 1000 invocations × 0.1 s × 1 GB = 100 GB-s.
-        close(cost(Arch::Arm64), 100.0 * 0.0000133334);
-        close(cost(Arch::X86_64), 100.0 * 0.0000166667);
+        close(cost(Architecture::Arm64), 100.0 * 0.0000133334);
+        close(cost(Architecture::X86_64), 100.0 * 0.0000166667);
     }
 
     #[test]
@@ -635,7 +550,7 @@ mod tests {
         let setup = Setup::Fargate(FargateSetup {
             cpu: 512,
             memory_mb: 1024,
-            arch: Arch::X86_64,
+            arch: Architecture::X86_64,
             tasks: 2,
             concurrency: 4,
             batch_size: 10,
@@ -663,7 +578,7 @@ mod tests {
         let setup = Setup::Fargate(FargateSetup {
             cpu: 1024,
             memory_mb: 2048,
-            arch: Arch::Arm64,
+            arch: Architecture::Arm64,
             tasks: 1,
             concurrency: 1,
             batch_size: 10,

@@ -107,8 +107,8 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
     let _ = write!(
         b,
         r#"<h1>dagbench run {}</h1><p class="sub">{} · {} · test run {} · {} workers · {} jobs, {} edges</p>"#,
-        esc(&r.run_id),
-        esc(&r.scenario),
+        esc(r.run_id.as_str()),
+        esc(r.scenario.as_str()),
         esc(r.status.as_str()),
         esc(&r.test_run_id),
         r.workers,
@@ -223,7 +223,11 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
     stages_section(&mut b, r);
     critical_path_section(&mut b, r);
     domain_section(&mut b, run);
-    cost_section(&mut b, estimates, r.scenario == "local");
+    cost_section(
+        &mut b,
+        estimates,
+        r.scenario == dagbench_core::Scenario::Local,
+    );
 
     if !r.failed.is_empty() {
         b.push_str(r#"<h2>Failed jobs</h2><table><thead><tr><th>job</th><th>reason</th></tr></thead><tbody>"#);

@@ -5,10 +5,13 @@
 //! - [`html`]: the self-contained `report.html`.
 //! - [`svg`]: the inline charts it draws.
 //! - [`cost`]: estimates from a dated price table.
+//! - [`pricing`]: which estimates a run gets (its deployment, or every
+//!   scenario for a local run), the summary's cost lines, the page.
 //! - [`compare`]: runs side by side, with a results check and thresholds.
 
 pub mod compare;
 pub mod cost;
 pub mod html;
+pub mod pricing;
 pub mod run;
 pub mod svg;

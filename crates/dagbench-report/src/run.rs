@@ -8,19 +8,11 @@ use std::path::{Path, PathBuf};
 
 use dagbench_flight::stats::MergedPercentiles;
 use dagbench_runtime::report::RunReport;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cost::{Measured, Setup};
+pub use dagbench_infra::Deployment;
 
-/// Where and how a cloud run's stack was deployed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Deployment {
-    /// The AWS region.
-    pub region: String,
-    /// The scenario's configuration.
-    pub setup: Setup,
-}
+use crate::cost::Measured;
 
 /// Everything `dagbench report` and `dagbench compare` read of a run.
 #[derive(Debug, Clone)]
@@ -176,7 +168,7 @@ pub fn summary(report: &RunReport) -> String {
         thousands(c.completed),
         report.makespan_ms / 1e3,
         report.throughput_jobs_per_s,
-        if report.scenario == "local" {
+        if report.scenario == dagbench_core::Scenario::Local {
             format!("with {} workers", report.workers)
         } else {
             format!("on {}", report.scenario)
@@ -221,6 +213,48 @@ pub fn summary(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// The one line that says why a run did not complete (empty for a
+/// completed run).
+#[must_use]
+pub fn failure_line(report: &RunReport) -> String {
+    use dagbench_runtime::driver::RunStatus;
+    let c = &report.counts;
+    let id = &report.run_id;
+    let cause = report
+        .error
+        .as_deref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    match report.status {
+        RunStatus::Completed => String::new(),
+        RunStatus::Failed => {
+            let first = report
+                .failed
+                .first()
+                .map(|f| format!(" (first: {}: {})", f.job_id, f.reason))
+                .unwrap_or_default();
+            format!(
+                "run {id} finished with {} failed and {} blocked jobs{first}",
+                c.failed, c.blocked
+            )
+        }
+        RunStatus::Stalled => format!(
+            "run {id} stalled: {} jobs in flight made no progress{cause}; resume it with --resume {id}",
+            c.dispatched
+        ),
+        RunStatus::Interrupted => format!(
+            "run {id} interrupted with {} of {} jobs done; resume it with --resume {id}",
+            c.done(),
+            c.total
+        ),
+        RunStatus::Aborted => format!(
+            "run {id} aborted with {} of {} jobs done{cause}; fix the queue, then resume it with --resume {id}",
+            c.done(),
+            c.total
+        ),
+    }
 }
 
 /// `1,234,567`.

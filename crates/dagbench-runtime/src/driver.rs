@@ -1,19 +1,18 @@
-//! The scheduler driver: the async loop around the pure state machine.
-//! It dispatches ready jobs in batches, consumes completions, watches the
-//! dead-letter queue, notices a stalled run, and stops cleanly on request —
-//! recording, for every job, when it became ready, was dispatched, started,
-//! completed and was observed, so a report can split queue wait,
-//! processing, notification and scheduler reaction.
+//! The scheduler driver: the async loop around the run's pure bookkeeping
+//! ([`dagbench_core::tracker::RunTracker`]). It only does I/O: sends the
+//! batches the tracker hands out, passes on what the queues deliver,
+//! deletes what was handled, watches the dead-letter queue, notices a
+//! stalled run, and stops cleanly on request. A queue that cannot be used
+//! at all (it does not exist, access is denied) ends the run at once with
+//! that error; failures that may pass are counted and retried.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use dagbench_core::JobIndex;
-use dagbench_core::ids::{JobId, RunId};
-use dagbench_core::key::ObjectKey;
-use dagbench_core::message::{Completion, JobMessage, Outcome};
-use dagbench_core::scheduler::{CompletionOutcome, FailureOutcome, Progress, Scheduler};
-use serde::{Deserialize, Serialize};
+use dagbench_core::ids::RunId;
+use dagbench_core::scheduler::{Progress, Scheduler};
+pub use dagbench_core::tracker::{Anomalies, DriverOutcome, RunStatus, Timeline};
+use dagbench_core::tracker::{CompletionEffect, RunTracker};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -56,142 +55,44 @@ impl DriverConfig {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Every job completed.
-    Completed,
-    /// Every job ended, some failed or were blocked.
-    Failed,
-    /// Jobs were in flight but nothing moved for `stall_timeout`.
-    Stalled,
-    /// Stopped on request; resumable.
-    Interrupted,
-}
-
-impl RunStatus {
-    /// Its name, as in `report.json` (`completed`, `failed`, …).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Stalled => "stalled",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// Per-job instants, ms since the epoch (`-1` = never).
-#[derive(Debug, Clone, Serialize)]
-pub struct Timeline {
-    pub ready: Vec<i64>,
-    pub dispatched: Vec<i64>,
-    pub started: Vec<i64>,
-    pub completed: Vec<i64>,
-    pub observed: Vec<i64>,
-    /// As measured by the processor.
-    pub processing_ms: Vec<f64>,
-    /// Delivery attempt of the accepted completion.
-    pub attempt: Vec<u32>,
-}
-
-impl Timeline {
-    fn new(n: usize) -> Self {
-        Self {
-            ready: vec![-1; n],
-            dispatched: vec![-1; n],
-            started: vec![-1; n],
-            completed: vec![-1; n],
-            observed: vec![-1; n],
-            processing_ms: vec![f64::NAN; n],
-            attempt: vec![0; n],
-        }
-    }
-}
-
-/// Counts of messages that changed nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Anomalies {
-    pub duplicate_completions: u64,
-    pub late_completions: u64,
-    pub premature_completions: u64,
-    pub unknown_completions: u64,
-    pub invalid_completions: u64,
-    /// Dead-letter messages without a job of this graph.
-    pub dead_letters_unmatched: u64,
-    pub send_failures: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct DriverOutcome {
-    pub status: RunStatus,
-    pub progress: Progress,
-    pub timeline: Timeline,
-    pub anomalies: Anomalies,
-    /// Wall-clock bounds of the run (ms since the epoch).
-    pub started_at: i64,
-    pub ended_at: i64,
-    /// Failed jobs with their reasons.
-    pub failed: Vec<(JobIndex, String)>,
-}
-
-/// Runs the graph of `scheduler` to its end (or a stall, or `stop`).
+/// Runs the graph of `scheduler` to its end (or a stall, an unusable
+/// queue, or `stop`).
 pub async fn drive(
-    scheduler: &mut Scheduler,
+    scheduler: Scheduler,
     queues: &Queues,
     clock: Arc<dyn Clock>,
     config: &DriverConfig,
     mut stop: watch::Receiver<bool>,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> DriverOutcome {
-    let graph = Arc::clone(scheduler.graph());
-    let n = graph.len();
-    let mut timeline = Timeline::new(n);
-    let mut anomalies = Anomalies::default();
-    let started_at = clock.now().unix_millis();
-    for j in 0..n {
-        if scheduler.state(JobIndex(j as u32)) == dagbench_core::scheduler::JobState::Ready {
-            timeline.ready[j] = started_at;
-        }
-    }
+    let now = || clock.now().unix_millis();
+    let mut tracker = RunTracker::new(scheduler, config.run_id.clone(), now());
     let mut last_movement = Instant::now();
     let mut last_dlq_check = Instant::now();
     let mut last_progress = Instant::now() - config.progress_interval;
     let mut stop_deadline: Option<Instant> = None;
-    let mut released: Vec<JobIndex> = Vec::new();
 
     let status = loop {
-        if scheduler.is_finished() {
-            let p = scheduler.progress();
-            break if p.completed == p.total {
-                RunStatus::Completed
-            } else {
-                RunStatus::Failed
-            };
+        if tracker.is_finished() {
+            break tracker.final_status();
         }
         if stop_deadline.is_none() && *stop.borrow() {
             stop_deadline = Some(Instant::now() + config.grace);
         }
         if let Some(deadline) = stop_deadline {
-            if scheduler.progress().dispatched == 0 || Instant::now() >= deadline {
+            if tracker.in_flight() == 0 || Instant::now() >= deadline {
                 break RunStatus::Interrupted;
             }
-        } else {
-            dispatch(
-                scheduler,
-                queues,
-                clock.as_ref(),
-                config,
-                &mut timeline,
-                &mut anomalies,
-            )
-            .await;
+        } else if dispatch(&mut tracker, queues, clock.as_ref())
+            .await
+            .is_err()
+        {
+            // The send's error is recorded.
+            break RunStatus::Aborted;
         }
 
         // Completions: wait only when there is nothing else to do.
-        let wait = if scheduler.ready_len() > 0 && stop_deadline.is_none() {
+        let wait = if tracker.ready_len() > 0 && stop_deadline.is_none() {
             Duration::ZERO
         } else {
             config.idle_wait
@@ -202,204 +103,126 @@ pub async fn drive(
         };
         let messages = match received {
             Ok(m) => m,
-            Err(_) => {
+            Err(e) if e.is_unusable() => break aborted(&mut tracker, "outgoing", &e),
+            Err(e) => {
+                tracker.receive_failed("outgoing", &e.to_string());
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Vec::new()
             }
         };
         let mut receipts = Vec::with_capacity(messages.len());
         for message in messages {
-            receipts.push(message.receipt.clone());
-            let observed = clock.now().unix_millis();
-            let Ok(completion) = Completion::parse(message.body.as_bytes()) else {
-                anomalies.invalid_completions += 1;
-                continue;
-            };
-            let Some(job) = graph.find(completion.job_id.as_str()) else {
-                anomalies.unknown_completions += 1;
-                continue;
-            };
-            let accepted = match &completion.outcome {
-                Outcome::Completed { .. } => match scheduler.completed(job) {
-                    CompletionOutcome::Accepted { .. } => true,
-                    CompletionOutcome::Duplicate => {
-                        anomalies.duplicate_completions += 1;
-                        false
-                    }
-                    CompletionOutcome::Late(_) => {
-                        anomalies.late_completions += 1;
-                        false
-                    }
-                    CompletionOutcome::Premature => {
-                        anomalies.premature_completions += 1;
-                        false
-                    }
-                    CompletionOutcome::Unknown => {
-                        anomalies.unknown_completions += 1;
-                        false
-                    }
-                },
-                Outcome::Failed { error } => match scheduler.failed(job, error.clone()) {
-                    FailureOutcome::Accepted { .. } => true,
-                    _ => {
-                        anomalies.duplicate_completions += 1;
-                        false
-                    }
-                },
-            };
-            if accepted {
+            receipts.push(message.receipt);
+            if tracker.completion(message.body.as_bytes(), now()) == CompletionEffect::Accepted {
                 last_movement = Instant::now();
-                let j = job.get();
-                timeline.observed[j] = observed;
-                timeline.completed[j] = completion.completed_at.unix_millis();
-                timeline.started[j] = completion.started_at.map_or(-1, |t| t.unix_millis());
-                timeline.processing_ms[j] = completion.processing_time_ms;
-                timeline.attempt[j] = completion.attempt.unwrap_or(1);
-                released.extend(graph.dependents(job).iter().map(|&d| JobIndex(d)));
             }
         }
-        for &d in &released {
-            let j = d.get();
-            if timeline.ready[j] < 0
-                && scheduler.state(d) == dagbench_core::scheduler::JobState::Ready
-            {
-                timeline.ready[j] = clock.now().unix_millis();
-            }
-        }
-        released.clear();
-        for chunk in receipts.chunks(MAX_BATCH) {
-            let _ = queues.outgoing.delete_batch(chunk).await;
-        }
+        delete_handled(
+            &mut tracker,
+            queues.outgoing.as_ref(),
+            "outgoing",
+            &receipts,
+        )
+        .await;
 
         if last_dlq_check.elapsed() >= config.dlq_interval {
             last_dlq_check = Instant::now();
-            if check_dead_letters(scheduler, queues, &mut anomalies).await {
-                last_movement = Instant::now();
+            match check_dead_letters(&mut tracker, queues).await {
+                Ok(true) => last_movement = Instant::now(),
+                Ok(false) => {}
+                Err(e) => break aborted(&mut tracker, "dead-letter", &e),
             }
         }
-        if scheduler.progress().dispatched > 0 && last_movement.elapsed() >= config.stall_timeout {
+        if tracker.in_flight() > 0 && last_movement.elapsed() >= config.stall_timeout {
             break RunStatus::Stalled;
         }
         if last_progress.elapsed() >= config.progress_interval {
             last_progress = Instant::now();
-            on_progress(&scheduler.progress());
+            on_progress(&tracker.progress());
         }
     };
-    on_progress(&scheduler.progress());
-    let failed = scheduler
-        .failed_jobs()
-        .into_iter()
-        .map(|(j, reason)| (j, reason.to_owned()))
-        .collect();
-    DriverOutcome {
-        status,
-        progress: scheduler.progress(),
-        timeline,
-        anomalies,
-        started_at,
-        ended_at: clock.now().unix_millis(),
-        failed,
+    on_progress(&tracker.progress());
+    tracker.finish(status, now())
+}
+
+/// Records why the run cannot go on: a receive from `queue` failed for good.
+fn aborted(tracker: &mut RunTracker, queue: &str, error: &QueueError) -> RunStatus {
+    tracker.receive_failed(queue, &error.to_string());
+    RunStatus::Aborted
+}
+
+/// Deletes handled messages; failures are counted (the messages come back
+/// and are then duplicates).
+async fn delete_handled(
+    tracker: &mut RunTracker,
+    queue: &dyn JobQueue,
+    name: &str,
+    receipts: &[String],
+) {
+    for chunk in receipts.chunks(MAX_BATCH) {
+        match queue.delete_batch(chunk).await {
+            Ok(results) => {
+                let failed: Vec<&QueueError> =
+                    results.iter().filter_map(|r| r.as_ref().err()).collect();
+                if let Some(e) = failed.first() {
+                    tracker.delete_failed(name, failed.len(), &e.to_string());
+                }
+            }
+            Err(e) => tracker.delete_failed(name, chunk.len(), &e.to_string()),
+        }
     }
 }
 
-/// Sends every ready job, in batches of ten.
+/// Sends every ready job, in batches of ten. A queue that refuses part of
+/// a batch pushes back: the rest waits for the next round.
 async fn dispatch(
-    scheduler: &mut Scheduler,
+    tracker: &mut RunTracker,
     queues: &Queues,
     clock: &dyn Clock,
-    config: &DriverConfig,
-    timeline: &mut Timeline,
-    anomalies: &mut Anomalies,
-) {
-    let graph = Arc::clone(scheduler.graph());
-    loop {
-        let mut batch: Vec<JobIndex> = Vec::with_capacity(MAX_BATCH);
-        while batch.len() < MAX_BATCH {
-            match scheduler.pop_ready() {
-                Some(j) => batch.push(j),
-                None => break,
+) -> Result<(), QueueError> {
+    while let Some(batch) = tracker.next_batch(MAX_BATCH) {
+        let accepted: Vec<bool> = match queues.incoming.send_batch(&batch.bodies).await {
+            Ok(results) => results.iter().map(Result::is_ok).collect(),
+            Err(e) if e.is_unusable() => {
+                tracker.send_failed(&batch, &e.to_string());
+                return Err(e);
             }
-        }
-        if batch.is_empty() {
-            return;
-        }
-        let bodies: Vec<String> = batch
-            .iter()
-            .map(|&j| {
-                let job = graph.job(j);
-                JobMessage {
-                    job_id: JobId::new(job.job_id).expect("graph ids are valid"),
-                    work_duration_ms: u64::from(job.work_duration_ms),
-                    data_size_kb: u64::from(job.data_size_kb),
-                    input_key: job
-                        .input_key
-                        .map(|k| ObjectKey::new(k).expect("graph keys are valid")),
-                    run_id: Some(config.run_id.clone()),
-                }
-                .to_json()
-            })
-            .collect();
-        let now = clock.now().unix_millis();
-        let results: Vec<Result<(), QueueError>> = match queues.incoming.send_batch(&bodies).await {
-            Ok(r) => r,
-            Err(e) => vec![Err(e); batch.len()],
+            Err(e) => {
+                tracker.send_failed(&batch, &e.to_string());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Ok(());
+            }
         };
-        let mut any_failed = false;
-        // Give back failures in reverse so they go out again in order.
-        for (&j, result) in batch.iter().zip(&results).rev() {
-            if result.is_ok() {
-                scheduler.dispatched(j);
-                timeline.dispatched[j.get()] = now;
-            } else {
-                anomalies.send_failures += 1;
-                scheduler.unpop_ready(j);
-                any_failed = true;
-            }
-        }
-        if any_failed {
-            // The queue pushes back: try again on the next round.
+        if tracker.sent(&batch, &accepted, clock.now().unix_millis()) > 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }
 
 /// A message in the DLQ fails its job (and blocks its dependents).
 /// Returns whether any job changed.
-async fn check_dead_letters(
-    scheduler: &mut Scheduler,
-    queues: &Queues,
-    anomalies: &mut Anomalies,
-) -> bool {
+async fn check_dead_letters(tracker: &mut RunTracker, queues: &Queues) -> Result<bool, QueueError> {
     let mut moved = false;
     loop {
-        let Ok(messages) = queues.dlq.receive(MAX_BATCH, Duration::ZERO).await else {
-            return moved;
+        let messages = match queues.dlq.receive(MAX_BATCH, Duration::ZERO).await {
+            Ok(m) => m,
+            Err(e) if e.is_unusable() => return Err(e),
+            Err(e) => {
+                tracker.receive_failed("dead-letter", &e.to_string());
+                return Ok(moved);
+            }
         };
         if messages.is_empty() {
-            return moved;
+            return Ok(moved);
         }
         let mut receipts = Vec::with_capacity(messages.len());
         for m in messages {
+            moved |= tracker.dead_letter(m.body.as_bytes());
             receipts.push(m.receipt);
-            let job_id = serde_json::from_str::<serde_json::Value>(&m.body)
-                .ok()
-                .and_then(|v| {
-                    v.get("job_id")
-                        .and_then(|id| id.as_str().map(str::to_owned))
-                });
-            let reason =
-                "moved to the dead-letter queue after repeated deliveries without a completion"
-                    .to_owned();
-            match job_id.as_deref().map(|id| scheduler.failed_id(id, reason)) {
-                Some(FailureOutcome::Accepted { .. }) => moved = true,
-                Some(_) => {}
-                None => anomalies.dead_letters_unmatched += 1,
-            }
         }
-        for chunk in receipts.chunks(MAX_BATCH) {
-            let _ = queues.dlq.delete_batch(chunk).await;
-        }
+        delete_handled(tracker, queues.dlq.as_ref(), "dead-letter", &receipts).await;
     }
 }
 
@@ -414,6 +237,7 @@ mod tests {
             RunStatus::Failed,
             RunStatus::Stalled,
             RunStatus::Interrupted,
+            RunStatus::Aborted,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }

@@ -10,10 +10,7 @@
 //! - [`logs`]: JSON log lines through `tracing` (one `job` event per job).
 //! - [`driver`]: the scheduler loop and the per-job timeline.
 //! - [`report`]: `report.json`, built from the driver's outcome.
-//! - [`conformance`]: the behaviour every adapter must show, as plain async
-//!   functions each backend's tests call.
 
-pub mod conformance;
 pub mod driver;
 pub mod logs;
 pub mod ports;

@@ -22,6 +22,17 @@ pub enum QueueError {
     StaleReceipt,
     #[error("message rejected: {0}")]
     Rejected(String),
+    /// The queue cannot be used at all: it does not exist, access is
+    /// denied, the credentials are refused. Retrying does not help.
+    #[error("queue unusable: {0}")]
+    Unusable(String),
+}
+
+impl QueueError {
+    /// Whether no call to this queue can succeed until someone fixes it.
+    pub fn is_unusable(&self) -> bool {
+        matches!(self, QueueError::Unusable(_))
+    }
 }
 
 /// One delivery of a message.

@@ -5,7 +5,7 @@
 
 use dagbench_core::graph::{GraphStats, PathWeight};
 use dagbench_core::scheduler::Progress;
-use dagbench_core::{JobGraph, JobIndex};
+use dagbench_core::{JobGraph, JobIndex, RunId, Scenario};
 use dagbench_flight::stats::MergedPercentiles;
 use serde::{Deserialize, Serialize};
 
@@ -137,10 +137,13 @@ impl DomainSummary {
 /// Everything about a run that a person or a script compares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    pub run_id: String,
+    pub run_id: RunId,
     pub test_run_id: String,
-    pub scenario: String,
+    pub scenario: Scenario,
     pub status: RunStatus,
+    /// Why an aborted or stalled run could not go on (a queue's error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub workers: u64,
     /// ms since the epoch.
     pub started_at: i64,
@@ -169,9 +172,9 @@ pub struct RunReport {
 /// Identifies the run in its report.
 #[derive(Debug, Clone)]
 pub struct ReportContext {
-    pub run_id: String,
+    pub run_id: RunId,
     pub test_run_id: String,
-    pub scenario: String,
+    pub scenario: Scenario,
     /// Concurrent processors; 0 when unknown.
     pub workers: u64,
 }
@@ -237,8 +240,9 @@ impl RunReport {
         RunReport {
             run_id: ctx.run_id.clone(),
             test_run_id: ctx.test_run_id.clone(),
-            scenario: ctx.scenario.clone(),
+            scenario: ctx.scenario,
             status: outcome.status,
+            error: outcome.error.clone(),
             workers: ctx.workers,
             started_at: start,
             ended_at: outcome.ended_at,

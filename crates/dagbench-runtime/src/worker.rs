@@ -55,6 +55,60 @@ pub struct WorkerStats {
     pub released: u64,
 }
 
+impl WorkerStats {
+    /// Adds another loop's figures.
+    pub fn add(&mut self, other: &WorkerStats) {
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.retried += other.retried;
+        self.poison += other.poison;
+        self.receive_errors += other.receive_errors;
+        self.released += other.released;
+    }
+}
+
+/// `concurrency` polling loops of `processor` on `incoming` until
+/// `shutdown` resolves (mini-redis' `server::run` shape): then no loop
+/// starts a receive, the jobs in hand get `config.shutdown_grace`, the rest
+/// are released. Returns the loops' figures summed.
+pub async fn serve_pool(
+    processor: Arc<Processor>,
+    incoming: Arc<dyn JobQueue>,
+    dlq: Option<Arc<dyn JobQueue>>,
+    config: WorkerConfig,
+    concurrency: usize,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> WorkerStats {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        loops.spawn(run_worker(
+            Arc::clone(&processor),
+            Arc::clone(&incoming),
+            dlq.clone(),
+            config,
+            stop_rx.clone(),
+        ));
+    }
+    tokio::pin!(shutdown);
+    let mut total = WorkerStats::default();
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            () = &mut shutdown, if !stopping => {
+                stopping = true;
+                let _ = stop_tx.send(true);
+            }
+            done = loops.join_next() => match done {
+                Some(Ok(stats)) => total.add(&stats),
+                // A loop that panicked has lost its jobs to redelivery.
+                Some(Err(_)) => {}
+                None => return total,
+            },
+        }
+    }
+}
+
 /// Polls `incoming` until `stop` turns true.
 pub async fn run_worker(
     processor: Arc<Processor>,

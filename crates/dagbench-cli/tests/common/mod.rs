@@ -3,7 +3,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn dagbench(args: &[&str]) -> Output {
@@ -18,35 +17,31 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// A scratch directory per test, removed at the end.
-pub struct Scratch(pub PathBuf);
+pub struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("dagbench-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        Scratch(dagbench_testkit::scratch(name))
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &std::path::Path {
+        self.0.path()
     }
 
     /// The directory as a command-line argument.
     pub fn s(&self) -> String {
-        self.0.display().to_string()
+        self.root().display().to_string()
     }
 
     pub fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
+        self.root().join(name).display().to_string()
     }
 
     /// Writes `contents` to `name` and returns its path.
     pub fn file(&self, name: &str, contents: &str) -> String {
-        let path = self.0.join(name);
+        let path = self.root().join(name);
         std::fs::write(&path, contents).unwrap();
         path.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -38,6 +38,16 @@ impl Shape {
     }
 
     pub const NAMES: [&'static str; 4] = ["independent", "chains", "layered", "fan"];
+
+    /// Its name, as [`Shape::named`] takes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Shape::Independent => "independent",
+            Shape::Chains { .. } => "chains",
+            Shape::Layered { .. } => "layered",
+            Shape::Fan { .. } => "fan",
+        }
+    }
 }
 
 /// What to generate.

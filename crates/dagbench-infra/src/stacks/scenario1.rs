@@ -92,15 +92,7 @@ pub(super) fn template(config: &Config) -> Template {
     t.output(
         keys::CONFIGURATION,
         "What the processor was deployed with (JSON)",
-        json!(
-            json!({
-                "scenario": "scenario-1",
-                "memory_mb": l.memory_mb,
-                "arch": l.architecture.lambda_name(),
-                "batch_size": l.batch_size,
-            })
-            .to_string()
-        ),
+        json!(crate::Setup::Lambda(config.lambda_setup()).configuration_output()),
         None,
     );
     t.output(

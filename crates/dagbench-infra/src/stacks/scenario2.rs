@@ -179,17 +179,7 @@ pub(super) fn template(config: &Config) -> Template {
     t.output(
         keys::CONFIGURATION,
         "What the processor was deployed with (JSON)",
-        json!(
-            json!({
-                "scenario": "scenario-2",
-                "cpu": f.cpu,
-                "memory_mb": f.memory_mb,
-                "arch": f.architecture.lambda_name(),
-                "concurrency": f.concurrency,
-                "batch_size": f.batch_size,
-            })
-            .to_string()
-        ),
+        json!(crate::Setup::Fargate(config.fargate_setup(f.desired_count)).configuration_output()),
         None,
     );
     t.output(

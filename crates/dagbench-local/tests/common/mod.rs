@@ -4,7 +4,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,24 +14,6 @@ use dagbench_runtime::ports::{Clock, SystemClock};
 use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
 use dagbench_store::RunStore;
 
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("dagbench-local-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub struct Harness {
     pub store: RunStore,
     pub ledger: Arc<SqliteLedger>,
@@ -40,13 +21,13 @@ pub struct Harness {
     pub outgoing: Arc<MemoryQueue>,
     pub processor: Arc<Processor>,
     pub run_id: RunId,
-    pub _scratch: Scratch,
+    pub _scratch: tempfile::TempDir,
 }
 
 pub fn harness(name: &str) -> Harness {
-    let scratch = Scratch::new(name);
+    let scratch = dagbench_testkit::scratch(name);
     let store = RunStore::in_memory();
-    let ledger = Arc::new(SqliteLedger::open(&scratch.0.join("ledger.sqlite")).unwrap());
+    let ledger = Arc::new(SqliteLedger::open(&scratch.path().join("ledger.sqlite")).unwrap());
     let metrics = Arc::new(MemoryMetrics::new());
     let outgoing = Arc::new(MemoryQueue::new("outgoing", Duration::from_secs(30)));
     let run_id = RunId::new("run-1").unwrap();

@@ -21,7 +21,7 @@ pub struct Moto {
 /// Where `moto_server` is: `DAGBENCH_MOTO_SERVER`, else the project's `.venv`.
 pub fn moto_server_path() -> PathBuf {
     std::env::var_os("DAGBENCH_MOTO_SERVER").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"),
+        || crate::repo_root().join(".venv/bin/moto_server"),
         PathBuf::from,
     )
 }
@@ -130,41 +130,11 @@ impl Stack {
     /// Creates the resources on `moto`: the incoming queue redrives to the
     /// DLQ after 3 receives; all queues have `visibility_s`.
     pub async fn create(moto: &Moto, visibility_s: u32) -> Stack {
-        use aws_sdk_sqs::types::QueueAttributeName;
-        let sdk = crate::config::for_endpoint(&moto.endpoint, "us-east-1").await;
+        let sdk = dagbench_aws::config::for_endpoint(&moto.endpoint, "us-east-1").await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue = |name: String, redrive: Option<String>| {
-            let sqs = sqs.clone();
-            async move {
-                let mut c = sqs.create_queue().queue_name(name).attributes(
-                    QueueAttributeName::VisibilityTimeout,
-                    visibility_s.to_string(),
-                );
-                if let Some(policy) = redrive {
-                    c = c.attributes(QueueAttributeName::RedrivePolicy, policy);
-                }
-                c.send()
-                    .await
-                    .expect("create queue")
-                    .queue_url()
-                    .expect("queue url")
-                    .to_owned()
-            }
-        };
-        let dlq = queue(unique("dlq"), None).await;
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("queue arn");
-        let policy = format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"3\"}}");
-        let incoming = queue(unique("incoming"), Some(policy)).await;
-        let outgoing = queue(unique("outgoing"), None).await;
+        let dlq = create_queue(&sqs, &unique("dlq"), visibility_s, None).await;
+        let incoming = create_queue(&sqs, &unique("incoming"), visibility_s, Some((&dlq, 3))).await;
+        let outgoing = create_queue(&sqs, &unique("outgoing"), visibility_s, None).await;
         let bucket = unique("data");
         create_bucket(&moto.endpoint, &bucket);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -199,9 +169,26 @@ impl Stack {
         ]
     }
 
+    /// The stack's bucket as the processors see it.
+    pub fn store(&self) -> dagbench_store::RunStore {
+        dagbench_aws::s3::run_store(&dagbench_aws::s3::S3Location {
+            bucket: self.bucket.clone(),
+            prefix: String::new(),
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            credentials: None,
+        })
+        .expect("a store on the emulator's bucket")
+    }
+
+    /// The scheduler's side of the stack: its three queues.
+    pub fn queues(&self) -> dagbench_runtime::driver::Queues {
+        dagbench_aws::wiring::scheduler_queues(&self.sqs, &self.processor_env("testkit"))
+    }
+
     /// The processor environment pointing at this stack.
-    pub fn processor_env(&self, test_run_id: &str) -> crate::env::ProcessorEnv {
-        crate::env::ProcessorEnv {
+    pub fn processor_env(&self, test_run_id: &str) -> dagbench_aws::env::ProcessorEnv {
+        dagbench_aws::env::ProcessorEnv {
             incoming_queue_url: self.incoming.clone(),
             outgoing_queue_url: self.outgoing.clone(),
             dlq_url: self.dlq.clone(),
@@ -213,6 +200,45 @@ impl Stack {
             results_prefix: String::new(),
         }
     }
+}
+
+/// Creates queue `name` with `visibility_s`; with `redrive`, its messages
+/// go to that dead-letter queue (by URL) after that many receives. Returns
+/// the queue's URL.
+pub async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_s: u32,
+    redrive: Option<(&str, u32)>,
+) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let mut create = sqs.create_queue().queue_name(name).attributes(
+        QueueAttributeName::VisibilityTimeout,
+        visibility_s.to_string(),
+    );
+    if let Some((dlq_url, max)) = redrive {
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue arn");
+        create = create.attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"{max}\"}}"),
+        );
+    }
+    create
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_owned()
 }
 
 /// A job table as the stack defines it (`pk`/`sk` strings, on demand),

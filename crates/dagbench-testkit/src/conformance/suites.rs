@@ -1,8 +1,6 @@
-//! Conformance suites: the behaviour every adapter of a port must show,
-//! written once as plain async functions (object_store's `integration.rs`
-//! pattern). The embedded adapters run them under paused tokio time; the AWS
-//! adapters run them against the emulator in real time. Each panics with a
-//! message saying which rule broke.
+//! The suites themselves: plain async functions, each panicking with a
+//! message that says which rule broke. Backends do not call them one by
+//! one: the macros of [`super`] run all of them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +8,7 @@ use std::time::Duration;
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::time::Timestamp;
 
-use crate::ports::{
+use dagbench_runtime::ports::{
     Finished, JobLedger, JobQueue, LedgerStatus, QueueError, ReceivedMessage, Recorded,
 };
 
@@ -355,30 +353,24 @@ pub struct ObservedMetric {
     /// Their sum.
     pub sum: f64,
     /// Their unit.
-    pub unit: crate::ports::MetricUnit,
+    pub unit: dagbench_runtime::ports::MetricUnit,
 }
 
 /// Metrics are kept per name and test run, with their units: three
 /// processing times and three completions for one run, one processing time
-/// for another, read back through the backend (`flush` first, for sinks
-/// that buffer). `read(name, test_run_id)` is the backend's own view.
-pub async fn metrics_by_name_and_test_run<F, Fut>(
-    sink: &dyn crate::ports::MetricsSink,
-    flush: impl AsyncFnOnce(),
-    read: F,
-    run_a: &str,
-    run_b: &str,
-) where
-    F: Fn(&'static str, String) -> Fut,
-    Fut: std::future::Future<Output = Option<ObservedMetric>>,
-{
-    use crate::ports::{JOBS_COMPLETED, Metric, MetricUnit, PROCESSING_TIME_MS};
+/// for another, read back through the backend's own view (after a flush,
+/// for sinks that buffer).
+pub async fn metrics_by_name_and_test_run(backend: &dyn super::MetricsBackend) {
+    use dagbench_runtime::ports::{JOBS_COMPLETED, Metric, MetricUnit, PROCESSING_TIME_MS};
+    let (run_a, run_b) = backend.test_runs();
+    let (run_a, run_b) = (run_a.as_str(), run_b.as_str());
     let point = |name, value, unit, run: &str| Metric {
         name,
         value,
         unit,
         test_run_id: run.to_owned(),
     };
+    let sink = backend.sink();
     for ms in [10.0, 20.0, 30.5] {
         sink.record(point(
             PROCESSING_TIME_MS,
@@ -394,9 +386,9 @@ pub async fn metrics_by_name_and_test_run<F, Fut>(
         MetricUnit::Milliseconds,
         run_b,
     ));
-    flush().await;
+    backend.flush().await;
     assert_eq!(
-        read(PROCESSING_TIME_MS, run_a.to_owned()).await,
+        backend.read(PROCESSING_TIME_MS, run_a).await,
         Some(ObservedMetric {
             samples: 3,
             sum: 60.5,
@@ -405,7 +397,7 @@ pub async fn metrics_by_name_and_test_run<F, Fut>(
         "processing times of run {run_a}"
     );
     assert_eq!(
-        read(JOBS_COMPLETED, run_a.to_owned()).await,
+        backend.read(JOBS_COMPLETED, run_a).await,
         Some(ObservedMetric {
             samples: 3,
             sum: 3.0,
@@ -414,7 +406,7 @@ pub async fn metrics_by_name_and_test_run<F, Fut>(
         "completions of run {run_a}"
     );
     assert_eq!(
-        read(PROCESSING_TIME_MS, run_b.to_owned()).await,
+        backend.read(PROCESSING_TIME_MS, run_b).await,
         Some(ObservedMetric {
             samples: 1,
             sum: 5.0,
@@ -423,14 +415,14 @@ pub async fn metrics_by_name_and_test_run<F, Fut>(
         "another test run is kept apart"
     );
     assert_eq!(
-        read(JOBS_COMPLETED, run_b.to_owned()).await,
+        backend.read(JOBS_COMPLETED, run_b).await,
         None,
         "nothing recorded, nothing shown"
     );
 }
 
 /// A clock tells Unix time in milliseconds and never goes backwards.
-pub async fn clock_tells_unix_time_and_moves_forward(clock: &dyn crate::ports::Clock) {
+pub async fn clock_tells_unix_time_and_moves_forward(clock: &dyn dagbench_runtime::ports::Clock) {
     let system = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -1,0 +1,511 @@
+//! The scheduler driver's bookkeeping as a pure state machine: the async
+//! driver hands it what happened (a batch sent, a completion or dead
+//! letter received, a queue call that failed) with the time it happened,
+//! and asks it what to send next. It owns the [`Scheduler`], every job's
+//! [`Timeline`] and the [`Anomalies`] — messages that changed nothing —
+//! so all of a run's accounting is tested without a queue or a clock.
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{JobGraph, JobIndex};
+use crate::ids::{JobId, RunId};
+use crate::key::ObjectKey;
+use crate::message::{Completion, JobMessage, Outcome};
+use crate::scheduler::{CompletionOutcome, FailureOutcome, JobState, Progress, Scheduler};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every job completed.
+    Completed,
+    /// Every job ended, some failed or were blocked.
+    Failed,
+    /// Jobs were in flight but nothing moved for the stall timeout.
+    Stalled,
+    /// Stopped on request; resumable.
+    Interrupted,
+    /// A queue refused to work at all (it does not exist, access is
+    /// denied): the run stopped at once; resumable once fixed.
+    Aborted,
+}
+
+impl RunStatus {
+    /// Its name, as in `report.json` (`completed`, `failed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Stalled => "stalled",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Aborted => "aborted",
+        }
+    }
+}
+
+/// Per-job instants, ms since the epoch (`-1` = never).
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub ready: Vec<i64>,
+    pub dispatched: Vec<i64>,
+    pub started: Vec<i64>,
+    pub completed: Vec<i64>,
+    pub observed: Vec<i64>,
+    /// As measured by the processor.
+    pub processing_ms: Vec<f64>,
+    /// Delivery attempt of the accepted completion.
+    pub attempt: Vec<u32>,
+}
+
+impl Timeline {
+    /// `n` jobs, nothing happened yet.
+    pub fn new(n: usize) -> Self {
+        Self {
+            ready: vec![-1; n],
+            dispatched: vec![-1; n],
+            started: vec![-1; n],
+            completed: vec![-1; n],
+            observed: vec![-1; n],
+            processing_ms: vec![f64::NAN; n],
+            attempt: vec![0; n],
+        }
+    }
+}
+
+/// Counts of messages and calls that changed nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Anomalies {
+    pub duplicate_completions: u64,
+    pub late_completions: u64,
+    pub premature_completions: u64,
+    pub unknown_completions: u64,
+    pub invalid_completions: u64,
+    /// Dead-letter messages without a job of this graph.
+    pub dead_letters_unmatched: u64,
+    /// Job messages the incoming queue did not accept (sent again later).
+    pub send_failures: u64,
+    /// Receives from the outgoing queue or the DLQ that failed.
+    pub receive_failures: u64,
+    /// Deletes of handled messages that failed (they come back, and are
+    /// then duplicates).
+    pub delete_failures: u64,
+}
+
+/// What one completion message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionEffect {
+    /// It ended its job (completed or failed) and may have released or
+    /// blocked others.
+    Accepted,
+    /// It changed nothing; counted in [`Anomalies`].
+    Ignored,
+}
+
+/// Job messages to send together (at most one queue batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub jobs: Vec<JobIndex>,
+    pub bodies: Vec<String>,
+}
+
+/// Everything the driver measured, for the report.
+#[derive(Debug, Clone)]
+pub struct DriverOutcome {
+    pub status: RunStatus,
+    pub progress: Progress,
+    pub timeline: Timeline,
+    pub anomalies: Anomalies,
+    /// Wall-clock bounds of the run (ms since the epoch).
+    pub started_at: i64,
+    pub ended_at: i64,
+    /// Failed jobs with their reasons.
+    pub failed: Vec<(JobIndex, String)>,
+    /// Why the run could not go on, when a queue failed (aborted or stalled
+    /// runs): the last error, with the queue and the call.
+    pub error: Option<String>,
+}
+
+/// Why a dead-lettered job failed.
+pub const DEAD_LETTER_REASON: &str =
+    "moved to the dead-letter queue after repeated deliveries without a completion";
+
+/// The bookkeeping of one run.
+#[derive(Debug, Clone)]
+pub struct RunTracker {
+    scheduler: Scheduler,
+    run_id: RunId,
+    timeline: Timeline,
+    anomalies: Anomalies,
+    started_at: i64,
+    error: Option<String>,
+}
+
+impl RunTracker {
+    /// A run of `scheduler`'s graph (fresh or restored) starting at
+    /// `now_ms`: every job ready now is stamped ready now.
+    pub fn new(scheduler: Scheduler, run_id: RunId, now_ms: i64) -> Self {
+        let n = scheduler.graph().len();
+        let mut timeline = Timeline::new(n);
+        for (j, ready) in timeline.ready.iter_mut().enumerate() {
+            if scheduler.state(JobIndex(j as u32)) == JobState::Ready {
+                *ready = now_ms;
+            }
+        }
+        Self {
+            scheduler,
+            run_id,
+            timeline,
+            anomalies: Anomalies::default(),
+            started_at: now_ms,
+            error: None,
+        }
+    }
+
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    pub fn graph(&self) -> &JobGraph {
+        self.scheduler.graph()
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.scheduler.progress()
+    }
+
+    pub fn anomalies(&self) -> &Anomalies {
+        &self.anomalies
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.scheduler.is_finished()
+    }
+
+    /// Jobs ready and not yet sent.
+    pub fn ready_len(&self) -> usize {
+        self.scheduler.ready_len()
+    }
+
+    /// Jobs sent and not yet ended.
+    pub fn in_flight(&self) -> u64 {
+        self.scheduler.progress().dispatched
+    }
+
+    /// The status of a run that ended because every job did.
+    pub fn final_status(&self) -> RunStatus {
+        let p = self.progress();
+        if p.completed == p.total {
+            RunStatus::Completed
+        } else {
+            RunStatus::Failed
+        }
+    }
+
+    /// Up to `max` ready jobs and their messages, in release order; `None`
+    /// when nothing is ready. The jobs stay ready until [`Self::sent`].
+    pub fn next_batch(&mut self, max: usize) -> Option<Batch> {
+        let mut jobs = Vec::with_capacity(max);
+        while jobs.len() < max {
+            match self.scheduler.pop_ready() {
+                Some(j) => jobs.push(j),
+                None => break,
+            }
+        }
+        if jobs.is_empty() {
+            return None;
+        }
+        let graph = self.scheduler.graph();
+        let bodies = jobs
+            .iter()
+            .map(|&j| {
+                let job = graph.job(j);
+                JobMessage {
+                    job_id: JobId::new(job.job_id).expect("graph ids are valid"),
+                    work_duration_ms: u64::from(job.work_duration_ms),
+                    data_size_kb: u64::from(job.data_size_kb),
+                    input_key: job
+                        .input_key
+                        .map(|k| ObjectKey::new(k).expect("graph keys are valid")),
+                    run_id: Some(self.run_id.clone()),
+                }
+                .to_json()
+            })
+            .collect();
+        Some(Batch { jobs, bodies })
+    }
+
+    /// The queue's answer to `batch`, one flag per job (`true` = accepted),
+    /// at `now_ms`: accepted jobs are dispatched, refused ones go back to
+    /// the front of the ready queue in their order. Returns how many were
+    /// refused.
+    pub fn sent(&mut self, batch: &Batch, accepted: &[bool], now_ms: i64) -> usize {
+        let mut refused = 0;
+        // Give back refusals in reverse so they go out again in order.
+        for (i, &j) in batch.jobs.iter().enumerate().rev() {
+            if accepted.get(i).copied().unwrap_or(false) {
+                if self.scheduler.dispatched(j) {
+                    self.timeline.dispatched[j.get()] = now_ms;
+                }
+            } else {
+                refused += 1;
+                self.anomalies.send_failures += 1;
+                self.scheduler.unpop_ready(j);
+            }
+        }
+        refused
+    }
+
+    /// A completion message received at `observed_ms`.
+    pub fn completion(&mut self, body: &[u8], observed_ms: i64) -> CompletionEffect {
+        let Ok(completion) = Completion::parse(body) else {
+            self.anomalies.invalid_completions += 1;
+            return CompletionEffect::Ignored;
+        };
+        let Some(job) = self.scheduler.graph().find(completion.job_id.as_str()) else {
+            self.anomalies.unknown_completions += 1;
+            return CompletionEffect::Ignored;
+        };
+        let accepted = match &completion.outcome {
+            Outcome::Completed { .. } => match self.scheduler.completed(job) {
+                CompletionOutcome::Accepted { .. } => true,
+                CompletionOutcome::Duplicate => {
+                    self.anomalies.duplicate_completions += 1;
+                    false
+                }
+                CompletionOutcome::Late(_) => {
+                    self.anomalies.late_completions += 1;
+                    false
+                }
+                CompletionOutcome::Premature => {
+                    self.anomalies.premature_completions += 1;
+                    false
+                }
+                CompletionOutcome::Unknown => {
+                    self.anomalies.unknown_completions += 1;
+                    false
+                }
+            },
+            Outcome::Failed { error } => match self.scheduler.failed(job, error.clone()) {
+                FailureOutcome::Accepted { .. } => true,
+                _ => {
+                    self.anomalies.duplicate_completions += 1;
+                    false
+                }
+            },
+        };
+        if !accepted {
+            return CompletionEffect::Ignored;
+        }
+        let j = job.get();
+        let t = &mut self.timeline;
+        t.observed[j] = observed_ms;
+        t.completed[j] = completion.completed_at.unix_millis();
+        t.started[j] = completion.started_at.map_or(-1, |s| s.unix_millis());
+        t.processing_ms[j] = completion.processing_time_ms;
+        t.attempt[j] = completion.attempt.unwrap_or(1);
+        let graph = std::sync::Arc::clone(self.scheduler.graph());
+        for &d in graph.dependents(job) {
+            let d = d as usize;
+            if self.timeline.ready[d] < 0
+                && self.scheduler.state(JobIndex(d as u32)) == JobState::Ready
+            {
+                self.timeline.ready[d] = observed_ms;
+            }
+        }
+        CompletionEffect::Accepted
+    }
+
+    /// A message found in the dead-letter queue: its job failed. Returns
+    /// whether any job changed.
+    pub fn dead_letter(&mut self, body: &[u8]) -> bool {
+        let job_id = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("job_id")
+                    .and_then(|id| id.as_str().map(str::to_owned))
+            });
+        match job_id.map(|id| self.scheduler.failed_id(&id, DEAD_LETTER_REASON)) {
+            Some(FailureOutcome::Accepted { .. }) => true,
+            Some(FailureOutcome::Unknown) | None => {
+                self.anomalies.dead_letters_unmatched += 1;
+                false
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// A receive from `queue` failed with `error`.
+    pub fn receive_failed(&mut self, queue: &str, error: &str) {
+        self.anomalies.receive_failures += 1;
+        self.error = Some(format!("receive from the {queue} queue failed: {error}"));
+    }
+
+    /// `n` deletes of handled messages from `queue` failed.
+    pub fn delete_failed(&mut self, queue: &str, n: usize, error: &str) {
+        self.anomalies.delete_failures += n as u64;
+        self.error = Some(format!("delete from the {queue} queue failed: {error}"));
+    }
+
+    /// A send of job messages failed as a whole with `error` (every job of
+    /// the batch goes back to the ready queue).
+    pub fn send_failed(&mut self, batch: &Batch, error: &str) {
+        self.sent(batch, &[], 0);
+        self.error = Some(format!("send to the incoming queue failed: {error}"));
+    }
+
+    /// The last queue error, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The run ended with `status` at `ended_ms`.
+    pub fn finish(self, status: RunStatus, ended_ms: i64) -> DriverOutcome {
+        let failed = self
+            .scheduler
+            .failed_jobs()
+            .into_iter()
+            .map(|(j, reason)| (j, reason.to_owned()))
+            .collect();
+        DriverOutcome {
+            status,
+            progress: self.scheduler.progress(),
+            timeline: self.timeline,
+            anomalies: self.anomalies,
+            started_at: self.started_at,
+            ended_at: ended_ms,
+            failed,
+            // A queue error explains a run that could not finish; one
+            // that finished anyway only counts it.
+            error: match status {
+                RunStatus::Aborted | RunStatus::Stalled => self.error,
+                _ => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::graph::{GraphBuilder, JobAttrs};
+
+    /// a → b → c, and d alone.
+    fn tracker() -> RunTracker {
+        let mut b = GraphBuilder::new();
+        for (id, deps) in [("a", &[][..]), ("b", &["a"]), ("c", &["b"]), ("d", &[])] {
+            b.add_job(id, deps.iter(), JobAttrs::default()).unwrap();
+        }
+        let graph = Arc::new(b.finish().unwrap());
+        RunTracker::new(Scheduler::new(graph), RunId::new("r1").unwrap(), 1_000)
+    }
+
+    fn done(job: &str, at: i64) -> Vec<u8> {
+        format!(
+            "{{\"job_id\":\"{job}\",\"status\":\"completed\",\"output_key\":\"output/{job}.json\",\
+             \"processing_time_ms\":2.5,\"completed_at\":\"{}\",\"test_run_id\":\"t\",\"attempt\":2}}",
+            crate::time::Timestamp::from_unix_millis(at)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_batch_carries_the_run_and_is_dispatched_when_accepted() {
+        let mut t = tracker();
+        let batch = t.next_batch(10).unwrap();
+        assert_eq!(batch.jobs.len(), 2, "a and d are ready");
+        let msg: serde_json::Value = serde_json::from_str(&batch.bodies[0]).unwrap();
+        assert_eq!(
+            (msg["job_id"].as_str(), msg["run_id"].as_str()),
+            (Some("a"), Some("r1"))
+        );
+        assert_eq!(t.sent(&batch, &[true, false], 1_005), 1);
+        assert_eq!(t.in_flight(), 1);
+        assert_eq!(t.anomalies().send_failures, 1);
+        let again = t.next_batch(10).unwrap();
+        assert_eq!(
+            again.jobs,
+            vec![batch.jobs[1]],
+            "the refused job goes out again"
+        );
+    }
+
+    #[test]
+    fn completions_release_stamp_and_count_duplicates() {
+        let mut t = tracker();
+        let batch = t.next_batch(10).unwrap();
+        t.sent(&batch, &[true, true], 1_001);
+        assert_eq!(
+            t.completion(&done("a", 1_010), 1_020),
+            CompletionEffect::Accepted
+        );
+        assert_eq!(
+            t.completion(&done("a", 1_010), 1_021),
+            CompletionEffect::Ignored
+        );
+        assert_eq!(
+            t.completion(&done("c", 1_010), 1_022),
+            CompletionEffect::Ignored
+        );
+        assert_eq!(t.completion(b"not json", 1_023), CompletionEffect::Ignored);
+        assert_eq!(
+            t.completion(&done("zz", 1_010), 1_024),
+            CompletionEffect::Ignored
+        );
+        let a = t.anomalies();
+        assert_eq!(
+            (
+                a.duplicate_completions,
+                a.premature_completions,
+                a.invalid_completions,
+                a.unknown_completions
+            ),
+            (1, 1, 1, 1)
+        );
+        let outcome = t.finish(RunStatus::Interrupted, 2_000);
+        let tl = &outcome.timeline;
+        assert_eq!(
+            (tl.ready[1], tl.observed[0], tl.completed[0]),
+            (1_020, 1_020, 1_010)
+        );
+        assert_eq!((tl.attempt[0], tl.processing_ms[0]), (2, 2.5));
+        assert_eq!(outcome.error, None);
+    }
+
+    #[test]
+    fn a_dead_letter_fails_its_job_and_blocks_dependents() {
+        let mut t = tracker();
+        let batch = t.next_batch(10).unwrap();
+        t.sent(&batch, &[true, true], 1_001);
+        assert!(t.dead_letter(br#"{"job_id":"a","work_duration_ms":1}"#));
+        assert!(!t.dead_letter(br#"{"job_id":"a"}"#), "already failed");
+        assert!(!t.dead_letter(b"garbage"));
+        assert_eq!(t.anomalies().dead_letters_unmatched, 1);
+        let p = t.progress();
+        assert_eq!((p.failed, p.blocked), (1, 2));
+        let outcome = t.finish(RunStatus::Failed, 3_000);
+        assert_eq!(outcome.failed[0].1, DEAD_LETTER_REASON);
+    }
+
+    #[test]
+    fn queue_failures_are_counted_and_explain_a_stall() {
+        let mut t = tracker();
+        t.receive_failed("outgoing", "queue does not exist");
+        t.delete_failed("outgoing", 3, "timeout");
+        let batch = t.next_batch(10).unwrap();
+        t.send_failed(&batch, "throttled");
+        let a = *t.anomalies();
+        assert_eq!(
+            (a.receive_failures, a.delete_failures, a.send_failures),
+            (1, 3, 2)
+        );
+        assert_eq!(t.ready_len(), 2, "a failed send leaves its jobs ready");
+        let outcome = t.finish(RunStatus::Stalled, 5_000);
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("send to the incoming queue failed: throttled")
+        );
+    }
+}

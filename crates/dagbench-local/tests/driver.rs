@@ -1,0 +1,240 @@
+//! The scheduler driver over the embedded adapters, below the run
+//! library: a stalled run ends instead of hanging, and chaos — workers
+//! killed mid-job, duplicated messages, visibility timeouts expiring
+//! mid-job — changes nothing in the results.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagbench_core::graph::{GraphBuilder, JobAttrs};
+use dagbench_core::ids::RunId;
+use dagbench_core::Scheduler;
+use dagbench_flight::model::{compute_sequence, sequence_key};
+use dagbench_local::{MemoryQueue, SqliteLedger};
+use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
+use dagbench_runtime::ports::{
+    Clock, JobLedger, JobQueue, QueueDepth, QueueError, ReceivedMessage, SystemClock,
+};
+use dagbench_runtime::processor::WorkMode;
+use dagbench_store::RunStore;
+use dagbench_testkit::Aircraft;
+use tokio::sync::watch;
+
+const SEED: u64 = 21;
+const SAMPLES: u32 = 100;
+
+#[tokio::test(start_paused = true)]
+async fn a_run_with_nothing_moving_ends_as_stalled() {
+    let graph = {
+        let mut b = GraphBuilder::new();
+        let none: [&str; 0] = [];
+        b.add_job("only", none, JobAttrs::default()).unwrap();
+        Arc::new(b.finish().unwrap())
+    };
+    let queues = Queues {
+        incoming: Arc::new(MemoryQueue::new("in", Duration::from_secs(30))),
+        outgoing: Arc::new(MemoryQueue::new("out", Duration::from_secs(30))),
+        dlq: Arc::new(MemoryQueue::new("dlq", Duration::from_secs(30))),
+    };
+    let mut cfg = DriverConfig::new(RunId::new("stall").unwrap());
+    cfg.stall_timeout = Duration::from_secs(90);
+    let (_stop, stop_rx) = watch::channel(false);
+    // No worker: the job is dispatched and never completes.
+    let outcome = drive(
+        Scheduler::new(graph),
+        &queues,
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Stalled);
+    assert_eq!(outcome.progress.dispatched, 1);
+}
+
+/// A queue that delivers some messages twice (a duplicate send).
+#[derive(Debug)]
+struct Duplicating {
+    inner: Arc<MemoryQueue>,
+    every: usize,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl JobQueue for Duplicating {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        let result = self.inner.send_batch(bodies).await?;
+        for body in bodies {
+            if self
+                .sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .is_multiple_of(self.every)
+            {
+                self.inner.send_batch(std::slice::from_ref(body)).await?;
+            }
+        }
+        Ok(result)
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.inner.receive(max, wait).await
+    }
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        self.inner.delete_batch(receipts).await
+    }
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.inner.change_visibility(receipt, timeout).await
+    }
+    async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
+        self.inner.approximate_depth().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_changes_nothing_in_the_results() {
+    let dir = dagbench_testkit::scratch("chaos");
+    let aircraft = Aircraft::new("chaos", 10, SEED, SAMPLES);
+    let run_id = aircraft.run_id.clone();
+    let store = RunStore::local(dir.path()).unwrap();
+    aircraft.seed(&store).await;
+    let graph = Arc::new(dagbench_testkit::fixtures::with_work(
+        &aircraft.graph(),
+        200,
+    ));
+    let ledger = Arc::new(SqliteLedger::open(&dir.path().join("chaos.sqlite")).unwrap());
+    // Visibility (150 ms) shorter than the slow jobs (200 ms): they are
+    // redelivered mid-job and processed twice, concurrently.
+    let visibility = Duration::from_millis(150);
+    let dlq = Arc::new(MemoryQueue::new("dlq", visibility));
+    let raw_incoming =
+        Arc::new(MemoryQueue::new("in", visibility).with_dead_letter_queue(dlq.clone(), 50));
+    let incoming: Arc<dyn JobQueue> = Arc::new(Duplicating {
+        inner: raw_incoming,
+        every: 4,
+        sent: Default::default(),
+    });
+    let outgoing = Arc::new(MemoryQueue::new("out", Duration::from_secs(30)));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let metrics = Arc::new(dagbench_local::MemoryMetrics::new());
+    let make_processor = {
+        let (store, ledger, metrics, clock, outgoing, run_id) = (
+            store.clone(),
+            ledger.clone(),
+            metrics.clone(),
+            Arc::clone(&clock),
+            outgoing.clone(),
+            run_id.clone(),
+        );
+        move |w: usize| {
+            Arc::new(dagbench_runtime::processor::Processor {
+                store: store.clone(),
+                ledger: ledger.clone(),
+                metrics: metrics.clone(),
+                clock: Arc::clone(&clock),
+                completions: outgoing.clone(),
+                config: dagbench_runtime::processor::ProcessorConfig {
+                    test_run_id: "chaos".into(),
+                    run_id: run_id.clone(),
+                    worker: format!("w{w}"),
+                    limits: Default::default(),
+                    work_mode: WorkMode::Sleep,
+                },
+            })
+        }
+    };
+    let (stop_workers, workers_rx) = watch::channel(false);
+    let spawn = {
+        let (incoming, dlq) = (Arc::clone(&incoming), dlq.clone());
+        move |w: usize| {
+            tokio::spawn(dagbench_runtime::worker::run_worker(
+                make_processor(w),
+                Arc::clone(&incoming),
+                Some(dlq.clone() as Arc<dyn JobQueue>),
+                dagbench_runtime::worker::WorkerConfig {
+                    batch_size: 2,
+                    wait: Duration::from_millis(50),
+                    ..Default::default()
+                },
+                workers_rx.clone(),
+            ))
+        }
+    };
+    let workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<_>>>> =
+        Arc::new(std::sync::Mutex::new((0..4).map(spawn.clone()).collect()));
+    // The killer: every 250 ms, abort a worker mid-whatever and start a new one.
+    let killer = {
+        let workers = Arc::clone(&workers);
+        let spawn = spawn.clone();
+        tokio::spawn(async move {
+            let mut next = 4;
+            let mut killed = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let mut ws = workers.lock().unwrap();
+                let victim = next % ws.len();
+                ws[victim].abort();
+                ws[victim] = spawn(next);
+                next += 1;
+                killed += 1;
+                if killed > 1000 {
+                    break;
+                }
+            }
+        })
+    };
+    let queues = Queues {
+        incoming: Arc::clone(&incoming),
+        outgoing: outgoing.clone(),
+        dlq: dlq.clone(),
+    };
+    let mut cfg = DriverConfig::new(run_id.clone());
+    cfg.stall_timeout = Duration::from_secs(60);
+    let (_stop, stop_rx) = watch::channel(false);
+    let outcome = drive(
+        Scheduler::new(Arc::clone(&graph)),
+        &queues,
+        Arc::clone(&clock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    killer.abort();
+    let _ = stop_workers.send(true);
+    assert_eq!(
+        outcome.status,
+        RunStatus::Completed,
+        "{:?}",
+        outcome.progress
+    );
+    assert!(
+        outcome.anomalies.duplicate_completions > 0,
+        "duplicates really happened: {:?}",
+        outcome.anomalies
+    );
+    // Every delays file equals the reference computation; merged percentiles too.
+    for s in &aircraft.sequences {
+        let legs = compute_sequence(sequence_key(SEED, s.sequence_id), s, SAMPLES).unwrap();
+        for (i, leg) in legs.iter().enumerate() {
+            let job = dagbench_flight::aircraft::leg_job_id(s.sequence_id, i as u32 + 1);
+            let stored = store.get_delays(&run_id, &job).await.unwrap().unwrap();
+            assert_eq!(&stored.delays, leg, "{job}");
+        }
+    }
+    aircraft.assert_matches_reference(&store).await;
+    // One ledger completion per job.
+    assert_eq!(
+        ledger.completed_jobs(&run_id).await.unwrap().len(),
+        graph.len()
+    );
+}

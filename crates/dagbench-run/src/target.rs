@@ -1,0 +1,261 @@
+//! Where a run's jobs are processed. A [`Target`] knows its processors'
+//! store, what its ledger says is done, and how to drive a scheduler
+//! against its queues; everything else about a run — workload, files,
+//! report — is the same for every target. A new scenario is a new
+//! implementation of this trait (see ARCHITECTURE.md, "Adding a scenario").
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dagbench_aws::env::ProcessorEnv;
+use dagbench_aws::wiring::SchedulerSide;
+use dagbench_core::scheduler::Progress;
+use dagbench_core::{JobId, RunId, Scenario, Scheduler};
+use dagbench_infra::Deployment;
+use dagbench_local::cluster::Shared;
+use dagbench_local::{ClusterConfig, LocalCluster, MemoryMetrics, SqliteLedger};
+use dagbench_runtime::driver::{DriverConfig, DriverOutcome, drive};
+use dagbench_runtime::ports::{Clock, JobLedger, SystemClock};
+use dagbench_runtime::processor::WorkMode;
+use dagbench_store::RunStore;
+use tokio::sync::watch;
+
+use crate::RunError;
+
+/// Called with the run's counts as it goes.
+pub type ProgressFn<'a> = dyn for<'p> FnMut(&'p Progress) + Send + 'a;
+
+/// One run, as a target needs to know it.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: RunId,
+    pub test_run_id: String,
+    /// `<results>/<run_id>`.
+    pub run_dir: PathBuf,
+    /// End the run as stalled when nothing moves for this long.
+    pub stall_timeout: Duration,
+    /// After a stop request, how long jobs in flight may still report.
+    pub grace: Duration,
+}
+
+impl RunContext {
+    /// The driver's configuration for this run.
+    pub fn driver_config(&self) -> DriverConfig {
+        let mut config = DriverConfig::new(self.run_id.clone());
+        config.stall_timeout = self.stall_timeout;
+        config.grace = self.grace;
+        config
+    }
+}
+
+/// Where the jobs are processed.
+#[async_trait]
+pub trait Target: Send + Sync + std::fmt::Debug {
+    fn scenario(&self) -> Scenario;
+    /// The store the processors read inputs from and write results to.
+    fn store(&self) -> &RunStore;
+    /// Concurrent processors, as the report states them (0 = unknown).
+    fn workers(&self) -> u64;
+    /// How a cloud target is deployed (for its cost estimate).
+    fn deployment(&self) -> Option<&Deployment> {
+        None
+    }
+    /// Jobs of `run` its ledger records as completed (for resume).
+    async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError>;
+    /// Drives `scheduler` against the target's queues to the run's end.
+    async fn drive(
+        &self,
+        scheduler: Scheduler,
+        run: &RunContext,
+        stop: watch::Receiver<bool>,
+        on_progress: &mut ProgressFn<'_>,
+    ) -> Result<DriverOutcome, RunError>;
+}
+
+/// How the local fleet runs.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub workers: usize,
+    pub work_mode: WorkMode,
+    /// A job's delivery stays invisible this long (also the longest
+    /// simulated work a job may ask for).
+    pub visibility_timeout: Duration,
+    /// Deliveries before a job goes to the dead-letter queue.
+    pub max_receive_count: u32,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            work_mode: WorkMode::Sleep,
+            visibility_timeout: Duration::from_secs(60),
+            max_receive_count: 3,
+        }
+    }
+}
+
+/// This machine: embedded queues, a pool of processors, a SQLite ledger in
+/// the run directory, results under the results root.
+#[derive(Debug)]
+pub struct LocalTarget {
+    store: RunStore,
+    options: LocalOptions,
+}
+
+impl LocalTarget {
+    /// Results go under `results`.
+    ///
+    /// # Errors
+    /// When the results root cannot be created.
+    pub fn new(results: &std::path::Path, options: LocalOptions) -> Result<Self, RunError> {
+        Ok(Self {
+            store: RunStore::local(results)?,
+            options,
+        })
+    }
+
+    fn ledger(run: &RunContext) -> Result<SqliteLedger, RunError> {
+        Ok(SqliteLedger::open(&run.run_dir.join("ledger.sqlite"))?)
+    }
+}
+
+#[async_trait]
+impl Target for LocalTarget {
+    fn scenario(&self) -> Scenario {
+        Scenario::Local
+    }
+
+    fn store(&self) -> &RunStore {
+        &self.store
+    }
+
+    fn workers(&self) -> u64 {
+        self.options.workers as u64
+    }
+
+    async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError> {
+        Ok(Self::ledger(run)?.completed_jobs(&run.run_id).await?)
+    }
+
+    async fn drive(
+        &self,
+        scheduler: Scheduler,
+        run: &RunContext,
+        stop: watch::Receiver<bool>,
+        on_progress: &mut ProgressFn<'_>,
+    ) -> Result<DriverOutcome, RunError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let cluster = LocalCluster::start(
+            &ClusterConfig {
+                run_id: run.run_id.clone(),
+                test_run_id: run.test_run_id.clone(),
+                workers: self.options.workers,
+                work_mode: self.options.work_mode,
+                visibility_timeout: self.options.visibility_timeout,
+                max_receive_count: self.options.max_receive_count,
+                grace: run.grace,
+            },
+            &Shared {
+                store: self.store.clone(),
+                ledger: Arc::new(Self::ledger(run)?),
+                metrics: Arc::new(MemoryMetrics::new()),
+                clock: Arc::clone(&clock),
+            },
+        );
+        let outcome = drive(
+            scheduler,
+            cluster.queues(),
+            clock,
+            &run.driver_config(),
+            stop,
+            on_progress,
+        )
+        .await;
+        cluster.shutdown().await;
+        Ok(outcome)
+    }
+}
+
+/// A deployed stack's queues, bucket and table (Scenarios 1 and 2: the
+/// processors are the stack's Lambda function or Fargate tasks).
+#[derive(Debug)]
+pub struct StackTarget {
+    scenario: Scenario,
+    env: ProcessorEnv,
+    side: SchedulerSide,
+    deployment: Option<Deployment>,
+    workers: u64,
+}
+
+impl StackTarget {
+    /// The stack of `scenario` described by `env`, as the scheduler sees
+    /// it from here; `workers` as the report should state it (0 unknown).
+    ///
+    /// # Errors
+    /// When the bucket's store cannot be built.
+    pub async fn new(
+        scenario: Scenario,
+        env: ProcessorEnv,
+        deployment: Option<Deployment>,
+        workers: u64,
+    ) -> Result<Self, RunError> {
+        let sdk = dagbench_aws::config::from_env().await;
+        let side = dagbench_aws::wiring::scheduler_side(&sdk, &env)?;
+        Ok(Self {
+            scenario,
+            env,
+            side,
+            deployment,
+            workers,
+        })
+    }
+
+    /// The processor environment of the stack.
+    pub fn env(&self) -> &ProcessorEnv {
+        &self.env
+    }
+}
+
+#[async_trait]
+impl Target for StackTarget {
+    fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    fn store(&self) -> &RunStore {
+        &self.side.store
+    }
+
+    fn workers(&self) -> u64 {
+        self.workers
+    }
+
+    fn deployment(&self) -> Option<&Deployment> {
+        self.deployment.as_ref()
+    }
+
+    async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError> {
+        Ok(self.side.ledger.completed_jobs(&run.run_id).await?)
+    }
+
+    async fn drive(
+        &self,
+        scheduler: Scheduler,
+        run: &RunContext,
+        stop: watch::Receiver<bool>,
+        on_progress: &mut ProgressFn<'_>,
+    ) -> Result<DriverOutcome, RunError> {
+        Ok(drive(
+            scheduler,
+            &self.side.queues,
+            Arc::new(SystemClock),
+            &run.driver_config(),
+            stop,
+            on_progress,
+        )
+        .await)
+    }
+}
