@@ -26,14 +26,25 @@ LAMBDA_ZIP ?= $(or $(CARGO_TARGET_DIR),target)/lambda/bootstrap/bootstrap.zip
 STACK_FLAGS = --env $(ENV) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
 YES_FLAG = $(if $(YES),--yes)
 
-.PHONY: help test toolchain venv browser build fmt lint bench lambda clean \
+.PHONY: help test toolchain venv browser tools build fmt lint bench lambda clean \
 	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-test: toolchain venv browser ## Everything CI checks: fmt, clippy, rustdoc, purity, every test
+test: toolchain venv browser tools ## Everything CI checks: fmt, unused deps, clippy, rustdoc, purity, every test
 	$(CARGO) xtask ci
+
+# Cargo tools CI runs, pinned, built once into the target directory (which
+# CI keeps between clones: see .ci/run).
+TOOLS_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/tools
+MACHETE_VERSION := 0.9.2
+export DAGBENCH_MACHETE := $(TOOLS_DIR)/bin/cargo-machete
+tools: $(TOOLS_DIR)/.machete-$(MACHETE_VERSION)
+
+$(TOOLS_DIR)/.machete-$(MACHETE_VERSION):
+	$(CARGO) install --locked --quiet --root $(TOOLS_DIR) cargo-machete@$(MACHETE_VERSION)
+	touch $@
 
 # Headless Chromium (Debian's package) renders report.html in the tests.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -59,13 +70,13 @@ toolchain:
 	@./scripts/ensure-toolchain.sh
 
 build: toolchain ## Release build of dagbench
-	$(CARGO) build --release
+	$(CARGO) build --locked --release
 
 fmt: toolchain ## Format the code
 	$(CARGO) fmt --all
 
 lint: toolchain ## Clippy with warnings denied
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 bench: toolchain venv ## The benchmarks, with their baselines and ratios
 	$(CARGO) run --release -- bench scheduler

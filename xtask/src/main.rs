@@ -1,9 +1,13 @@
 //! Project chores, run as `cargo xtask <task>` (see matklad's cargo-xtask):
 //!
-//! - `ci`: everything `make test` checks, in order: formatting, clippy with
-//!   warnings denied, rustdoc with warnings denied, the core's purity, tests.
+//! - `ci`: everything `make test` checks, in order: formatting, unused
+//!   dependencies (cargo-machete), clippy with warnings denied (the
+//!   workspace, and the worker image's `--no-default-features --features
+//!   worker` build), the pure crates' purity, rustdoc with warnings denied,
+//!   tests. Every cargo call is `--locked`: CI builds what `Cargo.lock` says.
 //! - `purity`: the pure crates must not link an async runtime or do I/O
-//!   through one (`cargo tree -e normal -i tokio` finds nothing).
+//!   through one (`cargo tree -e normal -i tokio` finds nothing); their
+//!   `clippy.toml` forbids files, the environment and the clock in code.
 
 use std::process::{Command, ExitCode};
 
@@ -47,17 +51,33 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 fn ci() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
+    unused_dependencies()?;
     cargo(&[
         "clippy",
+        "--locked",
         "--workspace",
         "--all-targets",
         "--",
         "-D",
         "warnings",
     ])?;
+    // What the Scenario 2 image builds (docker/Dockerfile).
+    cargo(&[
+        "clippy",
+        "--locked",
+        "--package",
+        "dagbench-cli",
+        "--no-default-features",
+        "--features",
+        "worker",
+        "--bins",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     purity()?;
     let rustdoc = Command::new(env!("CARGO"))
-        .args(["doc", "--workspace", "--no-deps", "--quiet"])
+        .args(["doc", "--locked", "--workspace", "--no-deps", "--quiet"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .status()
         .context("cannot run cargo doc")?;
@@ -67,16 +87,42 @@ fn ci() -> anyhow::Result<()> {
     test_workspace()
 }
 
+/// cargo-machete: a dependency no source file names fails CI. The binary
+/// comes from `DAGBENCH_MACHETE` (`make tools` installs the pinned version
+/// and sets it); without it, CI fails and a developer's run says so.
+fn unused_dependencies() -> anyhow::Result<()> {
+    let Some(machete) = std::env::var_os("DAGBENCH_MACHETE") else {
+        if std::env::var_os("CI").is_some() {
+            bail!(
+                "DAGBENCH_MACHETE is not set: run through `make test`, which installs cargo-machete"
+            );
+        }
+        eprintln!(
+            "==> skipped the unused-dependency check: DAGBENCH_MACHETE is not set (`make test` sets it)"
+        );
+        return Ok(());
+    };
+    eprintln!("==> cargo-machete");
+    let status = Command::new(&machete)
+        .arg("--skip-target-dir")
+        .status()
+        .with_context(|| format!("cannot run {}", std::path::Path::new(&machete).display()))?;
+    if !status.success() {
+        bail!("cargo-machete found unused dependencies (above): remove them from Cargo.toml");
+    }
+    Ok(())
+}
+
 /// `cargo test --workspace`, its output passed through, then one closing
 /// line with the totals (`tests: N passed, N failed`), so the last line of a
 /// CI log tells how many tests ran rather than a doc-test suite's zero.
 fn test_workspace() -> anyhow::Result<()> {
     use std::io::{BufRead as _, BufReader};
-    eprintln!("==> cargo test --workspace");
+    eprintln!("==> cargo test --locked --workspace");
     // CI=1: tests that need an installed tool (moto, pyarrow, cfn-lint,
     // chromium) fail instead of skipping, so a missing install step shows.
     let mut child = Command::new(env!("CARGO"))
-        .args(["test", "--workspace"])
+        .args(["test", "--locked", "--workspace"])
         .env("CI", std::env::var("CI").unwrap_or_else(|_| "1".into()))
         .stdout(std::process::Stdio::piped())
         .spawn()

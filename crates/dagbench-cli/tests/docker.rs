@@ -17,6 +17,10 @@ fn the_dockerfile_is_lint_clean_and_runs_the_worker() {
         "builds the dagbench binary"
     );
     assert!(
+        text.contains("--no-default-features --features worker"),
+        "builds the worker's features only"
+    );
+    assert!(
         text.contains("CMD [\"worker\"]"),
         "runs the worker by default"
     );

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dagbench_core::Scheduler;
 use dagbench_core::graph::{GraphBuilder, JobAttrs};
 use dagbench_core::ids::RunId;
-use dagbench_core::Scheduler;
 use dagbench_flight::model::{compute_sequence, sequence_key};
 use dagbench_local::{MemoryQueue, SqliteLedger};
 use dagbench_runtime::driver::{DriverConfig, Queues, RunStatus, drive};
