@@ -91,7 +91,7 @@ bench: toolchain venv ## The benchmarks, with their baselines and ratios
 LAMBDA_VENV := .venv-lambda
 lambda: toolchain ## Build Scenario 1's package (bootstrap.zip for provided.al2023)
 	test -x $(LAMBDA_VENV)/bin/cargo-lambda || ($(PYTHON) -m venv $(LAMBDA_VENV) && $(LAMBDA_VENV)/bin/pip install --quiet -r requirements-lambda.txt)
-	PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" $(LAMBDA_VENV)/bin/cargo-lambda lambda build --release --package dagbench-lambda --bin bootstrap --output-format zip
+	PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" $(LAMBDA_VENV)/bin/cargo-lambda lambda build --profile lambda --locked --package dagbench-lambda --bin bootstrap --output-format zip
 	@ls -l $(LAMBDA_ZIP)
 
 clean: ## Remove build output and the Python venvs

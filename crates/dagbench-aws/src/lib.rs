@@ -7,6 +7,7 @@
 //! - [`sqs`]: `SqsQueue`, the job queue port on SQS.
 //! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
 //! - [`s3`]: a `RunStore` on S3 (object_store's `AmazonS3`).
+//! - [`lease`]: `StackLease`, one scheduler at a time per stack.
 //! - [`mod@env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
 //! - [`metrics`]: EMF metric lines (the Lambda function's metrics).
 //! - `cloudwatch` (feature `worker`): batched `PutMetricData`.
@@ -21,6 +22,7 @@ pub mod cloudwatch;
 pub mod config;
 pub mod dynamo;
 pub mod env;
+pub mod lease;
 pub mod metrics;
 pub mod s3;
 pub mod sqs;

@@ -13,6 +13,7 @@ use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
 use crate::env::ProcessorEnv;
 use dagbench_store::RunStore;
 
+use crate::lease::{LeaseError, StackLease};
 use crate::s3::{S3Location, run_store};
 use crate::{DynamoLedger, SqsQueue};
 
@@ -81,6 +82,34 @@ pub struct SchedulerSide {
     pub queues: Queues,
     pub ledger: Arc<DynamoLedger>,
     pub store: RunStore,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl SchedulerSide {
+    /// Takes the stack's lease for `run_id` (see [`StackLease::acquire`]).
+    ///
+    /// # Errors
+    /// Another scheduler holds it, or DynamoDB fails.
+    pub async fn lease(
+        &self,
+        run_id: &dagbench_core::RunId,
+        holder: &str,
+        period: std::time::Duration,
+        now: dagbench_core::time::Timestamp,
+        take_over: bool,
+    ) -> Result<StackLease, LeaseError> {
+        StackLease::acquire(
+            self.dynamodb.clone(),
+            &self.table,
+            run_id,
+            holder,
+            period,
+            now,
+            take_over,
+        )
+        .await
+    }
 }
 
 /// The scheduler's side of the stack `env` describes.
@@ -91,13 +120,13 @@ pub fn scheduler_side(
     sdk: &SdkConfig,
     env: &ProcessorEnv,
 ) -> Result<SchedulerSide, object_store::Error> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     Ok(SchedulerSide {
         queues: scheduler_queues(&aws_sdk_sqs::Client::new(sdk), env),
-        ledger: Arc::new(DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &env.table_name,
-        )),
+        ledger: Arc::new(DynamoLedger::new(dynamodb.clone(), &env.table_name)),
         store: stack_store(sdk, env)?,
+        dynamodb,
+        table: env.table_name.clone(),
     })
 }
 

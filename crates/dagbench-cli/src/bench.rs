@@ -31,6 +31,11 @@ pub(crate) enum BenchCommand {
     Efficiency(crate::bench_local::LocalArgs),
     /// A million-job graph run locally: wall time and peak RSS.
     Scale(crate::bench_local::LocalArgs),
+    /// The scheduler driver against queues with a remote queue's latency
+    /// per call (SQS: 10–20 ms) and instant processors, against the same
+    /// driver with one call of each kind in flight.
+    #[command(name = "scheduler-io")]
+    SchedulerIo(crate::bench_io::IoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +66,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Scale(args) => {
             crate::bench_local::run(&args, crate::bench_local::Profile::Scale)
         }
+        BenchCommand::SchedulerIo(args) => crate::bench_io::run(&args),
     }
 }
 

@@ -18,7 +18,7 @@ use clap::Args;
 use dagbench_core::graph::shapes::{self, Shape, ShapeSpec};
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_local::SqliteLedger;
-use dagbench_run::{LocalOptions, RunRequest, Start, TargetSpec, Workload};
+use dagbench_run::{RunRequest, Settings, Start, Workload};
 use dagbench_runtime::ports::{Clock as _, Finished, JobLedger, SystemClock};
 use dagbench_runtime::processor::{WorkMode, output_object};
 use dagbench_store::RunStore;
@@ -116,28 +116,28 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
         .clone()
         .or_else(|| shm.is_dir().then(|| shm.to_path_buf()));
     let dir = crate::bench::tempdir_in(base.as_deref())?;
-    let request = RunRequest {
-        results: dir.path().join("results"),
-        start: Start::New {
-            run_id: Some(RunId::new("bench")?),
-            test_run_id: "bench".into(),
-            workload: Workload::Graph(Arc::clone(&graph)),
-        },
-        target: TargetSpec::Local(LocalOptions {
-            workers: workers as usize,
-            work_mode: WorkMode::Sleep,
-            visibility_timeout: Duration::from_secs(300),
-            max_receive_count: 3,
-        }),
-        stall_timeout: Duration::from_secs(120),
-        grace: Duration::from_secs(5),
+    let mut request = RunRequest::new(
+        dir.path().join("results"),
+        Workload::Graph(Arc::clone(&graph)),
+    );
+    request.start = Start::New {
+        run_id: Some(RunId::new("bench")?),
+        test_run_id: "bench".into(),
+        workload: Workload::Graph(Arc::clone(&graph)),
+    };
+    request.settings = Settings {
+        workers: Some(workers as usize),
+        work_mode: Some(WorkMode::Sleep),
+        visibility_timeout: Some(Duration::from_secs(300)),
+        max_receive_count: Some(3),
+        ..Settings::default()
     };
     say(format!(
         "running {} {shape} jobs ({work_ms} ms work, {data_kb} KiB output) with {workers} workers in {}…",
         thousands(u64::from(jobs)),
         dir.path().display()
     ));
-    let prepared = dagbench_run::prepare(request).await?;
+    let prepared = dagbench_run::prepare(request).await?.ready()?;
     let (_stop, stop_rx) = watch::channel(false);
     let started = Instant::now();
     let run = prepared.execute(stop_rx, &mut |_| {}).await?;

@@ -13,6 +13,8 @@
 #[cfg(feature = "full")]
 mod bench;
 #[cfg(feature = "full")]
+mod bench_io;
+#[cfg(feature = "full")]
 mod bench_kernel;
 #[cfg(feature = "full")]
 mod bench_local;

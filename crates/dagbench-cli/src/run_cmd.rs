@@ -12,9 +12,7 @@ use dagbench_core::Scenario;
 use dagbench_core::graph::shapes::{Shape, ShapeSpec};
 use dagbench_core::ids::RunId;
 use dagbench_report::pricing::cost_lines;
-use dagbench_run::{
-    AircraftWorkload, LocalOptions, RunRequest, StackSpec, Start, TargetSpec, Workload,
-};
+use dagbench_run::{AircraftWorkload, Preparation, RunRequest, Settings, Start, Workload};
 use dagbench_runtime::driver::RunStatus;
 use dagbench_runtime::processor::WorkMode;
 use tokio::sync::watch;
@@ -40,27 +38,29 @@ pub(crate) struct RunArgs {
     /// elsewhere, from INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL, DLQ_URL,
     /// BUCKET_NAME and TABLE_NAME when INCOMING_QUEUE_URL is set. AWS
     /// credentials and region come from the standard AWS environment.
-    #[arg(long, default_value = "local", value_parser = parse_scenario)]
-    scenario: Scenario,
-    /// With --scenario 1|2: the environment of the deployed stack.
-    #[arg(long, env = "ENV", default_value = "dev")]
-    env: String,
+    /// [default: local]
+    #[arg(long, value_parser = parse_scenario)]
+    scenario: Option<Scenario>,
+    /// With --scenario 1|2: the environment of the deployed stack
+    /// [default: ENV, else dev].
+    #[arg(long, env = "ENV")]
+    env: Option<String>,
     #[command(flatten)]
     prices: crate::report_cmd::PriceArgs,
     /// Aircraft daily sequences of the default workload.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
     sequences: u32,
     /// Monte Carlo samples per leg.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
     samples: u32,
     /// Seed of the sequences, the delay model and synthetic shapes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "resume")]
     seed: u64,
     /// Add crew connections between aircraft.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     crew: bool,
     /// Probability of accepting each candidate crew connection (with --crew).
-    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY)]
+    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY, conflicts_with = "resume")]
     crew_probability: f64,
     #[command(flatten)]
     generator: GeneratorArgs,
@@ -74,19 +74,19 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value = "independent", requires = "messages")]
     shape: ShapeName,
     /// Simulated work per synthetic job, ms.
-    #[arg(long = "work-ms", default_value_t = 0)]
+    #[arg(long = "work-ms", default_value_t = 0, conflicts_with = "resume")]
     work_ms: u32,
     /// Output object size per synthetic job, KiB.
-    #[arg(long = "data-kb", default_value_t = 0)]
+    #[arg(long = "data-kb", default_value_t = 0, conflicts_with = "resume")]
     data_kb: u32,
-    /// How simulated work is done.
-    #[arg(long, value_enum, default_value = "sleep")]
-    work: WorkArg,
+    /// How simulated work is done [default: sleep].
+    #[arg(long, value_enum)]
+    work: Option<WorkArg>,
     /// Concurrent processors [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     workers: Option<u32>,
     /// Run id: the run's folder under --results [default: local-<UTC time>].
-    #[arg(long = "run-id")]
+    #[arg(long = "run-id", conflicts_with = "resume")]
     run_id: Option<RunId>,
     /// Tag of the run's completions and metrics (cost tracking in the cloud).
     #[arg(long = "test-run-id", env = "TEST_RUN_ID", default_value = "default")]
@@ -94,18 +94,27 @@ pub(crate) struct RunArgs {
     /// Where results, ledgers and reports go.
     #[arg(long, default_value = "results")]
     results: PathBuf,
-    /// Continue an interrupted run from its ledger; completed jobs are not recomputed.
+    /// Continue an interrupted run — local or on its stack — with the
+    /// settings it was started with; completed jobs are not recomputed, and
+    /// a run that already completed is left as it is.
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<RunId>,
+    /// With --scenario 1|2: take the stack even though another scheduler
+    /// holds its lease (after that scheduler crashed; a lease also expires
+    /// by itself a minute after its holder stops renewing it).
+    #[arg(long = "take-over")]
+    take_over: bool,
     /// End the run as stalled when nothing completes for this many seconds.
     #[arg(long = "stall-timeout", default_value_t = 120)]
     stall_timeout: u64,
-    /// Seconds a delivered job stays invisible before redelivery.
-    #[arg(long = "visibility-timeout", default_value_t = 60)]
-    visibility_timeout: u64,
-    /// Deliveries before a job goes to the dead-letter queue.
-    #[arg(long = "max-receive-count", default_value_t = 3)]
-    max_receive_count: u32,
+    /// Seconds a delivered job stays invisible before redelivery (local
+    /// runs) [default: 60].
+    #[arg(long = "visibility-timeout")]
+    visibility_timeout: Option<u64>,
+    /// Deliveries before a job goes to the dead-letter queue (local runs)
+    /// [default: 3].
+    #[arg(long = "max-receive-count")]
+    max_receive_count: Option<u32>,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     json: bool,
@@ -150,45 +159,35 @@ impl RunArgs {
 
     fn request(&self, config: &dagbench_infra::Config) -> anyhow::Result<RunRequest> {
         let start = match &self.resume {
-            Some(run_id) => {
-                if self.scenario.is_cloud() {
-                    anyhow::bail!("--resume continues local runs only");
-                }
-                Start::Resume {
-                    run_id: run_id.clone(),
-                }
-            }
+            Some(run_id) => Start::Resume {
+                run_id: run_id.clone(),
+            },
             None => Start::New {
                 run_id: self.run_id.clone(),
                 test_run_id: self.test_run_id.clone(),
                 workload: self.workload()?,
             },
         };
-        let target = match self.scenario {
-            Scenario::Local => TargetSpec::Local(LocalOptions {
-                workers: self
-                    .workers
-                    .map_or_else(|| LocalOptions::default().workers, |w| w as usize),
-                work_mode: match self.work {
-                    WorkArg::Sleep => WorkMode::Sleep,
-                    WorkArg::Cpu => WorkMode::Cpu,
-                },
-                visibility_timeout: Duration::from_secs(self.visibility_timeout.max(1)),
-                max_receive_count: self.max_receive_count.max(1),
-            }),
-            cloud => TargetSpec::Stack(StackSpec {
-                scenario: cloud,
-                env: self.env.clone(),
-                config: config.clone(),
-                workers: self.workers,
-            }),
-        };
         Ok(RunRequest {
             results: self.results.clone(),
             start,
-            target,
+            settings: Settings {
+                scenario: self.scenario,
+                env: self.env.clone(),
+                workers: self.workers.map(|w| w as usize),
+                work_mode: self.work.map(|w| match w {
+                    WorkArg::Sleep => WorkMode::Sleep,
+                    WorkArg::Cpu => WorkMode::Cpu,
+                }),
+                visibility_timeout: self
+                    .visibility_timeout
+                    .map(|s| Duration::from_secs(s.max(1))),
+                max_receive_count: self.max_receive_count.map(|n| n.max(1)),
+            },
+            config: config.clone(),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             grace: Duration::from_secs(5),
+            take_over: self.take_over,
         })
     }
 }
@@ -210,7 +209,24 @@ async fn run_async(
             eprintln!("{line}");
         }
     };
-    let prepared = dagbench_run::prepare(request).await?;
+    let prepared = match dagbench_run::prepare(request).await? {
+        Preparation::Ready(p) => *p,
+        Preparation::AlreadyCompleted { run_id, run_dir } => {
+            // Nothing to do, and nothing of the run is touched.
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"run_id": run_id, "status": "completed", "already_completed": true, "results": run_dir})
+                );
+            } else {
+                println!(
+                    "run {run_id} already completed: nothing to resume ({})",
+                    run_dir.display()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     // Notes go to standard error even with --json (stdout stays one object).
     for note in &prepared.notes {
         eprintln!("{note}");

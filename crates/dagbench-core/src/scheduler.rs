@@ -49,8 +49,9 @@ pub enum CompletionOutcome {
     Duplicate,
     /// The job had already failed or been blocked: nothing changed.
     Late(JobState),
-    /// Not every dependency has completed, so the job cannot have run for
-    /// this graph (a stray message): nothing changed.
+    /// The job is not in flight — not every dependency has completed, or
+    /// it was never sent — so this run cannot have produced the message (a
+    /// stray or stale one): nothing changed.
     Premature,
     /// No job of that id in the graph: nothing changed.
     Unknown,
@@ -68,6 +69,9 @@ pub enum FailureOutcome {
     Duplicate,
     /// The job had already completed or been blocked: nothing changed.
     Late(JobState),
+    /// The job is not in flight (pending or ready, never sent): this run
+    /// cannot have produced the failure; nothing changed.
+    Premature,
     Unknown,
 }
 
@@ -261,8 +265,9 @@ impl Scheduler {
     }
 
     /// `job` completed: release every dependent whose dependencies are now
-    /// all complete. A completion for a job that is ready but was never
-    /// dispatched is accepted (a resumed run may see one).
+    /// all complete. Only a job in flight (dispatched) can complete: a
+    /// completion of a pending or ready job is premature; completed, failed
+    /// and blocked are final.
     #[inline]
     pub fn completed(&mut self, job: JobIndex) -> CompletionOutcome {
         self.touched = true;
@@ -270,8 +275,8 @@ impl Scheduler {
         match self.state[j] {
             JobState::Completed => return CompletionOutcome::Duplicate,
             s @ (JobState::Failed | JobState::Blocked) => return CompletionOutcome::Late(s),
-            JobState::Pending => return CompletionOutcome::Premature,
-            JobState::Ready | JobState::Dispatched => {}
+            JobState::Pending | JobState::Ready => return CompletionOutcome::Premature,
+            JobState::Dispatched => {}
         }
         self.set_state(j, JobState::Completed);
         let graph = Arc::clone(&self.graph);
@@ -279,7 +284,8 @@ impl Scheduler {
         for &d in graph.dependents(job) {
             let r = &mut self.remaining[d as usize];
             *r -= 1;
-            if *r == 0 {
+            // Only a pending job becomes ready: a blocked one stays blocked.
+            if *r == 0 && self.state[d as usize] == JobState::Pending {
                 self.set_state(d as usize, JobState::Ready);
                 self.ready.push_back(d);
                 released += 1;
@@ -299,20 +305,23 @@ impl Scheduler {
         }
     }
 
-    /// `job` failed for good: every transitive dependent is blocked, with
-    /// `job` recorded as the reason. The rest of the graph goes on.
+    /// `job`, in flight, failed for good: every transitive dependent is
+    /// blocked, with `job` recorded as the reason. The rest of the graph goes
+    /// on. A failure of a job not in flight is premature.
     pub fn failed(&mut self, job: JobIndex, reason: impl Into<String>) -> FailureOutcome {
         self.touched = true;
         let j = job.get();
         match self.state[j] {
             JobState::Failed => return FailureOutcome::Duplicate,
             s @ (JobState::Completed | JobState::Blocked) => return FailureOutcome::Late(s),
-            JobState::Pending | JobState::Ready | JobState::Dispatched => {}
+            JobState::Pending | JobState::Ready => return FailureOutcome::Premature,
+            JobState::Dispatched => {}
         }
         self.set_state(j, JobState::Failed);
         self.failures.insert(job.0, reason.into());
-        // Every transitive dependent is Pending (none can have started) or
-        // already Blocked by an earlier failure, with its own dependents.
+        // Every transitive dependent is Pending (none can have started, as
+        // this job never completed) or already Blocked by an earlier
+        // failure, with its own dependents.
         let graph = Arc::clone(&self.graph);
         let mut stack = vec![job.0];
         let mut blocked = 0;

@@ -81,8 +81,13 @@ pub struct Anomalies {
     pub premature_completions: u64,
     pub unknown_completions: u64,
     pub invalid_completions: u64,
-    /// Dead-letter messages without a job of this graph.
+    /// Dead-letter messages of this run without a job of this graph.
     pub dead_letters_unmatched: u64,
+    /// Completions of another run, or of no run (litter, messages sent by
+    /// hand): counted once per message, never deleted, never applied.
+    pub foreign_completions: u64,
+    /// Dead letters of another run or of no run (poison): left in the DLQ.
+    pub foreign_dead_letters: u64,
     /// Job messages the incoming queue did not accept (sent again later).
     pub send_failures: u64,
     /// Receives from the outgoing queue or the DLQ that failed.
@@ -92,14 +97,24 @@ pub struct Anomalies {
     pub delete_failures: u64,
 }
 
-/// What one completion message did.
+/// What one message from the outgoing queue or the DLQ did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompletionEffect {
+pub enum Effect {
     /// It ended its job (completed or failed) and may have released or
-    /// blocked others.
+    /// blocked others: delete the message.
     Accepted,
-    /// It changed nothing; counted in [`Anomalies`].
+    /// A message of this run that changed nothing (a duplicate, a late or
+    /// premature one), counted in [`Anomalies`]: delete it.
     Ignored,
+    /// Not this run's: counted, left in its queue for whoever owns it.
+    Foreign,
+}
+
+impl Effect {
+    /// Whether the message is this run's to delete.
+    pub fn delete(self) -> bool {
+        self != Effect::Foreign
+    }
 }
 
 /// Job messages to send together (at most one queue batch).
@@ -124,6 +139,8 @@ pub struct DriverOutcome {
     /// Why the run could not go on, when a queue failed (aborted or stalled
     /// runs): the last error, with the queue and the call.
     pub error: Option<String>,
+    /// Jobs already completed when this session started (a resumed run).
+    pub restored: u64,
 }
 
 /// Why a dead-lettered job failed.
@@ -139,6 +156,11 @@ pub struct RunTracker {
     anomalies: Anomalies,
     started_at: i64,
     error: Option<String>,
+    /// Foreign messages already counted (they come back after their
+    /// visibility timeout: count each once).
+    foreign_seen: std::collections::HashSet<String>,
+    /// Jobs completed before this session (restored from a ledger).
+    restored: u64,
 }
 
 impl RunTracker {
@@ -153,13 +175,31 @@ impl RunTracker {
             }
         }
         Self {
+            restored: scheduler.progress().completed,
             scheduler,
             run_id,
             timeline,
             anomalies: Anomalies::default(),
             started_at: now_ms,
             error: None,
+            foreign_seen: std::collections::HashSet::new(),
         }
+    }
+
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    /// Counts a foreign message once per message id.
+    fn foreign(&mut self, message_id: &str, dead_letter: bool) -> Effect {
+        if self.foreign_seen.insert(message_id.to_owned()) {
+            if dead_letter {
+                self.anomalies.foreign_dead_letters += 1;
+            } else {
+                self.anomalies.foreign_completions += 1;
+            }
+        }
+        Effect::Foreign
     }
 
     pub fn scheduler(&self) -> &Scheduler {
@@ -256,15 +296,21 @@ impl RunTracker {
         refused
     }
 
-    /// A completion message received at `observed_ms`.
-    pub fn completion(&mut self, body: &[u8], observed_ms: i64) -> CompletionEffect {
+    /// Completion `message_id` with `body`, received at `observed_ms`. Only
+    /// a completion of this run for a job in flight changes anything.
+    pub fn completion(&mut self, message_id: &str, body: &[u8], observed_ms: i64) -> Effect {
         let Ok(completion) = Completion::parse(body) else {
+            // Without a readable run id it cannot be told apart from another
+            // run's litter: counted, left alone.
             self.anomalies.invalid_completions += 1;
-            return CompletionEffect::Ignored;
+            return self.foreign(message_id, false);
         };
+        if completion.run_id.as_ref() != Some(&self.run_id) {
+            return self.foreign(message_id, false);
+        }
         let Some(job) = self.scheduler.graph().find(completion.job_id.as_str()) else {
             self.anomalies.unknown_completions += 1;
-            return CompletionEffect::Ignored;
+            return Effect::Ignored;
         };
         let accepted = match &completion.outcome {
             Outcome::Completed { .. } => match self.scheduler.completed(job) {
@@ -288,14 +334,26 @@ impl RunTracker {
             },
             Outcome::Failed { error } => match self.scheduler.failed(job, error.clone()) {
                 FailureOutcome::Accepted { .. } => true,
-                _ => {
+                FailureOutcome::Duplicate => {
                     self.anomalies.duplicate_completions += 1;
+                    false
+                }
+                FailureOutcome::Late(_) => {
+                    self.anomalies.late_completions += 1;
+                    false
+                }
+                FailureOutcome::Premature => {
+                    self.anomalies.premature_completions += 1;
+                    false
+                }
+                FailureOutcome::Unknown => {
+                    self.anomalies.unknown_completions += 1;
                     false
                 }
             },
         };
         if !accepted {
-            return CompletionEffect::Ignored;
+            return Effect::Ignored;
         }
         let j = job.get();
         let t = &mut self.timeline;
@@ -313,25 +371,28 @@ impl RunTracker {
                 self.timeline.ready[d] = observed_ms;
             }
         }
-        CompletionEffect::Accepted
+        Effect::Accepted
     }
 
-    /// A message found in the dead-letter queue: its job failed. Returns
-    /// whether any job changed.
-    pub fn dead_letter(&mut self, body: &[u8]) -> bool {
-        let job_id = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.get("job_id")
-                    .and_then(|id| id.as_str().map(str::to_owned))
-            });
-        match job_id.map(|id| self.scheduler.failed_id(&id, DEAD_LETTER_REASON)) {
-            Some(FailureOutcome::Accepted { .. }) => true,
+    /// Message `message_id` found in the dead-letter queue: a job message
+    /// of this run that repeated deliveries could not complete fails its
+    /// job (if in flight); anything else is left for its owner.
+    pub fn dead_letter(&mut self, message_id: &str, body: &[u8]) -> Effect {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return self.foreign(message_id, true);
+        };
+        let run = message.get("run_id").and_then(|v| v.as_str());
+        if run != Some(self.run_id.as_str()) {
+            return self.foreign(message_id, true);
+        }
+        let job_id = message.get("job_id").and_then(|id| id.as_str());
+        match job_id.map(|id| self.scheduler.failed_id(id, DEAD_LETTER_REASON)) {
+            Some(FailureOutcome::Accepted { .. }) => Effect::Accepted,
             Some(FailureOutcome::Unknown) | None => {
                 self.anomalies.dead_letters_unmatched += 1;
-                false
+                Effect::Ignored
             }
-            Some(_) => false,
+            Some(_) => Effect::Ignored,
         }
     }
 
@@ -381,6 +442,7 @@ impl RunTracker {
                 RunStatus::Aborted | RunStatus::Stalled => self.error,
                 _ => None,
             },
+            restored: self.restored,
         }
     }
 }
@@ -402,13 +464,18 @@ mod tests {
         RunTracker::new(Scheduler::new(graph), RunId::new("r1").unwrap(), 1_000)
     }
 
-    fn done(job: &str, at: i64) -> Vec<u8> {
+    fn done_in(run: &str, job: &str, at: i64) -> Vec<u8> {
         format!(
             "{{\"job_id\":\"{job}\",\"status\":\"completed\",\"output_key\":\"output/{job}.json\",\
-             \"processing_time_ms\":2.5,\"completed_at\":\"{}\",\"test_run_id\":\"t\",\"attempt\":2}}",
+             \"processing_time_ms\":2.5,\"completed_at\":\"{}\",\"test_run_id\":\"t\",\"attempt\":2,\
+             \"run_id\":\"{run}\"}}",
             crate::time::Timestamp::from_unix_millis(at)
         )
         .into_bytes()
+    }
+
+    fn done(job: &str, at: i64) -> Vec<u8> {
+        done_in("r1", job, at)
     }
 
     #[test]
@@ -438,31 +505,43 @@ mod tests {
         let batch = t.next_batch(10).unwrap();
         t.sent(&batch, &[true, true], 1_001);
         assert_eq!(
-            t.completion(&done("a", 1_010), 1_020),
-            CompletionEffect::Accepted
+            t.completion("m1", &done("a", 1_010), 1_020),
+            Effect::Accepted
         );
         assert_eq!(
-            t.completion(&done("a", 1_010), 1_021),
-            CompletionEffect::Ignored
+            t.completion("m2", &done("a", 1_010), 1_021),
+            Effect::Ignored
         );
         assert_eq!(
-            t.completion(&done("c", 1_010), 1_022),
-            CompletionEffect::Ignored
+            t.completion("m3", &done("c", 1_010), 1_022),
+            Effect::Ignored
         );
-        assert_eq!(t.completion(b"not json", 1_023), CompletionEffect::Ignored);
+        assert_eq!(t.completion("m4", b"not json", 1_023), Effect::Foreign);
         assert_eq!(
-            t.completion(&done("zz", 1_010), 1_024),
-            CompletionEffect::Ignored
+            t.completion("m5", &done("zz", 1_010), 1_024),
+            Effect::Ignored
         );
+        // Another run's completion of a job in flight here changes nothing,
+        // and is counted once however often it comes back.
+        assert_eq!(
+            t.completion("m6", &done_in("r0", "d", 1_010), 1_025),
+            Effect::Foreign
+        );
+        assert_eq!(
+            t.completion("m6", &done_in("r0", "d", 1_010), 1_026),
+            Effect::Foreign
+        );
+        assert_eq!(t.in_flight(), 1, "d is still in flight");
         let a = t.anomalies();
         assert_eq!(
             (
                 a.duplicate_completions,
                 a.premature_completions,
                 a.invalid_completions,
-                a.unknown_completions
+                a.unknown_completions,
+                a.foreign_completions
             ),
-            (1, 1, 1, 1)
+            (1, 1, 1, 1, 2)
         );
         let outcome = t.finish(RunStatus::Interrupted, 2_000);
         let tl = &outcome.timeline;
@@ -479,10 +558,30 @@ mod tests {
         let mut t = tracker();
         let batch = t.next_batch(10).unwrap();
         t.sent(&batch, &[true, true], 1_001);
-        assert!(t.dead_letter(br#"{"job_id":"a","work_duration_ms":1}"#));
-        assert!(!t.dead_letter(br#"{"job_id":"a"}"#), "already failed");
-        assert!(!t.dead_letter(b"garbage"));
-        assert_eq!(t.anomalies().dead_letters_unmatched, 1);
+        assert_eq!(
+            t.dead_letter(
+                "d1",
+                br#"{"job_id":"a","work_duration_ms":1,"run_id":"r1"}"#
+            ),
+            Effect::Accepted
+        );
+        assert_eq!(
+            t.dead_letter("d2", br#"{"job_id":"a","run_id":"r1"}"#),
+            Effect::Ignored
+        );
+        assert_eq!(
+            t.dead_letter("d3", br#"{"job_id":"zz","run_id":"r1"}"#),
+            Effect::Ignored
+        );
+        // Poison and other runs' dead letters stay in the DLQ.
+        assert_eq!(t.dead_letter("d4", b"garbage"), Effect::Foreign);
+        assert_eq!(
+            t.dead_letter("d5", br#"{"job_id":"d","run_id":"r0"}"#),
+            Effect::Foreign
+        );
+        assert_eq!(t.dead_letter("d6", br#"{"job_id":"d"}"#), Effect::Foreign);
+        let a = t.anomalies();
+        assert_eq!((a.dead_letters_unmatched, a.foreign_dead_letters), (1, 3));
         let p = t.progress();
         assert_eq!((p.failed, p.blocked), (1, 2));
         let outcome = t.finish(RunStatus::Failed, 3_000);

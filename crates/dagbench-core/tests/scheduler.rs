@@ -11,6 +11,9 @@ use dagbench_core::scheduler::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::{arb_dag, build, descendants};
+
 /// Builds a graph from `(id, deps)` pairs.
 fn graph(jobs: &[(&str, &[&str])]) -> Arc<JobGraph> {
     let mut b = GraphBuilder::new();
@@ -80,6 +83,40 @@ fn stray_and_unknown_completions_change_nothing() {
     assert_eq!(s.completed_id("../x"), CompletionOutcome::Unknown);
     assert_eq!(s.failed_id("nope", "x"), FailureOutcome::Unknown);
     assert_eq!(s.progress(), before);
+}
+
+#[test]
+fn only_jobs_in_flight_end_and_final_states_stay_final() {
+    let g = graph(&[("a", &[]), ("b", &["a"]), ("merge", &["b"])]);
+    let mut s = Scheduler::new(g);
+    // `a` is ready but was never sent: a completion or failure of it is
+    // stale, from another run or another time.
+    assert_eq!(s.completed_id("a"), CompletionOutcome::Premature);
+    assert_eq!(s.failed_id("a", "stale"), FailureOutcome::Premature);
+    // A failure of pending `merge` sent before the run starts (the
+    // malformed message that used to fail a run that then "completed").
+    assert_eq!(
+        s.failed_id(
+            "merge",
+            "work_duration_ms must be a non-negative whole number"
+        ),
+        FailureOutcome::Premature
+    );
+    assert_eq!(s.progress().failed, 0);
+    for job in ["a", "b", "merge"] {
+        assert_eq!(drain(&mut s), [job]);
+        assert!(matches!(
+            s.completed_id(job),
+            CompletionOutcome::Accepted { .. }
+        ));
+    }
+    assert!(s.is_finished());
+    let p = s.progress();
+    assert_eq!((p.completed, p.failed, p.blocked), (3, 0, 0));
+    assert_eq!(
+        s.failed_id("merge", "late"),
+        FailureOutcome::Late(JobState::Completed)
+    );
 }
 
 #[test]
@@ -190,62 +227,6 @@ fn unpopped_job_is_handed_out_again_first() {
     let a = s.pop_ready().unwrap();
     s.unpop_ready(a);
     assert_eq!(drain(&mut s), ["a", "b"]);
-}
-
-/// A random DAG: job i may depend on any job with a smaller *rank*; ranks
-/// are a random permutation, so index order is not a topological order.
-fn arb_dag() -> impl Strategy<Value = (Vec<Vec<usize>>, Vec<usize>)> {
-    (1usize..40)
-        .prop_flat_map(|n| {
-            let deps =
-                prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n);
-            let perm = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
-            (deps, perm)
-        })
-        .prop_map(|(deps, rank_of)| {
-            let n = rank_of.len();
-            let mut by_rank = vec![0; n];
-            for (job, &r) in rank_of.iter().enumerate() {
-                by_rank[r] = job;
-            }
-            let deps = (0..n)
-                .map(|job| {
-                    let r = rank_of[job];
-                    let mut mine: Vec<usize> = if r == 0 {
-                        Vec::new()
-                    } else {
-                        deps[job].iter().map(|ix| by_rank[ix.index(r)]).collect()
-                    };
-                    mine.sort_unstable();
-                    mine.dedup();
-                    mine
-                })
-                .collect();
-            (deps, rank_of)
-        })
-}
-
-fn build(deps: &[Vec<usize>]) -> Arc<JobGraph> {
-    let mut b = GraphBuilder::new();
-    for (job, mine) in deps.iter().enumerate() {
-        let names: Vec<String> = mine.iter().map(|d| format!("j{d}")).collect();
-        b.add_job(&format!("j{job}"), &names, JobAttrs::default())
-            .unwrap();
-    }
-    Arc::new(b.finish().unwrap())
-}
-
-fn descendants(deps: &[Vec<usize>], of: usize) -> BTreeSet<usize> {
-    let mut found = BTreeSet::new();
-    let mut frontier = vec![of];
-    while let Some(x) = frontier.pop() {
-        for (job, mine) in deps.iter().enumerate() {
-            if mine.contains(&x) && found.insert(job) {
-                frontier.push(job);
-            }
-        }
-    }
-    found
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +377,7 @@ proptest! {
         order.sort_by_key(|&j| ranks[j]);
         for j in order {
             let ix = g.find(&format!("j{j}")).unwrap();
+            prop_assert!(replayed.dispatched(ix), "j{} is ready when its turn comes", j);
             let accepted = matches!(replayed.completed(ix), CompletionOutcome::Accepted { .. });
             prop_assert!(accepted);
         }

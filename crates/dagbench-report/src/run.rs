@@ -163,15 +163,25 @@ pub fn summary(report: &RunReport) -> String {
     let status = report.status.as_str();
     let _ = writeln!(
         out,
-        "run {} {status}: {} jobs in {:.2} s ({:.0} jobs/s) {}",
+        "run {} {status}: {} jobs in {:.2} s ({:.0} jobs/s) {}{}",
         report.run_id,
-        thousands(c.completed),
+        thousands(report.completed_in_session()),
         report.makespan_ms / 1e3,
         report.throughput_jobs_per_s,
         if report.scenario == dagbench_core::Scenario::Local {
             format!("with {} workers", report.workers)
         } else {
             format!("on {}", report.scenario)
+        },
+        if report.restored > 0 {
+            format!(
+                "; {} completed in {} earlier session{}",
+                thousands(report.restored),
+                report.sessions.len().max(1),
+                if report.sessions.len() > 1 { "s" } else { "" }
+            )
+        } else {
+            String::new()
         }
     );
     let s = &report.stages;
@@ -190,11 +200,22 @@ pub fn summary(report: &RunReport) -> String {
     let _ = match report.efficiency {
         Some(e) => writeln!(
             out,
-            "  efficiency {:.3} (lower bound {:.2} s = max(critical path, work / workers))",
+            "  efficiency {:.3} (lower bound {:.2} s = max(critical path, {} / workers){})",
             e,
-            report.lower_bound_ms / 1e3
+            report.lower_bound_ms / 1e3,
+            match report.lower_bound_basis {
+                Some(dagbench_runtime::report::LowerBoundBasis::MeasuredProcessing) => {
+                    "measured processing"
+                }
+                _ => "work",
+            },
+            if report.restored > 0 {
+                ", jobs of this session"
+            } else {
+                ""
+            }
         ),
-        None => writeln!(out, "  efficiency n/a (no simulated work)"),
+        None => writeln!(out, "  efficiency n/a (no job processed in this session)"),
     };
     let _ = writeln!(out, "  failed {}  blocked {}", c.failed, c.blocked);
     if let Some(d) = &report.domain {

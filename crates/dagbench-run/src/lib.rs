@@ -2,10 +2,11 @@
 //! locally or against a deployed scenario, the benches, the tests — goes
 //! through [`prepare`] and [`Prepared::execute`]:
 //!
-//! 1. resolve the [`Target`] (local, or a deployed stack),
+//! 1. lock the run directory (one process per run), resolve the [`Target`]
+//!    (local, or a deployed stack, leased: one run per stack),
 //! 2. prepare the workload (new run: build it, write the manifest and the
-//!    graph, store the processors' inputs; resume: read them back and
-//!    restore what the target's ledger says is done),
+//!    graph, store the processors' inputs; resume: read them back with the
+//!    run's own settings and restore what the target's ledger says is done),
 //! 3. drive the scheduler against the target,
 //! 4. finish: the merged results, `report.json`, `deployment.json`.
 //!
@@ -16,7 +17,9 @@
 //! - [`target`]: the [`Target`] trait, [`LocalTarget`], [`StackTarget`].
 //! - [`stack`]: finding a deployed scenario's stack.
 //! - [`manifest`]: the run directory and its files, written atomically.
+//! - [`lock`]: one process per run directory.
 
+pub mod lock;
 pub mod manifest;
 pub mod stack;
 pub mod target;
@@ -28,11 +31,14 @@ use std::time::Duration;
 
 use dagbench_core::{JobGraph, RunId, Scenario, Scheduler};
 use dagbench_flight::aircraft::merge_job_id;
+use dagbench_runtime::processor::WorkMode;
 use dagbench_runtime::report::{DomainSummary, ReportContext, RunReport};
 use tokio::sync::watch;
 
+pub use lock::RunLock;
 pub use manifest::{Manifest, RunDir};
 pub use stack::StackSpec;
+use target::Lease;
 pub use target::{LocalOptions, LocalTarget, RunContext, StackTarget, Target};
 pub use workload::{AircraftWorkload, Workload};
 
@@ -47,6 +53,9 @@ pub enum RunError {
     Workload(String),
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// Another process or scheduler holds the run or the stack.
+    #[error("{0}")]
+    Busy(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -65,23 +74,113 @@ pub enum RunError {
 /// How a run starts.
 #[derive(Debug, Clone)]
 pub enum Start {
-    /// A new run of `workload`; its id defaults to `local-<UTC time>` (or
-    /// the scenario's name for cloud runs).
+    /// A new run of `workload`; its id defaults to `local-<UTC time>`.
     New {
         run_id: Option<RunId>,
         test_run_id: String,
         workload: Workload,
     },
-    /// Continue the run in `<results>/<run_id>`: completed jobs are not run
-    /// again.
+    /// Continue the run in `<results>/<run_id>` with its own settings:
+    /// completed jobs are not run again.
     Resume { run_id: RunId },
 }
 
-/// Where the jobs run.
-#[derive(Debug, Clone)]
-pub enum TargetSpec {
-    Local(LocalOptions),
-    Stack(StackSpec),
+/// How a run is set up. A new run fills what is not given with defaults; a
+/// resumed run restores every setting from its manifest, and each one given
+/// here must agree with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// Where the jobs run [default: local].
+    pub scenario: Option<Scenario>,
+    /// The stack's environment, for a cloud scenario [default: `dev`].
+    pub env: Option<String>,
+    /// Concurrent processors [default: cores, locally; unknown, in the cloud].
+    pub workers: Option<usize>,
+    /// How local processors simulate work [default: sleep].
+    pub work_mode: Option<WorkMode>,
+    /// Local visibility timeout [default: 60 s].
+    pub visibility_timeout: Option<Duration>,
+    /// Local deliveries before the DLQ [default: 3].
+    pub max_receive_count: Option<u32>,
+}
+
+impl Settings {
+    /// These settings with every gap filled by its default.
+    fn resolved(&self) -> (Scenario, String, LocalOptions) {
+        let defaults = LocalOptions::default();
+        (
+            self.scenario.unwrap_or(Scenario::Local),
+            self.env.clone().unwrap_or_else(|| "dev".to_owned()),
+            LocalOptions {
+                workers: self.workers.unwrap_or(defaults.workers).max(1),
+                work_mode: self.work_mode.unwrap_or(defaults.work_mode),
+                visibility_timeout: self
+                    .visibility_timeout
+                    .unwrap_or(defaults.visibility_timeout),
+                max_receive_count: self.max_receive_count.unwrap_or(defaults.max_receive_count),
+            },
+        )
+    }
+
+    /// A run's own settings, from its manifest.
+    fn of(manifest: &Manifest) -> Result<Self, RunError> {
+        let work_mode = match manifest.work_mode.as_str() {
+            "sleep" => WorkMode::Sleep,
+            "cpu" => WorkMode::Cpu,
+            other => {
+                return Err(RunError::Resume(format!(
+                    "the manifest's work_mode {other:?} is neither sleep nor cpu"
+                )));
+            }
+        };
+        Ok(Self {
+            scenario: Some(manifest.scenario),
+            env: manifest.env.clone(),
+            workers: Some(manifest.workers),
+            work_mode: Some(work_mode),
+            visibility_timeout: manifest.visibility_timeout_s.map(Duration::from_secs),
+            max_receive_count: manifest.max_receive_count,
+        })
+    }
+
+    /// Every setting given in `self` that differs from the run's own.
+    fn conflicts(&self, own: &Settings) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |given: Option<String>, own: Option<String>, flag: &str| {
+            if let Some(g) = given
+                && own.as_ref() != Some(&g)
+            {
+                out.push(format!(
+                    "{flag} {g} (the run has {})",
+                    own.unwrap_or_else(|| "the default".into())
+                ));
+            }
+        };
+        check(
+            self.scenario.map(|s| s.flag().to_owned()),
+            own.scenario.map(|s| s.flag().to_owned()),
+            "--scenario",
+        );
+        check(self.env.clone(), own.env.clone(), "--env");
+        check(
+            self.workers.map(|w| w.to_string()),
+            own.workers.map(|w| w.to_string()),
+            "--workers",
+        );
+        let mode = |m: WorkMode| format!("{m:?}").to_lowercase();
+        check(self.work_mode.map(mode), own.work_mode.map(mode), "--work");
+        check(
+            self.visibility_timeout.map(|v| v.as_secs().to_string()),
+            own.visibility_timeout.map(|v| v.as_secs().to_string()),
+            "--visibility-timeout",
+        );
+        check(
+            self.max_receive_count.map(|n| n.to_string()),
+            own.max_receive_count.map(|n| n.to_string()),
+            "--max-receive-count",
+        );
+        out
+    }
 }
 
 /// Everything a run needs to be prepared.
@@ -90,16 +189,64 @@ pub struct RunRequest {
     /// The results root: `<results>/<run_id>/` is the run directory.
     pub results: PathBuf,
     pub start: Start,
-    pub target: TargetSpec,
-    /// End the run as stalled when jobs are in flight but nothing moves
-    /// for this long.
+    pub settings: Settings,
+    /// The deployment configuration: how a stack is configured when its own
+    /// record cannot be read (cost estimates).
+    pub config: dagbench_infra::Config,
+    /// End the run as stalled when nothing moves for this long.
     pub stall_timeout: Duration,
     /// After a stop request, how long jobs in flight may still report.
     pub grace: Duration,
+    /// Take a stack another scheduler holds (after it crashed).
+    pub take_over: bool,
 }
 
-/// A run ready to go: its target resolved, its graph built or read back,
-/// its inputs stored.
+impl RunRequest {
+    /// A request with the defaults: a new run of `workload` under `results`.
+    pub fn new(results: impl Into<PathBuf>, workload: Workload) -> Self {
+        Self {
+            results: results.into(),
+            start: Start::New {
+                run_id: None,
+                test_run_id: "default".into(),
+                workload,
+            },
+            settings: Settings::default(),
+            config: dagbench_infra::Config::default(),
+            stall_timeout: Duration::from_secs(120),
+            grace: Duration::from_secs(5),
+            take_over: false,
+        }
+    }
+}
+
+/// What [`prepare`] found.
+#[derive(Debug)]
+pub enum Preparation {
+    /// A run ready to execute.
+    Ready(Box<Prepared>),
+    /// `--resume` of a run whose every job has completed: nothing to do,
+    /// and nothing of it was touched.
+    AlreadyCompleted { run_id: RunId, run_dir: PathBuf },
+}
+
+impl Preparation {
+    /// The run to execute; an already completed one is an error here.
+    ///
+    /// # Errors
+    /// [`RunError::Resume`] for a run that already completed.
+    pub fn ready(self) -> Result<Prepared, RunError> {
+        match self {
+            Preparation::Ready(p) => Ok(*p),
+            Preparation::AlreadyCompleted { run_id, .. } => {
+                Err(RunError::Resume(format!("run {run_id} already completed")))
+            }
+        }
+    }
+}
+
+/// A run ready to go: its directory locked, its target resolved (and
+/// leased), its graph built or read back, its inputs stored.
 #[derive(Debug)]
 pub struct Prepared {
     pub run_id: RunId,
@@ -114,6 +261,8 @@ pub struct Prepared {
     context: RunContext,
     target: Box<dyn Target>,
     scheduler: Scheduler,
+    lock: RunLock,
+    lease: Option<Box<dyn Lease>>,
 }
 
 /// What a finished run leaves.
@@ -126,72 +275,182 @@ pub struct Finished {
     pub restored: u64,
     /// Lines worth telling the user (results that could not be read).
     pub notes: Vec<String>,
+    /// The run directory stays locked until this is dropped.
+    pub lock: RunLock,
 }
 
-/// `local-YYYYMMDD-HHMMSS` (UTC), with a `-N` suffix if taken.
-fn default_run_id(results: &Path, now: &str) -> Result<RunId, RunError> {
+/// Creates `results/local-YYYYMMDD-HHMMSS` (UTC), or with a `-N` suffix
+/// when taken (by any process: creating the directory is the claim).
+fn default_run_dir(results: &Path, now: &str) -> Result<RunId, RunError> {
     let stamp: String = now[..19].chars().filter(char::is_ascii_digit).collect();
     let base = format!("local-{}-{}", &stamp[..8], &stamp[8..]);
-    let mut candidate = base.clone();
-    let mut n = 2;
-    while results.join(&candidate).exists() {
-        candidate = format!("{base}-{n}");
-        n += 1;
+    create_dir(results, results)?;
+    for n in 1.. {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        match std::fs::create_dir(results.join(&candidate)) {
+            Ok(()) => return RunId::new(candidate).map_err(|e| RunError::Setup(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(RunError::Io {
+                    path: results.join(&candidate).display().to_string(),
+                    source: e,
+                });
+            }
+        }
     }
-    RunId::new(candidate).map_err(|e| RunError::Setup(e.to_string()))
+    unreachable!("some suffix is free")
 }
 
-/// Resolves the target and prepares the workload of `request`.
+fn create_dir(path: &Path, shown: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(path).map_err(|e| RunError::Io {
+        path: shown.display().to_string(),
+        source: e,
+    })
+}
+
+/// Removes a run directory this process created, when preparing the run
+/// failed before it was started: a mistake leaves nothing behind.
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Locks the run directory, resolves the target and prepares the workload
+/// of `request`.
 ///
 /// # Errors
-/// A run id already taken, a workload that cannot be built, a stack not
-/// found, a resume whose files or ledger do not fit.
-pub async fn prepare(request: RunRequest) -> Result<Prepared, RunError> {
+/// A run id already taken or in use, a stack in use by another run, a
+/// workload that cannot be built, a stack not found, a resume whose
+/// settings, files or ledger do not fit.
+pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
     use dagbench_runtime::ports::{Clock as _, SystemClock};
 
-    let (target, mut notes): (Box<dyn Target>, Vec<String>) = match &request.target {
-        TargetSpec::Local(options) => (
-            Box::new(LocalTarget::new(&request.results, options.clone())?),
+    let now = SystemClock.now().to_string();
+    let mut cleanup = Cleanup(None);
+    let (run_id, new) = match &request.start {
+        Start::New { run_id: None, .. } => {
+            let id = default_run_dir(&request.results, &now)?;
+            cleanup.0 = Some(request.results.join(id.as_str()));
+            (id, true)
+        }
+        Start::New {
+            run_id: Some(id), ..
+        } => {
+            let path = request.results.join(id.as_str());
+            if !path.exists() {
+                cleanup.0 = Some(path.clone());
+            }
+            create_dir(&path, &path)?;
+            (id.clone(), true)
+        }
+        Start::Resume { run_id } => (run_id.clone(), false),
+    };
+    let dir = RunDir::new(&request.results, &run_id);
+    if !new && !dir.path().is_dir() {
+        return Err(RunError::Resume(format!(
+            "no run {run_id} under {}",
+            request.results.display()
+        )));
+    }
+    let lock = RunLock::acquire(dir.path(), run_id.as_str(), &now)?;
+    let (settings, earlier) = if new {
+        if dir.exists() {
+            return Err(RunError::Setup(format!(
+                "run {run_id} already exists under {}; pick another --run-id or continue it with --resume {run_id}",
+                request.results.display()
+            )));
+        }
+        (request.settings.clone(), None)
+    } else {
+        let (manifest, graph) = dir.read_start()?;
+        let own = Settings::of(&manifest)?;
+        let conflicts = request.settings.conflicts(&own);
+        if !conflicts.is_empty() {
+            return Err(RunError::Resume(format!(
+                "run {run_id} was started with other settings than {}; --resume restores the run's own settings from its manifest.json (leave those flags out)",
+                conflicts.join(", ")
+            )));
+        }
+        (own, Some((manifest, graph)))
+    };
+    let (scenario, env, local) = settings.resolved();
+    let (target, mut notes): (Box<dyn Target>, Vec<String>) = match scenario {
+        Scenario::Local => (
+            Box::new(LocalTarget::new(&request.results, local.clone())?),
             Vec::new(),
         ),
-        TargetSpec::Stack(spec) => {
-            let (target, notes) = stack::resolve(spec).await?;
+        cloud => {
+            let spec = StackSpec {
+                scenario: cloud,
+                env: env.clone(),
+                config: request.config.clone(),
+                workers: settings.workers.map(|w| w as u32),
+            };
+            let (target, notes) = stack::resolve(&spec).await?;
             (Box::new(target), notes)
         }
     };
-    let (manifest, graph, resumed) = match request.start {
-        Start::Resume { run_id } => {
-            let dir = RunDir::new(&request.results, &run_id);
-            let (manifest, graph) = dir.read_start()?;
-            (manifest, Arc::new(graph), true)
-        }
-        Start::New {
-            run_id,
-            test_run_id,
-            workload,
-        } => {
-            let now = SystemClock.now().to_string();
-            let run_id = match run_id {
-                Some(id) => id,
-                None => default_run_id(&request.results, &now)?,
-            };
-            let dir = RunDir::new(&request.results, &run_id);
-            if dir.exists() {
-                return Err(RunError::Setup(format!(
-                    "run {run_id} already exists under {}; pick another --run-id or continue it with --resume {run_id}",
-                    request.results.display()
-                )));
+    let context = |test_run_id: &str| RunContext {
+        run_id: run_id.clone(),
+        test_run_id: test_run_id.to_owned(),
+        run_dir: dir.path().to_path_buf(),
+        stall_timeout: request.stall_timeout,
+        grace: request.grace,
+    };
+    let (manifest, graph, context, scheduler, restored, lease) = match earlier {
+        Some((manifest, graph)) => {
+            let graph = Arc::new(graph);
+            let context = context(&manifest.test_run_id);
+            let mut scheduler = Scheduler::new(Arc::clone(&graph));
+            let done = target.completed_jobs(&context).await?;
+            let unknown = done
+                .iter()
+                .filter(|id| graph.find(id.as_str()).is_none())
+                .count();
+            if unknown > 0 {
+                notes.push(format!(
+                    "warning: the ledger records {unknown} completed jobs that are not in the graph; ignored"
+                ));
             }
+            let restored = scheduler
+                .restore(done.iter().filter_map(|id| graph.find(id.as_str())))
+                .map_err(|e| RunError::Resume(e.to_string()))?;
+            if restored == graph.len() as u64 {
+                return Ok(Preparation::AlreadyCompleted {
+                    run_id,
+                    run_dir: dir.path().to_path_buf(),
+                });
+            }
+            let lease = target.lease(&context, request.take_over).await?;
+            (manifest, graph, context, scheduler, restored, lease)
+        }
+        None => {
+            let Start::New {
+                test_run_id,
+                workload,
+                ..
+            } = &request.start
+            else {
+                unreachable!("a new run starts new")
+            };
+            let context = context(test_run_id);
+            // Take the stack before anything is written to it.
+            let lease = target.lease(&context, request.take_over).await?;
             let built = workload.build(&run_id)?;
             let d = workload.describe();
-            let (work_mode, env) = match &request.target {
-                TargetSpec::Local(o) => (format!("{:?}", o.work_mode).to_lowercase(), None),
-                TargetSpec::Stack(s) => ("sleep".to_owned(), Some(s.env.clone())),
-            };
             let manifest = Manifest {
                 run_id: run_id.clone(),
-                test_run_id,
-                created_at: now,
+                test_run_id: test_run_id.clone(),
+                created_at: now.clone(),
                 dagbench_version: env!("CARGO_PKG_VERSION").to_owned(),
                 workload: d.workload,
                 seed: d.seed,
@@ -201,53 +460,38 @@ pub async fn prepare(request: RunRequest) -> Result<Prepared, RunError> {
                 crew_probability: d.crew_probability,
                 graph: "graph.json".into(),
                 source_graph: d.source_graph,
-                workers: target.workers() as usize,
-                work_mode,
-                scenario: target.scenario(),
-                env,
+                workers: match scenario {
+                    Scenario::Local => local.workers,
+                    _ => settings.workers.unwrap_or(0),
+                },
+                work_mode: format!("{:?}", local.work_mode).to_lowercase(),
+                scenario,
+                env: scenario.is_cloud().then(|| env.clone()),
+                visibility_timeout_s: Some(local.visibility_timeout.as_secs().max(1)),
+                max_receive_count: Some(local.max_receive_count),
             };
             // The processors' inputs first: a run whose files exist can be
             // resumed, so they must not exist before its inputs do.
             built.upload(target.store(), &run_id).await?;
             dir.write_start(&manifest, &built.graph)?;
-            (manifest, built.graph, false)
+            let scheduler = Scheduler::new(Arc::clone(&built.graph));
+            (manifest, built.graph, context, scheduler, 0, lease)
         }
     };
-    let context = RunContext {
-        run_id: manifest.run_id.clone(),
-        test_run_id: manifest.test_run_id.clone(),
-        run_dir: request.results.join(manifest.run_id.as_str()),
-        stall_timeout: request.stall_timeout,
-        grace: request.grace,
-    };
-    let mut scheduler = Scheduler::new(Arc::clone(&graph));
-    let mut restored = 0;
-    if resumed {
-        let done = target.completed_jobs(&context).await?;
-        let unknown = done
-            .iter()
-            .filter(|id| graph.find(id.as_str()).is_none())
-            .count();
-        if unknown > 0 {
-            notes.push(format!(
-                "warning: the ledger records {unknown} completed jobs that are not in the graph; ignored"
-            ));
-        }
-        restored = scheduler
-            .restore(done.iter().filter_map(|id| graph.find(id.as_str())))
-            .map_err(|e| RunError::Resume(e.to_string()))?;
-    }
-    Ok(Prepared {
-        run_id: manifest.run_id.clone(),
+    cleanup.0 = None;
+    Ok(Preparation::Ready(Box::new(Prepared {
+        run_id,
         graph,
         manifest,
-        resumed,
+        resumed: !new,
         restored,
         notes,
         context,
         target,
         scheduler,
-    })
+        lock,
+        lease,
+    })))
 }
 
 impl Prepared {
@@ -268,13 +512,58 @@ impl Prepared {
     /// When the target cannot run, or a file of the run cannot be written.
     pub async fn execute(
         self,
-        stop: watch::Receiver<bool>,
+        mut stop: watch::Receiver<bool>,
         on_progress: &mut target::ProgressFn<'_>,
     ) -> Result<Finished, RunError> {
-        let outcome = self
+        // The driver stops on the caller's request or when the stack's
+        // lease is lost to another scheduler.
+        let (inner_stop, inner_rx) = watch::channel(*stop.borrow());
+        let lease: Option<Arc<dyn Lease>> = self.lease.map(Arc::from);
+        let lost: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let watcher = {
+            let lease = lease.clone();
+            let lost = Arc::clone(&lost);
+            tokio::spawn(async move {
+                let every = lease
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |l| l.renew_every());
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    tokio::select! {
+                        changed = stop.changed() => {
+                            if changed.is_err() {
+                                // The caller can no longer ask: keep renewing.
+                                std::future::pending::<()>().await;
+                            }
+                            if *stop.borrow() {
+                                let _ = inner_stop.send(true);
+                            }
+                        }
+                        _ = tick.tick(), if lease.is_some() => {
+                            if let Some(l) = &lease
+                                && let Err(e) = l.renew().await
+                            {
+                                *lost.lock().expect("lease lock") = Some(e);
+                                let _ = inner_stop.send(true);
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        let driven = self
             .target
-            .drive(self.scheduler, &self.context, stop, on_progress)
-            .await?;
+            .drive(self.scheduler, &self.context, inner_rx, on_progress)
+            .await;
+        watcher.abort();
+        if let Some(l) = &lease {
+            l.release().await;
+        }
+        let mut outcome = driven?;
+        if let Some(e) = lost.lock().expect("lease lock").take() {
+            outcome.status = dagbench_runtime::driver::RunStatus::Aborted;
+            outcome.error = Some(e);
+        }
         let dir = RunDir::new(
             self.context.run_dir.parent().unwrap_or(Path::new(".")),
             &self.run_id,
@@ -316,12 +605,21 @@ impl Prepared {
             scenario: self.target.scenario(),
             workers: self.target.workers(),
         };
+        // A resumed run keeps the account of its earlier sessions.
+        let earlier = if self.resumed {
+            std::fs::read(dir.path().join("report.json"))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<RunReport>(&bytes).ok())
+        } else {
+            None
+        };
         let report = RunReport::build(
             &self.graph,
             &outcome,
             &ctx,
             merged.as_ref().map(DomainSummary::from_merged),
-        );
+        )
+        .after(earlier);
         let report_path = dir.write_json("report.json", &report)?;
         Ok(Finished {
             report,
@@ -329,6 +627,7 @@ impl Prepared {
             report_path,
             restored: self.restored,
             notes,
+            lock: self.lock,
         })
     }
 }
@@ -341,11 +640,14 @@ mod tests {
     fn default_run_ids_are_utc_stamps_made_unique() {
         let dir = dagbench_testkit::scratch("run-ids");
         let now = "2026-11-28T17:51:15.123Z";
-        let first = default_run_id(dir.path(), now).unwrap();
+        let first = default_run_dir(dir.path(), now).unwrap();
         assert_eq!(first.as_str(), "local-20261128-175115");
-        std::fs::create_dir(dir.path().join(first.as_str())).unwrap();
+        assert!(
+            dir.path().join(first.as_str()).is_dir(),
+            "claimed by creating it"
+        );
         assert_eq!(
-            default_run_id(dir.path(), now).unwrap().as_str(),
+            default_run_dir(dir.path(), now).unwrap().as_str(),
             "local-20261128-175115-2"
         );
     }

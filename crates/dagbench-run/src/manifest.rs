@@ -40,6 +40,12 @@ pub struct Manifest {
     /// The environment of a cloud run's stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// Local runs: seconds a delivery stays invisible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout_s: Option<u64>,
+    /// Local runs: deliveries before the dead-letter queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_receive_count: Option<u32>,
 }
 
 fn local() -> Scenario {

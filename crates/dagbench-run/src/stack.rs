@@ -42,8 +42,9 @@ pub async fn resolve(spec: &StackSpec) -> Result<(StackTarget, Vec<String>), Run
             "{}: jobs to {} (from INCOMING_QUEUE_URL and the other processor variables)",
             spec.scenario, env.incoming_queue_url
         )];
+        let stack = format!("the stack of {}", env.incoming_queue_url);
         return Ok((
-            StackTarget::new(spec.scenario, env, None, workers).await?,
+            StackTarget::new(spec.scenario, stack, env, None, workers).await?,
             notes,
         ));
     }
@@ -72,7 +73,14 @@ pub async fn resolve(spec: &StackSpec) -> Result<(StackTarget, Vec<String>), Run
         }
     };
     Ok((
-        StackTarget::new(spec.scenario, env, deployment, workers).await?,
+        StackTarget::new(
+            spec.scenario,
+            format!("stack {}", kind.stack_name(&spec.env)),
+            env,
+            deployment,
+            workers,
+        )
+        .await?,
         notes,
     ))
 }

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dagbench_aws::env::ProcessorEnv;
+use dagbench_aws::lease::StackLease;
 use dagbench_aws::wiring::SchedulerSide;
 use dagbench_core::scheduler::Progress;
 use dagbench_core::{JobId, RunId, Scenario, Scheduler};
 use dagbench_infra::Deployment;
 use dagbench_local::cluster::Shared;
 use dagbench_local::{ClusterConfig, LocalCluster, MemoryMetrics, SqliteLedger};
-use dagbench_runtime::driver::{DriverConfig, DriverOutcome, drive};
+use dagbench_runtime::driver::{Concurrency, DriverConfig, DriverOutcome, drive};
 use dagbench_runtime::ports::{Clock, JobLedger, SystemClock};
 use dagbench_runtime::processor::WorkMode;
 use dagbench_store::RunStore;
@@ -50,6 +51,18 @@ impl RunContext {
     }
 }
 
+/// A claim on a target shared between runs (a deployed stack): renewed
+/// while the run goes on, given back at its end.
+#[async_trait]
+pub trait Lease: Send + Sync + std::fmt::Debug {
+    /// How often to renew it.
+    fn renew_every(&self) -> Duration;
+    /// Extends it; `Err` says why it was lost.
+    async fn renew(&self) -> Result<(), String>;
+    /// Gives it back.
+    async fn release(&self);
+}
+
 /// Where the jobs are processed.
 #[async_trait]
 pub trait Target: Send + Sync + std::fmt::Debug {
@@ -61,6 +74,16 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// How a cloud target is deployed (for its cost estimate).
     fn deployment(&self) -> Option<&Deployment> {
         None
+    }
+    /// Takes the target for `run` when runs share it (one run at a time per
+    /// stack); `take_over` breaks another run's claim.
+    async fn lease(
+        &self,
+        run: &RunContext,
+        take_over: bool,
+    ) -> Result<Option<Box<dyn Lease>>, RunError> {
+        let _ = (run, take_over);
+        Ok(None)
     }
     /// Jobs of `run` its ledger records as completed (for resume).
     async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError>;
@@ -165,11 +188,14 @@ impl Target for LocalTarget {
                 clock: Arc::clone(&clock),
             },
         );
+        let mut config = run.driver_config();
+        // The queues are in this process: a few calls in flight suffice.
+        config.concurrency = Concurrency::LOCAL;
         let outcome = drive(
             scheduler,
             cluster.queues(),
             clock,
-            &run.driver_config(),
+            &config,
             stop,
             on_progress,
         )
@@ -179,11 +205,39 @@ impl Target for LocalTarget {
     }
 }
 
+/// How long a stack's lease lasts unless renewed: a crashed scheduler locks
+/// its stack this long at most.
+pub const STACK_LEASE: Duration = Duration::from_secs(60);
+
+/// A stack's lease, held by this run.
+#[derive(Debug)]
+struct HeldStack(StackLease);
+
+#[async_trait]
+impl Lease for HeldStack {
+    fn renew_every(&self) -> Duration {
+        self.0.period() / 3
+    }
+
+    async fn renew(&self) -> Result<(), String> {
+        self.0
+            .renew(SystemClock.now())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn release(&self) {
+        let _ = self.0.release().await;
+    }
+}
+
 /// A deployed stack's queues, bucket and table (Scenarios 1 and 2: the
 /// processors are the stack's Lambda function or Fargate tasks).
 #[derive(Debug)]
 pub struct StackTarget {
     scenario: Scenario,
+    /// What the user calls it (`stack scenario-2-dev`, or the queue URL).
+    stack: String,
     env: ProcessorEnv,
     side: SchedulerSide,
     deployment: Option<Deployment>,
@@ -198,6 +252,7 @@ impl StackTarget {
     /// When the bucket's store cannot be built.
     pub async fn new(
         scenario: Scenario,
+        stack: String,
         env: ProcessorEnv,
         deployment: Option<Deployment>,
         workers: u64,
@@ -206,6 +261,7 @@ impl StackTarget {
         let side = dagbench_aws::wiring::scheduler_side(&sdk, &env)?;
         Ok(Self {
             scenario,
+            stack,
             env,
             side,
             deployment,
@@ -235,6 +291,25 @@ impl Target for StackTarget {
 
     fn deployment(&self) -> Option<&Deployment> {
         self.deployment.as_ref()
+    }
+
+    async fn lease(
+        &self,
+        run: &RunContext,
+        take_over: bool,
+    ) -> Result<Option<Box<dyn Lease>>, RunError> {
+        let lease = self
+            .side
+            .lease(
+                &run.run_id,
+                &crate::lock::holder(),
+                STACK_LEASE,
+                SystemClock.now(),
+                take_over,
+            )
+            .await
+            .map_err(|e| RunError::Busy(format!("{}: {e}", self.stack)))?;
+        Ok(Some(Box::new(HeldStack(lease))))
     }
 
     async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError> {

@@ -11,9 +11,7 @@ use dagbench_core::graph::{GraphBuilder, JobAttrs};
 use dagbench_core::ids::RunId;
 use dagbench_core::{JobGraph, Scenario};
 use dagbench_local::SqliteLedger;
-use dagbench_run::{
-    AircraftWorkload, Finished, LocalOptions, RunRequest, Start, TargetSpec, Workload,
-};
+use dagbench_run::{AircraftWorkload, Finished, RunRequest, Settings, Start, Workload};
 use dagbench_runtime::driver::RunStatus;
 use dagbench_runtime::ports::{JobLedger, LedgerStatus};
 use dagbench_runtime::processor::WorkMode;
@@ -24,27 +22,26 @@ use tokio::sync::watch;
 const SEED: u64 = 21;
 const SAMPLES: u32 = 100;
 
-fn options() -> LocalOptions {
-    LocalOptions {
-        workers: 3,
-        work_mode: WorkMode::Sleep,
-        visibility_timeout: Duration::from_secs(30),
-        max_receive_count: 3,
+fn options() -> Settings {
+    Settings {
+        workers: Some(3),
+        work_mode: Some(WorkMode::Sleep),
+        visibility_timeout: Some(Duration::from_secs(30)),
+        max_receive_count: Some(3),
+        ..Settings::default()
     }
 }
 
-fn request(results: &Path, run: &str, workload: Workload, options: LocalOptions) -> RunRequest {
-    RunRequest {
-        results: results.to_path_buf(),
-        start: Start::New {
-            run_id: Some(RunId::new(run).unwrap()),
-            test_run_id: "t".into(),
-            workload,
-        },
-        target: TargetSpec::Local(options),
-        stall_timeout: Duration::from_secs(30),
-        grace: Duration::from_secs(5),
-    }
+fn request(results: &Path, run: &str, workload: Workload, settings: Settings) -> RunRequest {
+    let mut r = RunRequest::new(results, workload.clone());
+    r.start = Start::New {
+        run_id: Some(RunId::new(run).unwrap()),
+        test_run_id: "t".into(),
+        workload,
+    };
+    r.settings = settings;
+    r.stall_timeout = Duration::from_secs(30);
+    r
 }
 
 fn aircraft(sequences: u32) -> Workload {
@@ -60,6 +57,8 @@ async fn run(request: RunRequest) -> Finished {
     let (_stop, stop_rx) = watch::channel(false);
     dagbench_run::prepare(request)
         .await
+        .unwrap()
+        .ready()
         .unwrap()
         .execute(stop_rx, &mut |_| {})
         .await
@@ -205,6 +204,8 @@ async fn interrupt_then_resume_recomputes_nothing() {
     ))
     .await
     .unwrap()
+    .ready()
+    .unwrap()
     .execute(stop_rx, &mut |p| {
         if p.completed >= half {
             let _ = stop.send(true);
@@ -219,11 +220,23 @@ async fn interrupt_then_resume_recomputes_nothing() {
         "{done_before}"
     );
 
-    let mut resume = request(dir.path(), "res", aircraft(1), options());
+    let mut resume = request(dir.path(), "res", aircraft(1), Settings::default());
     resume.start = Start::Resume {
         run_id: RunId::new("res").unwrap(),
     };
-    let second = run(resume).await;
+    // While the first session holds the run, a resume is refused at once.
+    let busy = dagbench_run::prepare(resume.clone())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(busy.starts_with("run res is in use by pid "), "{busy}");
+    drop(first);
+    // A resume that asks for other settings than the run's own is refused.
+    let mut other = resume.clone();
+    other.settings.workers = Some(7);
+    let err = dagbench_run::prepare(other).await.unwrap_err().to_string();
+    assert!(err.contains("--workers 7 (the run has 3)"), "{err}");
+    let second = run(resume.clone()).await;
     assert_eq!(second.report.status, RunStatus::Completed);
     assert_eq!(second.restored, done_before);
     assert_eq!(second.report.counts.completed as usize, graph.len());
@@ -242,6 +255,33 @@ async fn interrupt_then_resume_recomputes_nothing() {
         "every job ran exactly once across both parts"
     );
     reference.assert_matches_reference(&store).await;
+    // The report accounts for both sessions: this one's throughput counts
+    // only the jobs it processed, and efficiency never exceeds 1.
+    let r = &second.report;
+    assert_eq!(r.restored, done_before);
+    assert_eq!(r.completed_in_session(), graph.len() as u64 - done_before);
+    assert_eq!(r.sessions.len(), 1);
+    assert_eq!(r.sessions[0].completed, done_before);
+    let expected = r.completed_in_session() as f64 / (r.makespan_ms / 1e3);
+    assert!((r.throughput_jobs_per_s - expected).abs() < 1e-6);
+    assert!(
+        r.efficiency.is_some_and(|e| e > 0.0 && e <= 1.0),
+        "{:?}",
+        r.efficiency
+    );
+    // Resuming a completed run changes nothing.
+    let report_before = std::fs::read(&second.report_path).unwrap();
+    drop(second);
+    match dagbench_run::prepare(resume).await.unwrap() {
+        dagbench_run::Preparation::AlreadyCompleted { run_id, .. } => {
+            assert_eq!(run_id.as_str(), "res");
+        }
+        dagbench_run::Preparation::Ready(_) => panic!("a completed run is not run again"),
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("res/report.json")).unwrap(),
+        report_before
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,9 +333,9 @@ async fn a_job_that_never_succeeds_goes_to_the_dlq_and_blocks_its_dependents() {
         dir.path(),
         "dlq",
         Workload::Graph(graph),
-        LocalOptions {
-            visibility_timeout: Duration::from_millis(100),
-            max_receive_count: 2,
+        Settings {
+            visibility_timeout: Some(Duration::from_millis(100)),
+            max_receive_count: Some(2),
             ..options()
         },
     ))

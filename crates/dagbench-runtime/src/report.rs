@@ -134,7 +134,32 @@ impl DomainSummary {
     }
 }
 
-/// Everything about a run that a person or a script compares.
+/// One earlier session of a resumed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// ms since the epoch.
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub status: RunStatus,
+    /// Jobs that completed in that session.
+    pub completed: u64,
+    pub makespan_ms: f64,
+    pub throughput_jobs_per_s: f64,
+}
+
+/// What the lower bound of a run is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LowerBoundBasis {
+    /// The jobs' simulated work (`work_duration_ms`).
+    SimulatedWork,
+    /// The processing times the processors measured (graphs without
+    /// simulated work, such as the aircraft workload).
+    MeasuredProcessing,
+}
+
+/// Everything about a run that a person or a script compares. Figures are
+/// of this session: a resumed run's earlier sessions are in `sessions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: RunId,
@@ -149,13 +174,27 @@ pub struct RunReport {
     pub started_at: i64,
     pub ended_at: i64,
     pub graph: GraphStats,
+    /// Jobs by state at the end (completed ones include restored ones).
     pub counts: Progress,
-    /// First dispatch to last completion observed.
+    /// Jobs completed in earlier sessions, restored from the ledger.
+    #[serde(default)]
+    pub restored: u64,
+    /// Earlier sessions of a resumed run, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<Session>,
+    /// Start of this session to the last completion observed.
     pub makespan_ms: f64,
-    /// `max(critical path work, total work / workers)`.
+    /// `max(heaviest chain, total / workers)` over the jobs this session
+    /// processed, weighted by their simulated work or, without any, by
+    /// their measured processing times: no schedule could be faster.
     pub lower_bound_ms: f64,
-    /// `lower_bound / makespan` (absent when the graph has no simulated work).
+    /// What the lower bound weighs jobs by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_bound_basis: Option<LowerBoundBasis>,
+    /// `lower_bound / makespan`, within 0..=1; absent when this session
+    /// processed nothing.
     pub efficiency: Option<f64>,
+    /// Jobs completed in this session per second of its makespan.
     pub throughput_jobs_per_s: f64,
     pub stages: Stages,
     pub over_time: Vec<TimePoint>,
@@ -198,8 +237,9 @@ impl RunReport {
             .unwrap_or(outcome.ended_at);
         let makespan_ms = (last_observed - start).max(0) as f64;
         let stats = graph.stats().clone();
-        let lower_bound_ms = (stats.critical_path_work_ms as f64)
-            .max(stats.total_work_ms as f64 / ctx.workers.max(1) as f64);
+        let (lower_bound_ms, lower_bound_basis) =
+            session_lower_bound(graph, t, stats.total_work_ms > 0, ctx.workers);
+        let processed = t.observed.iter().filter(|&&o| o >= 0).count() as u64;
         let diff = |a: &[i64], b: &[i64]| -> Vec<f64> {
             a.iter()
                 .zip(b)
@@ -213,7 +253,7 @@ impl RunReport {
             processing: StageStats::from_values(t.processing_ms.clone()),
             notification: StageStats::from_values(diff(&t.completed, &t.observed)),
         };
-        let completed = outcome.progress.completed;
+        let completed = outcome.progress.completed.saturating_sub(outcome.restored);
         let weight = if stats.critical_path_work_ms > 0 {
             PathWeight::WorkMs
         } else {
@@ -248,10 +288,16 @@ impl RunReport {
             ended_at: outcome.ended_at,
             graph: stats,
             counts: outcome.progress,
+            restored: outcome.restored,
+            sessions: Vec::new(),
             makespan_ms,
             lower_bound_ms,
-            efficiency: (lower_bound_ms > 0.0 && makespan_ms > 0.0)
-                .then(|| lower_bound_ms / makespan_ms),
+            lower_bound_basis,
+            // Timestamps are whole milliseconds while processing times are
+            // measured finer, so a measured bound can exceed the makespan
+            // by the rounding: the ratio is capped at 1.
+            efficiency: (processed > 0 && lower_bound_ms > 0.0 && makespan_ms > 0.0)
+                .then(|| (lower_bound_ms / makespan_ms).min(1.0)),
             throughput_jobs_per_s: if makespan_ms > 0.0 {
                 completed as f64 / (makespan_ms / 1e3)
             } else {
@@ -277,6 +323,77 @@ impl RunReport {
             jobs,
         }
     }
+}
+
+impl RunReport {
+    /// This report of a resumed run's latest session, with the sessions of
+    /// `earlier` (the report the previous session left) before it.
+    #[must_use]
+    pub fn after(mut self, earlier: Option<RunReport>) -> Self {
+        if let Some(e) = earlier {
+            let mut sessions = e.sessions;
+            sessions.push(Session {
+                started_at: e.started_at,
+                ended_at: e.ended_at,
+                status: e.status,
+                completed: e.counts.completed.saturating_sub(e.restored),
+                makespan_ms: e.makespan_ms,
+                throughput_jobs_per_s: e.throughput_jobs_per_s,
+            });
+            self.sessions = sessions;
+        }
+        self
+    }
+
+    /// Jobs that completed in this session.
+    #[must_use]
+    pub fn completed_in_session(&self) -> u64 {
+        self.counts.completed.saturating_sub(self.restored)
+    }
+}
+
+/// The lower bound of this session: over the jobs it processed (observed
+/// ending here), the heaviest dependency chain and the total divided by the
+/// workers (when known), weighing each job by its simulated work, or — in
+/// a graph without any — by its measured processing time. A job processed
+/// here depends only on jobs restored or processed here, so both terms are
+/// bounds on this session's makespan.
+fn session_lower_bound(
+    graph: &JobGraph,
+    t: &crate::driver::Timeline,
+    simulated: bool,
+    workers: u64,
+) -> (f64, Option<LowerBoundBasis>) {
+    let weight = |j: JobIndex| -> f64 {
+        let i = j.get();
+        if t.observed[i] < 0 {
+            return 0.0;
+        }
+        if simulated {
+            f64::from(graph.job(j).work_duration_ms)
+        } else {
+            t.processing_ms[i].max(0.0)
+        }
+    };
+    let total: f64 = (0..graph.len())
+        .map(|j| weight(JobIndex(j as u32)))
+        .filter(|w| w.is_finite())
+        .sum();
+    if total <= 0.0 {
+        return (0.0, None);
+    }
+    let (chain, _) = graph.heaviest_chain(weight);
+    let spread = if workers > 0 {
+        total / workers as f64
+    } else {
+        0.0
+    };
+    let basis = if simulated {
+        LowerBoundBasis::SimulatedWork
+    } else {
+        LowerBoundBasis::MeasuredProcessing
+    };
+    (chain.max(spread), Some(basis))
 }
 
 /// Completions and jobs in flight over up to 100 intervals.

@@ -347,6 +347,36 @@ impl JobGraph {
         (end.0, path)
     }
 
+    /// The heaviest dependency chain when job `j` weighs `weight(j)` (any
+    /// non-negative number: measured times, say), and its total.
+    pub fn heaviest_chain(&self, weight: impl Fn(JobIndex) -> f64) -> (f64, Vec<JobIndex>) {
+        let order = self.topological_order().expect("a built graph is acyclic");
+        let mut best = vec![0f64; self.len()];
+        let mut via = vec![u32::MAX; self.len()];
+        let mut end = (f64::NEG_INFINITY, u32::MAX);
+        for &job in &order {
+            let w = weight(JobIndex(job));
+            let finish = best[job as usize] + if w.is_finite() { w.max(0.0) } else { 0.0 };
+            if finish > end.0 {
+                end = (finish, job);
+            }
+            for &d in self.dependents(JobIndex(job)) {
+                if finish > best[d as usize] || via[d as usize] == u32::MAX {
+                    best[d as usize] = finish;
+                    via[d as usize] = job;
+                }
+            }
+        }
+        let mut path = vec![JobIndex(end.1)];
+        let mut job = end.1;
+        while via[job as usize] != u32::MAX {
+            job = via[job as usize];
+            path.push(JobIndex(job));
+        }
+        path.reverse();
+        (end.0, path)
+    }
+
     fn compute_stats(&self, order: &[u32]) -> GraphStats {
         let n = self.len();
         let mut level = vec![0u32; n];

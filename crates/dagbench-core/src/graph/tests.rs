@@ -160,6 +160,19 @@ fn stats_levels_and_critical_paths() {
         (count, ids(&g, &path)),
         (4, vec!["e".into(), "f".into(), "g".into(), "h".into()])
     );
+    // Measured weights: c was slow, and what was not measured weighs 0.
+    let measured = |j: JobIndex| match g.id(j) {
+        "a" => 10.5,
+        "c" => 500.0,
+        "d" => 1.0,
+        "f" => f64::NAN,
+        _ => 2.0,
+    };
+    let (total, path) = g.heaviest_chain(measured);
+    assert_eq!(
+        (total, ids(&g, &path)),
+        (511.5, vec!["a".into(), "c".into(), "d".into()])
+    );
     let levels = g.levels();
     let level_of = |id: &str| levels[g.find(id).unwrap().get()];
     assert_eq!(
