@@ -21,7 +21,7 @@ use dagbench_runtime::ports::{Clock as _, JobQueue, MAX_BATCH, SystemClock};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::output::{rate, thousands};
+use crate::output::thousands;
 
 #[derive(Debug, Args)]
 pub(crate) struct IoArgs {
@@ -135,8 +135,8 @@ pub(crate) fn run(args: &IoArgs) -> anyhow::Result<ExitCode> {
         report.latency_ms
     );
     println!(
-        "  driver        {} jobs  (peak {} calls in flight, {} calls)",
-        rate(report.per_sec),
+        "  driver        {} jobs/s  (peak {} calls in flight, {} calls)",
+        thousands(report.per_sec.round() as u64),
         report.peak_in_flight_calls,
         thousands(report.calls)
     );
@@ -144,8 +144,8 @@ pub(crate) fn run(args: &IoArgs) -> anyhow::Result<ExitCode> {
         println!("  cpu           {cpu:.2} s ({per_job:.1} µs per job, echo and queues included)");
     }
     println!(
-        "  serial        {} jobs  ({} jobs, one call of each kind in flight)",
-        rate(report.baseline_per_sec),
+        "  serial        {} jobs/s  ({} jobs, one call of each kind in flight)",
+        thousands(report.baseline_per_sec.round() as u64),
         thousands(report.baseline_jobs)
     );
     println!("  ratio         {:.1}×", report.ratio);

@@ -297,6 +297,28 @@ fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    // While it runs, nothing else may run it: not a resume, not a new run
+    // of the same id.
+    for args in [
+        vec!["run", "--resume", "i", "--results", &dir.s()],
+        vec![
+            "run",
+            "--run-id",
+            "i",
+            "--messages",
+            "5",
+            "--results",
+            &dir.s(),
+        ],
+    ] {
+        let busy = dagbench(&args);
+        assert_eq!(busy.status.code(), Some(1));
+        let stderr = text(&busy.stderr);
+        assert!(
+            stderr.contains(&format!("error: run i is in use by pid {} on ", child.id())),
+            "{stderr}"
+        );
+    }
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -311,7 +333,9 @@ fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
     );
     assert!(stderr.contains("error: run i interrupted with"), "{stderr}");
     assert!(stderr.contains("resume it with --resume i"), "{stderr}");
-    let resumed = dagbench(&[
+    // A resume keeps the run's settings: another worker count is refused,
+    // and workload flags cannot go with it.
+    let other = dagbench(&[
         "run",
         "--resume",
         "i",
@@ -319,10 +343,33 @@ fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
         &dir.s(),
         "--workers",
         "8",
-        "--json",
     ]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        text(&other.stderr).contains("--workers 8 (the run has 4)"),
+        "{}",
+        text(&other.stderr)
+    );
+    let seeded = dagbench(&["run", "--resume", "i", "--results", &dir.s(), "--seed", "3"]);
+    assert_eq!(seeded.status.code(), Some(2), "{}", text(&seeded.stderr));
+    let resumed = dagbench(&["run", "--resume", "i", "--results", &dir.s(), "--json"]);
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
     let summary: Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(summary["counts"]["completed"], 400);
-    assert!(summary["restored"].as_u64().unwrap() >= 10);
+    let restored = summary["restored"].as_u64().unwrap();
+    assert!(restored >= 10);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.root().join("i/report.json")).unwrap()).unwrap();
+    assert_eq!(report["workers"], 4, "the run's own worker count");
+    assert_eq!(report["restored"], restored);
+    assert_eq!(report["sessions"][0]["status"], "interrupted");
+    let efficiency = report["efficiency"].as_f64().unwrap();
+    assert!(efficiency > 0.0 && efficiency <= 1.0, "{efficiency}");
+    // Resuming a completed run leaves it as it is.
+    let again = dagbench(&["run", "--resume", "i", "--results", &dir.s()]);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("run i already completed"));
+    let after: Value =
+        serde_json::from_slice(&std::fs::read(dir.root().join("i/report.json")).unwrap()).unwrap();
+    assert_eq!(after, report);
 }

@@ -167,14 +167,30 @@ async fn sigterm_releases_the_job_in_hand() {
     assert_eq!(got[0].receive_count, 2);
 }
 
+/// `make run-ecs` on a stack that holds litter — a completion of an
+/// earlier run and a malformed message naming one of this run's jobs —
+/// computes exactly what a local run computes, fails nothing, and keeps a
+/// second scheduler off the stack while it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dagbench_run_scenario_2_matches_a_local_run() {
     let Some(m) = moto() else { return };
     let s = Stack::create(m, 30).await;
-    let results = std::env::temp_dir().join(format!("dagbench-s2-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&results);
-    let results_s = results.display().to_string();
+    let results = dagbench_testkit::scratch("s2-run");
+    let results_s = results.path().display().to_string();
     let workload = ["--sequences", "6", "--samples", "64", "--seed", "9"];
+    // Litter: the last completion of an earlier run, and a malformed job
+    // message naming this run's merge job.
+    let stale = format!(
+        r#"{{"job_id":"merge","status":"completed","output_key":"output/merge.json","processing_time_ms":1,"completed_at":"2026-11-30T10:00:00.000Z","test_run_id":"s2-run","run_id":"cloud-earlier"}}"#
+    );
+    SqsQueue::new(s.sqs.clone(), &s.outgoing)
+        .send_batch(&[stale])
+        .await
+        .unwrap();
+    SqsQueue::new(s.sqs.clone(), &s.incoming)
+        .send_batch(&[r#"{"job_id":"merge","work_duration_ms":-1}"#.to_owned()])
+        .await
+        .unwrap();
     let mut workers = vec![
         worker(&s, &["--concurrency", "2"]),
         worker(&s, &["--concurrency", "2"]),
@@ -192,8 +208,48 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
         ])
         .args(workload)
         .envs(s.process_env("s2-run"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it runs, the stack is leased: a second run is refused at once.
+    let started = Instant::now();
+    loop {
+        if s.lease_holder().await.as_deref() == Some("cloud") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no lease taken"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--scenario",
+            "2",
+            "--run-id",
+            "other",
+            "--results",
+            &results_s,
+        ])
+        .args(workload)
+        .envs(s.process_env("s2-run"))
         .output()
         .unwrap();
+    let refused = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{refused}");
+    assert!(
+        refused.contains("the stack is in use by run cloud"),
+        "{refused}"
+    );
+    assert!(
+        !results.path().join("other").exists(),
+        "a refused run leaves nothing"
+    );
+
+    let run = run.wait_with_output().unwrap();
     for w in &mut workers {
         assert!(terminate(w).success());
     }
@@ -204,9 +260,16 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["counts"]["failed"], 0);
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(results.join("cloud/report.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(results.path().join("cloud/report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["scenario"], "scenario-2");
+    assert!(
+        report["anomalies"]["foreign_completions"].as_u64().unwrap() >= 1,
+        "the litter was seen and left alone: {}",
+        report["anomalies"]
+    );
     eprintln!(
         "scenario 2 on moto, 2 workers × 2: {} jobs at {:.0} jobs/s",
         report["counts"]["completed"],
@@ -220,7 +283,12 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
         .unwrap();
     assert!(local.status.success());
     let here: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(results.join("here/merged_percentiles/merged_percentiles.json")).unwrap(),
+        &std::fs::read(
+            results
+                .path()
+                .join("here/merged_percentiles/merged_percentiles.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let cloud = s
@@ -230,7 +298,6 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
         .unwrap()
         .unwrap();
     assert_eq!(serde_json::to_value(&cloud).unwrap(), here);
-    let _ = std::fs::remove_dir_all(&results);
 }
 
 /// The worker's logs are JSON lines: start, one `job` event per message
@@ -291,4 +358,90 @@ async fn the_worker_logs_one_json_line_per_job() {
         poison["reason"].as_str().unwrap().contains("JSON"),
         "{poison}"
     );
+}
+
+/// A cloud run interrupted mid-way resumes from the stack's DynamoDB
+/// ledger: completed jobs are restored, not run again, and the results
+/// equal the reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_2_run_resumes_from_the_stack_ledger() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let results = dagbench_testkit::scratch("s2-resume");
+    let results_s = results.path().display().to_string();
+    let mut workers = vec![worker(&s, &["--concurrency", "2"])];
+    let run = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--scenario",
+            "2",
+            "--run-id",
+            "again",
+            "--results",
+            &results_s,
+        ])
+        .args(["--sequences", "5", "--samples", "32", "--seed", "4"])
+        .envs(s.process_env("s2-resume"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ledger = DynamoLedger::new(s.dynamodb.clone(), &s.table);
+    let run_id = RunId::new("again").unwrap();
+    let started = Instant::now();
+    while ledger.completed_jobs(&run_id).await.unwrap().len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &run.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let first = run.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let done_before = ledger.completed_jobs(&run_id).await.unwrap().len() as u64;
+
+    // `--resume` alone: the scenario and the stack come from the manifest.
+    let resumed = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--resume",
+            "again",
+            "--results",
+            &results_s,
+            "--json",
+        ])
+        .envs(s.process_env("s2-resume"))
+        .output()
+        .unwrap();
+    for w in &mut workers {
+        assert!(terminate(w).success());
+    }
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert!(summary["restored"].as_u64().unwrap() >= done_before.min(5));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.path().join("again/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["scenario"], "scenario-2");
+    assert_eq!(report["sessions"][0]["status"], "interrupted");
+    Aircraft::new("again", 5, 4, 32)
+        .assert_matches_reference(&s.store())
+        .await;
 }

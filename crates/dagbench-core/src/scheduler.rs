@@ -229,6 +229,19 @@ impl Scheduler {
         }
     }
 
+    /// Takes back a dispatch that did not happen (the queue refused the
+    /// message): the job is ready again and handed out first. True if it
+    /// was dispatched.
+    pub fn undispatch(&mut self, job: JobIndex) -> bool {
+        if self.state[job.get()] == JobState::Dispatched {
+            self.set_state(job.get(), JobState::Ready);
+            self.ready.push_front(job.0);
+            true
+        } else {
+            false
+        }
+    }
+
     fn set_state(&mut self, j: usize, to: JobState) {
         let from = self.state[j];
         *self.progress.slot(from) -= 1;

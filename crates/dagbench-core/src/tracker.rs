@@ -242,13 +242,19 @@ impl RunTracker {
         }
     }
 
-    /// Up to `max` ready jobs and their messages, in release order; `None`
-    /// when nothing is ready. The jobs stay ready until [`Self::sent`].
-    pub fn next_batch(&mut self, max: usize) -> Option<Batch> {
+    /// Up to `max` ready jobs and their messages, in release order, sent
+    /// at `now_ms`; `None` when nothing is ready. The jobs count as
+    /// dispatched from now — a completion may come back before the send
+    /// call does — until [`Self::sent`] says the queue refused them.
+    pub fn next_batch(&mut self, max: usize, now_ms: i64) -> Option<Batch> {
         let mut jobs = Vec::with_capacity(max);
         while jobs.len() < max {
             match self.scheduler.pop_ready() {
-                Some(j) => jobs.push(j),
+                Some(j) => {
+                    self.scheduler.dispatched(j);
+                    self.timeline.dispatched[j.get()] = now_ms;
+                    jobs.push(j);
+                }
                 None => break,
             }
         }
@@ -275,22 +281,19 @@ impl RunTracker {
         Some(Batch { jobs, bodies })
     }
 
-    /// The queue's answer to `batch`, one flag per job (`true` = accepted),
-    /// at `now_ms`: accepted jobs are dispatched, refused ones go back to
-    /// the front of the ready queue in their order. Returns how many were
-    /// refused.
-    pub fn sent(&mut self, batch: &Batch, accepted: &[bool], now_ms: i64) -> usize {
+    /// The queue's answer to `batch`, one flag per job (`true` = accepted):
+    /// refused jobs are ready again, at the front of the ready queue in
+    /// their order. Returns how many were refused.
+    pub fn sent(&mut self, batch: &Batch, accepted: &[bool]) -> usize {
         let mut refused = 0;
         // Give back refusals in reverse so they go out again in order.
         for (i, &j) in batch.jobs.iter().enumerate().rev() {
-            if accepted.get(i).copied().unwrap_or(false) {
-                if self.scheduler.dispatched(j) {
-                    self.timeline.dispatched[j.get()] = now_ms;
-                }
-            } else {
+            if !accepted.get(i).copied().unwrap_or(false) {
                 refused += 1;
                 self.anomalies.send_failures += 1;
-                self.scheduler.unpop_ready(j);
+                if self.scheduler.undispatch(j) {
+                    self.timeline.dispatched[j.get()] = -1;
+                }
             }
         }
         refused
@@ -411,7 +414,7 @@ impl RunTracker {
     /// A send of job messages failed as a whole with `error` (every job of
     /// the batch goes back to the ready queue).
     pub fn send_failed(&mut self, batch: &Batch, error: &str) {
-        self.sent(batch, &[], 0);
+        self.sent(batch, &[]);
         self.error = Some(format!("send to the incoming queue failed: {error}"));
     }
 
@@ -481,17 +484,17 @@ mod tests {
     #[test]
     fn a_batch_carries_the_run_and_is_dispatched_when_accepted() {
         let mut t = tracker();
-        let batch = t.next_batch(10).unwrap();
+        let batch = t.next_batch(10, 1_005).unwrap();
         assert_eq!(batch.jobs.len(), 2, "a and d are ready");
         let msg: serde_json::Value = serde_json::from_str(&batch.bodies[0]).unwrap();
         assert_eq!(
             (msg["job_id"].as_str(), msg["run_id"].as_str()),
             (Some("a"), Some("r1"))
         );
-        assert_eq!(t.sent(&batch, &[true, false], 1_005), 1);
+        assert_eq!(t.sent(&batch, &[true, false]), 1);
         assert_eq!(t.in_flight(), 1);
         assert_eq!(t.anomalies().send_failures, 1);
-        let again = t.next_batch(10).unwrap();
+        let again = t.next_batch(10, 1_006).unwrap();
         assert_eq!(
             again.jobs,
             vec![batch.jobs[1]],
@@ -502,8 +505,8 @@ mod tests {
     #[test]
     fn completions_release_stamp_and_count_duplicates() {
         let mut t = tracker();
-        let batch = t.next_batch(10).unwrap();
-        t.sent(&batch, &[true, true], 1_001);
+        let batch = t.next_batch(10, 1_001).unwrap();
+        t.sent(&batch, &[true, true]);
         assert_eq!(
             t.completion("m1", &done("a", 1_010), 1_020),
             Effect::Accepted
@@ -556,8 +559,8 @@ mod tests {
     #[test]
     fn a_dead_letter_fails_its_job_and_blocks_dependents() {
         let mut t = tracker();
-        let batch = t.next_batch(10).unwrap();
-        t.sent(&batch, &[true, true], 1_001);
+        let batch = t.next_batch(10, 1_001).unwrap();
+        t.sent(&batch, &[true, true]);
         assert_eq!(
             t.dead_letter(
                 "d1",
@@ -593,7 +596,7 @@ mod tests {
         let mut t = tracker();
         t.receive_failed("outgoing", "queue does not exist");
         t.delete_failed("outgoing", 3, "timeout");
-        let batch = t.next_batch(10).unwrap();
+        let batch = t.next_batch(10, 1_002).unwrap();
         t.send_failed(&batch, "throttled");
         let a = *t.anomalies();
         assert_eq!(

@@ -32,8 +32,11 @@ fn completion(run: Option<&str>, job: &str, ok: bool) -> String {
 
 #[derive(Debug, Clone)]
 enum Action {
-    /// Send up to ten ready jobs; the queue refuses those whose flag is false.
+    /// Send up to ten ready jobs; the queue will refuse those whose flag is
+    /// false, and answers later (completions may come back first).
     Dispatch(Vec<bool>),
+    /// The queue answers the k-th send still unanswered.
+    Answer(prop::sample::Index),
     /// A processor completes the k-th job in flight (the message goes to
     /// the outgoing queue, not yet delivered).
     Complete(prop::sample::Index),
@@ -55,6 +58,7 @@ enum Action {
 fn arb_action() -> impl Strategy<Value = Action> {
     prop_oneof![
         4 => prop::collection::vec(prop::bool::weighted(0.9), 1..10).prop_map(Action::Dispatch),
+        3 => any::<prop::sample::Index>().prop_map(Action::Answer),
         5 => any::<prop::sample::Index>().prop_map(Action::Complete),
         1 => any::<prop::sample::Index>().prop_map(Action::Fail),
         6 => (any::<prop::sample::Index>(), any::<bool>()).prop_map(|(k, keep)| Action::Deliver(k, keep)),
@@ -84,8 +88,15 @@ proptest! {
             next_message += 1;
             format!("m{next_message}")
         };
-        let in_flight = |t: &RunTracker| -> Vec<usize> {
-            (0..n).filter(|&j| t.scheduler().state(index_of(j)) == JobState::Dispatched).collect()
+        // Sends not yet answered, and the jobs they will see refused (which
+        // no processor can ever get).
+        let mut unanswered: Vec<(dagbench_core::tracker::Batch, Vec<bool>)> = Vec::new();
+        let mut refused: BTreeSet<u32> = BTreeSet::new();
+        let in_flight = |t: &RunTracker, refused: &BTreeSet<u32>| -> Vec<usize> {
+            (0..n)
+                .filter(|&j| t.scheduler().state(index_of(j)) == JobState::Dispatched)
+                .filter(|&j| !refused.contains(&index_of(j).0))
+                .collect()
         };
 
         // Applies one message, checking that final states stay final and
@@ -112,13 +123,25 @@ proptest! {
         for action in actions {
             match action {
                 Action::Dispatch(flags) => {
-                    if let Some(batch) = t.next_batch(flags.len()) {
-                        let flags = &flags[..batch.jobs.len()];
-                        t.sent(&batch, flags, 5);
+                    if let Some(batch) = t.next_batch(flags.len(), 5) {
+                        let flags = flags[..batch.jobs.len()].to_vec();
+                        for (j, ok) in batch.jobs.iter().zip(&flags) {
+                            if !ok {
+                                refused.insert(j.0);
+                            }
+                        }
+                        unanswered.push((batch, flags));
                     }
                 }
-                Action::Complete(k) | Action::Fail(k) if !in_flight(&t).is_empty() => {
-                    let flying = in_flight(&t);
+                Action::Answer(k) if !unanswered.is_empty() => {
+                    let (batch, flags) = unanswered.swap_remove(k.index(unanswered.len()));
+                    t.sent(&batch, &flags);
+                    for j in &batch.jobs {
+                        refused.remove(&j.0);
+                    }
+                }
+                Action::Complete(k) | Action::Fail(k) if !in_flight(&t, &refused).is_empty() => {
+                    let flying = in_flight(&t, &refused);
                     let job = flying[k.index(flying.len())];
                     let ok = matches!(action, Action::Complete(_));
                     outgoing.push((message_id(), completion(Some(RUN), &id(job), ok)));
@@ -171,12 +194,16 @@ proptest! {
         for (mid, body) in std::mem::take(&mut outgoing) {
             apply(&mut t, &mid, &body, false);
         }
+        for (batch, flags) in std::mem::take(&mut unanswered) {
+            t.sent(&batch, &flags);
+        }
+        refused.clear();
         while !t.is_finished() {
-            while let Some(batch) = t.next_batch(10) {
+            while let Some(batch) = t.next_batch(10, 20) {
                 let all = vec![true; batch.jobs.len()];
-                t.sent(&batch, &all, 20);
+                t.sent(&batch, &all);
             }
-            for job in in_flight(&t) {
+            for job in in_flight(&t, &refused) {
                 let body = completion(Some(RUN), &id(job), true);
                 prop_assert_eq!(apply(&mut t, &message_id(), &body, false), Effect::Accepted);
             }

@@ -238,3 +238,184 @@ async fn chaos_changes_nothing_in_the_results() {
         graph.len()
     );
 }
+
+/// A queue that refuses every third entry it is sent, or every call of a
+/// kind outright.
+#[derive(Debug)]
+struct Refusing {
+    inner: Arc<MemoryQueue>,
+    sent: std::sync::atomic::AtomicUsize,
+    /// Receives fail with this, when set.
+    receive_error: Option<QueueError>,
+}
+
+#[async_trait::async_trait]
+impl JobQueue for Refusing {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        let mut results = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n % 3 == 2 {
+                results.push(Err(QueueError::Unavailable("throttled".into())));
+            } else {
+                results.extend(self.inner.send_batch(std::slice::from_ref(body)).await?);
+            }
+        }
+        Ok(results)
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        match &self.receive_error {
+            Some(e) => Err(e.clone()),
+            None => self.inner.receive(max, wait).await,
+        }
+    }
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        self.inner.delete_batch(receipts).await
+    }
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.inner.change_visibility(receipt, timeout).await
+    }
+    async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
+        self.inner.approximate_depth().await
+    }
+}
+
+/// Echoes every job message of `incoming` as its completion on `outgoing`.
+async fn echo(incoming: Arc<MemoryQueue>, outgoing: Arc<MemoryQueue>) {
+    use dagbench_core::key::ObjectKey;
+    use dagbench_core::message::{Completion, JobMessage, Limits, Outcome};
+    loop {
+        let got = incoming.receive(10, Duration::from_secs(1)).await.unwrap();
+        for m in got {
+            let job = JobMessage::parse(m.body.as_bytes(), &Limits::default()).unwrap();
+            let now = SystemClock.now();
+            let done = Completion {
+                outcome: Outcome::Completed {
+                    output_key: ObjectKey::new("output/x.json").unwrap(),
+                },
+                job_id: job.job_id,
+                processing_time_ms: 0.0,
+                completed_at: now,
+                test_run_id: "t".into(),
+                started_at: Some(now),
+                worker: None,
+                attempt: Some(m.receive_count),
+                run_id: job.run_id,
+            };
+            outgoing.send_batch(&[done.to_json()]).await.unwrap();
+            incoming.delete_batch(&[m.receipt]).await.unwrap();
+        }
+    }
+}
+
+fn chain(n: usize) -> Arc<dagbench_core::JobGraph> {
+    let mut b = GraphBuilder::new();
+    let none: [&str; 0] = [];
+    for i in 0..n {
+        let deps: Vec<String> = if i % 2 == 1 {
+            vec![format!("j{}", i - 1)]
+        } else {
+            vec![]
+        };
+        if deps.is_empty() {
+            b.add_job(&format!("j{i}"), none, JobAttrs::default())
+                .unwrap();
+        } else {
+            b.add_job(&format!("j{i}"), &deps, JobAttrs::default())
+                .unwrap();
+        }
+    }
+    Arc::new(b.finish().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_that_pushes_back_still_gets_every_job() {
+    let raw_in = Arc::new(MemoryQueue::new("in", Duration::from_secs(30)));
+    let out = Arc::new(MemoryQueue::new("out", Duration::from_secs(30)));
+    let echoing = tokio::spawn(echo(raw_in.clone(), out.clone()));
+    let queues = Queues {
+        incoming: Arc::new(Refusing {
+            inner: raw_in,
+            sent: Default::default(),
+            receive_error: None,
+        }),
+        outgoing: out,
+        dlq: Arc::new(MemoryQueue::new("dlq", Duration::from_secs(30))),
+    };
+    let mut cfg = DriverConfig::new(RunId::new("pushback").unwrap());
+    cfg.stall_timeout = Duration::from_secs(30);
+    cfg.send_backoff = Duration::from_millis(5);
+    let (_stop, stop_rx) = watch::channel(false);
+    let outcome = drive(
+        Scheduler::new(chain(200)),
+        &queues,
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    echoing.abort();
+    assert_eq!(
+        outcome.status,
+        RunStatus::Completed,
+        "{:?}",
+        outcome.progress
+    );
+    assert!(
+        outcome.anomalies.send_failures > 0,
+        "{:?}",
+        outcome.anomalies
+    );
+    assert_eq!(outcome.error, None, "a run that completed reports no error");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unusable_queue_ends_the_run_at_once_naming_it() {
+    let raw_in = Arc::new(MemoryQueue::new("in", Duration::from_secs(30)));
+    let out = Arc::new(MemoryQueue::new("out", Duration::from_secs(30)));
+    let queues = Queues {
+        incoming: raw_in,
+        outgoing: Arc::new(Refusing {
+            inner: out,
+            sent: Default::default(),
+            receive_error: Some(QueueError::Unusable(
+                "AWS.SimpleQueueService.NonExistentQueue: the queue does not exist".into(),
+            )),
+        }),
+        dlq: Arc::new(MemoryQueue::new("dlq", Duration::from_secs(30))),
+    };
+    let cfg = DriverConfig::new(RunId::new("broken").unwrap());
+    let (_stop, stop_rx) = watch::channel(false);
+    let started = tokio::time::Instant::now();
+    let outcome = drive(
+        Scheduler::new(chain(4)),
+        &queues,
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Aborted);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not a stall timeout later: {:?}",
+        started.elapsed()
+    );
+    let error = outcome.error.unwrap();
+    assert!(
+        error.starts_with("receive from the outgoing queue failed: queue unusable: AWS.SimpleQueueService.NonExistentQueue"),
+        "{error}"
+    );
+}

@@ -4,14 +4,13 @@
 //!
 //! - up to `sends_in_flight` batches of job messages are being sent at once
 //!   (Little's law: at 15 ms a call, 10,000 jobs/s need 15 in flight);
-//! - `receivers` long polls of the outgoing queue stay open, each handing
-//!   what it gets to the loop through a bounded channel (back-pressure);
-//! - handled messages are deleted in batches of ten by a deleter that keeps
-//!   up to `deletes_in_flight` calls going and never blocks dispatch;
+//! - `receivers` long polls of the outgoing queue stay open;
+//! - handled messages are deleted in batches of ten, up to
+//!   `deletes_in_flight` calls at once, never blocking dispatch;
 //! - the dead-letter queue is polled on its own.
 //!
-//! The loop itself only applies what arrives to the tracker and starts new
-//! sends. A queue that refuses part of a batch pushes back (the refused
+//! All of these are futures of the driver's one task, polled together: the
+//! loop applies whatever call ends to the tracker and starts the next ones. A queue that refuses part of a batch pushes back (the refused
 //! jobs go out again after a pause); a queue that cannot be used at all
 //! (it does not exist, access is denied) ends the run at once with that
 //! error; failures that may pass are counted and retried.
@@ -23,8 +22,11 @@ use dagbench_core::ids::RunId;
 use dagbench_core::scheduler::{Progress, Scheduler};
 pub use dagbench_core::tracker::{Anomalies, DriverOutcome, RunStatus, Timeline};
 use dagbench_core::tracker::{Batch, Effect, RunTracker};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::ports::{Clock, JobQueue, MAX_BATCH, QueueError, ReceivedMessage};
@@ -122,16 +124,34 @@ impl Source {
     }
 }
 
-/// What a receiver or the deleter tells the loop.
-#[derive(Debug)]
-enum Event {
-    Received(Source, Vec<ReceivedMessage>),
-    ReceiveFailed(Source, QueueError),
-    DeleteFailed(Source, usize, QueueError),
+type Call<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Sent = (Batch, Result<Vec<bool>, QueueError>);
+type Received = (Source, Result<Vec<ReceivedMessage>, QueueError>);
+type Deleted = (
+    Source,
+    usize,
+    Result<Vec<Result<(), QueueError>>, QueueError>,
+);
+
+/// A receive of `source`, after `delay`.
+fn receive(
+    queue: &Arc<dyn JobQueue>,
+    source: Source,
+    wait: Duration,
+    delay: Duration,
+) -> Call<Received> {
+    let queue = Arc::clone(queue);
+    Box::pin(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        (source, queue.receive(MAX_BATCH, wait).await)
+    })
 }
 
 /// Runs the graph of `scheduler` to its end (or a stall, an unusable
-/// queue, or `stop`).
+/// queue, or `stop`). Every queue call is a future of this one task, so
+/// in-process queues cost no thread hand-offs and remote ones overlap.
 pub async fn drive(
     scheduler: Scheduler,
     queues: &Queues,
@@ -144,29 +164,26 @@ pub async fn drive(
     let mut tracker = RunTracker::new(scheduler, config.run_id.clone(), now());
     let c = config.concurrency;
 
-    let (events_tx, mut events) = mpsc::channel::<Event>(c.receivers.max(1) * 2 + 4);
-    let (delete_tx, delete_rx) = mpsc::unbounded_channel::<(Source, String)>();
-    let mut background = JoinSet::new();
+    let mut sends: FuturesUnordered<Call<Sent>> = FuturesUnordered::new();
+    let mut receives: FuturesUnordered<Call<Received>> = FuturesUnordered::new();
+    let mut deletes: FuturesUnordered<Call<Deleted>> = FuturesUnordered::new();
     for _ in 0..c.receivers.max(1) {
-        background.spawn(receive_loop(
-            Arc::clone(&queues.outgoing),
+        receives.push(receive(
+            &queues.outgoing,
+            Source::Outgoing,
             config.receive_wait,
-            events_tx.clone(),
+            Duration::ZERO,
         ));
     }
-    background.spawn(dead_letter_loop(
-        Arc::clone(&queues.dlq),
+    receives.push(receive(
+        &queues.dlq,
+        Source::DeadLetters,
+        Duration::ZERO,
         config.dlq_interval,
-        events_tx.clone(),
     ));
-    let deleter = tokio::spawn(delete_loop(
-        queues.clone(),
-        delete_rx,
-        c.deletes_in_flight.max(1),
-        events_tx,
-    ));
+    // Receipts of handled messages not yet being deleted, per source.
+    let mut to_delete: [Vec<String>; 2] = [Vec::new(), Vec::new()];
 
-    let mut sends: JoinSet<(Batch, Result<Vec<bool>, QueueError>)> = JoinSet::new();
     let mut last_movement = Instant::now();
     let mut next_tick = Instant::now();
     let mut backoff_until = Instant::now();
@@ -187,17 +204,30 @@ pub async fn drive(
         }
         if stop_deadline.is_none() && Instant::now() >= backoff_until {
             while sends.len() < c.sends_in_flight.max(1) {
-                let Some(batch) = tracker.next_batch(MAX_BATCH) else {
+                let Some(batch) = tracker.next_batch(MAX_BATCH, now()) else {
                     break;
                 };
                 let incoming = Arc::clone(&queues.incoming);
-                sends.spawn(async move {
+                sends.push(Box::pin(async move {
                     let result = incoming
                         .send_batch(&batch.bodies)
                         .await
                         .map(|r| r.iter().map(Result::is_ok).collect());
                     (batch, result)
-                });
+                }));
+            }
+        }
+        for source in [Source::Outgoing, Source::DeadLetters] {
+            let waiting = &mut to_delete[source as usize];
+            while !waiting.is_empty() && deletes.len() < c.deletes_in_flight.max(1) {
+                let chunk: Vec<String> = waiting.drain(..waiting.len().min(MAX_BATCH)).collect();
+                let queue = match source {
+                    Source::Outgoing => Arc::clone(&queues.outgoing),
+                    Source::DeadLetters => Arc::clone(&queues.dlq),
+                };
+                deletes.push(Box::pin(async move {
+                    (source, chunk.len(), queue.delete_batch(&chunk).await)
+                }));
             }
         }
         if Instant::now() >= next_tick {
@@ -207,8 +237,8 @@ pub async fn drive(
                 break RunStatus::Stalled;
             }
         }
-        // Wake early only to send what a backoff held back; a send that
-        // ends, a delivery or a stop wakes the loop anyway.
+        // Wake early only to send what a backoff held back; a call that
+        // ends or a stop wakes the loop anyway.
         let held_back = stop_deadline.is_none()
             && tracker.ready_len() > 0
             && sends.len() < c.sends_in_flight.max(1)
@@ -219,187 +249,110 @@ pub async fn drive(
             next_tick
         };
         tokio::select! {
-            sent = sends.join_next(), if !sends.is_empty() => {
-                let Some(Ok((batch, result))) = sent else { continue };
-                match result {
-                    Ok(accepted) => {
-                        if tracker.sent(&batch, &accepted, now()) > 0 {
-                            // The queue pushes back: pause before the next send.
-                            backoff_until = Instant::now() + config.send_backoff;
-                        }
-                        if accepted.iter().any(|&a| a) {
-                            last_movement = Instant::now();
-                        }
-                    }
-                    Err(e) => {
-                        tracker.send_failed(&batch, &e.to_string());
-                        if e.is_unusable() {
-                            break RunStatus::Aborted;
-                        }
+            Some((batch, result)) = sends.next(), if !sends.is_empty() => match result {
+                Ok(accepted) => {
+                    if tracker.sent(&batch, &accepted) > 0 {
+                        // The queue pushes back: pause before the next send.
                         backoff_until = Instant::now() + config.send_backoff;
                     }
-                }
-            }
-            event = events.recv() => match event {
-                Some(Event::Received(source, messages)) => {
-                    let observed = now();
-                    for m in messages {
-                        let effect = match source {
-                            Source::Outgoing => {
-                                tracker.completion(&m.message_id, m.body.as_bytes(), observed)
-                            }
-                            Source::DeadLetters => {
-                                tracker.dead_letter(&m.message_id, m.body.as_bytes())
-                            }
-                        };
-                        if effect == Effect::Accepted {
-                            last_movement = Instant::now();
-                        }
-                        if effect.delete() {
-                            let _ = delete_tx.send((source, m.receipt));
-                        }
+                    if accepted.iter().any(|&a| a) {
+                        last_movement = Instant::now();
                     }
                 }
-                Some(Event::ReceiveFailed(source, e)) => {
-                    tracker.receive_failed(source.name(), &e.to_string());
+                Err(e) => {
+                    tracker.send_failed(&batch, &e.to_string());
                     if e.is_unusable() {
                         break RunStatus::Aborted;
                     }
+                    backoff_until = Instant::now() + config.send_backoff;
                 }
-                Some(Event::DeleteFailed(source, n, e)) => {
-                    tracker.delete_failed(source.name(), n, &e.to_string());
-                }
-                None => {}
             },
+            Some((source, result)) = receives.next() => {
+                let (queue, wait) = match source {
+                    Source::Outgoing => (&queues.outgoing, config.receive_wait),
+                    Source::DeadLetters => (&queues.dlq, Duration::ZERO),
+                };
+                let next_delay = match result {
+                    Ok(messages) => {
+                        let empty = messages.is_empty();
+                        let observed = now();
+                        for m in messages {
+                            let effect = match source {
+                                Source::Outgoing => {
+                                    tracker.completion(&m.message_id, m.body.as_bytes(), observed)
+                                }
+                                Source::DeadLetters => {
+                                    tracker.dead_letter(&m.message_id, m.body.as_bytes())
+                                }
+                            };
+                            if effect == Effect::Accepted {
+                                last_movement = Instant::now();
+                            }
+                            if effect.delete() {
+                                to_delete[source as usize].push(m.receipt);
+                            }
+                        }
+                        // The DLQ is drained, then checked again later.
+                        if source == Source::DeadLetters && empty {
+                            config.dlq_interval
+                        } else {
+                            Duration::ZERO
+                        }
+                    }
+                    Err(e) => {
+                        tracker.receive_failed(source.name(), &e.to_string());
+                        if e.is_unusable() {
+                            break RunStatus::Aborted;
+                        }
+                        Duration::from_millis(100)
+                    }
+                };
+                receives.push(receive(queue, source, wait, next_delay));
+            }
+            Some((source, n, result)) = deletes.next(), if !deletes.is_empty() => {
+                match result {
+                    Ok(results) => {
+                        let failed: Vec<QueueError> = results.into_iter().filter_map(Result::err).collect();
+                        if let Some(e) = failed.first() {
+                            tracker.delete_failed(source.name(), failed.len(), &e.to_string());
+                        }
+                    }
+                    Err(e) => tracker.delete_failed(source.name(), n, &e.to_string()),
+                }
+            }
             changed = stop.changed(), if stop_deadline.is_none() && !stop_closed => {
                 stop_closed = changed.is_err();
             }
             () = tokio::time::sleep_until(wake) => {}
         }
     };
-    background.shutdown().await;
     // Deletes of what this run handled still go out (else they come back
     // to the next run as litter), within a bound.
-    drop(delete_tx);
-    let _ = tokio::time::timeout(config.grace.max(Duration::from_secs(1)), deleter).await;
-    on_progress(&tracker.progress());
-    tracker.finish(status, now())
-}
-
-/// One long poll after another on the outgoing queue.
-async fn receive_loop(queue: Arc<dyn JobQueue>, wait: Duration, events: mpsc::Sender<Event>) {
-    loop {
-        let event = match queue.receive(MAX_BATCH, wait).await {
-            Ok(m) if m.is_empty() => continue,
-            Ok(m) => Event::Received(Source::Outgoing, m),
-            Err(e) => {
-                let unusable = e.is_unusable();
-                if events
-                    .send(Event::ReceiveFailed(Source::Outgoing, e))
-                    .await
-                    .is_err()
-                    || unusable
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        if events.send(event).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Every `interval`, everything the dead-letter queue holds (short polls
-/// until it answers empty).
-async fn dead_letter_loop(
-    queue: Arc<dyn JobQueue>,
-    interval: Duration,
-    events: mpsc::Sender<Event>,
-) {
-    loop {
-        tokio::time::sleep(interval).await;
+    drop(receives);
+    let flush = async {
         loop {
-            let event = match queue.receive(MAX_BATCH, Duration::ZERO).await {
-                Ok(m) if m.is_empty() => break,
-                Ok(m) => Event::Received(Source::DeadLetters, m),
-                Err(e) => {
-                    let unusable = e.is_unusable();
-                    if events
-                        .send(Event::ReceiveFailed(Source::DeadLetters, e))
-                        .await
-                        .is_err()
-                        || unusable
-                    {
-                        return;
-                    }
-                    break;
+            for source in [Source::Outgoing, Source::DeadLetters] {
+                let waiting = &mut to_delete[source as usize];
+                while !waiting.is_empty() && deletes.len() < c.deletes_in_flight.max(1) {
+                    let chunk: Vec<String> =
+                        waiting.drain(..waiting.len().min(MAX_BATCH)).collect();
+                    let queue = match source {
+                        Source::Outgoing => Arc::clone(&queues.outgoing),
+                        Source::DeadLetters => Arc::clone(&queues.dlq),
+                    };
+                    deletes.push(Box::pin(async move {
+                        (source, chunk.len(), queue.delete_batch(&chunk).await)
+                    }));
                 }
-            };
-            if events.send(event).await.is_err() {
+            }
+            if deletes.next().await.is_none() {
                 return;
             }
         }
-    }
-}
-
-/// Deletes handled messages in batches of ten per queue, up to `limit`
-/// calls at once, until the loop closes the channel and everything queued
-/// is deleted.
-async fn delete_loop(
-    queues: Queues,
-    mut receipts: mpsc::UnboundedReceiver<(Source, String)>,
-    limit: usize,
-    events: mpsc::Sender<Event>,
-) {
-    let mut calls = JoinSet::new();
-    let mut pending: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    let mut open = true;
-    loop {
-        // Take everything already queued, without waiting.
-        while let Ok((source, receipt)) = receipts.try_recv() {
-            pending[source as usize].push(receipt);
-        }
-        for source in [Source::Outgoing, Source::DeadLetters] {
-            let queue = match source {
-                Source::Outgoing => &queues.outgoing,
-                Source::DeadLetters => &queues.dlq,
-            };
-            let waiting = &mut pending[source as usize];
-            while !waiting.is_empty() && calls.len() < limit {
-                let chunk: Vec<String> = waiting.drain(..waiting.len().min(MAX_BATCH)).collect();
-                let queue = Arc::clone(queue);
-                calls.spawn(async move {
-                    let failed = match queue.delete_batch(&chunk).await {
-                        Ok(results) => {
-                            let failures: Vec<QueueError> =
-                                results.into_iter().filter_map(Result::err).collect();
-                            let n = failures.len();
-                            failures.into_iter().next().map(|e| (n, e))
-                        }
-                        Err(e) => Some((chunk.len(), e)),
-                    };
-                    (source, failed)
-                });
-            }
-        }
-        if !open && calls.is_empty() && pending.iter().all(Vec::is_empty) {
-            return;
-        }
-        tokio::select! {
-            done = calls.join_next(), if !calls.is_empty() => {
-                if let Some(Ok((source, Some((n, e))))) = done {
-                    let _ = events.try_send(Event::DeleteFailed(source, n, e));
-                }
-            }
-            next = receipts.recv(), if open => match next {
-                Some((source, receipt)) => pending[source as usize].push(receipt),
-                None => open = false,
-            },
-        }
-    }
+    };
+    let _ = tokio::time::timeout(config.grace.max(Duration::from_secs(1)), flush).await;
+    on_progress(&tracker.progress());
+    tracker.finish(status, now())
 }
 
 #[cfg(test)]

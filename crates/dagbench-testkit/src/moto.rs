@@ -186,6 +186,31 @@ impl Stack {
         dagbench_aws::wiring::scheduler_queues(&self.sqs, &self.processor_env("testkit"))
     }
 
+    /// The run holding the stack's scheduler lease, if any.
+    pub async fn lease_holder(&self) -> Option<String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let out = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                AttributeValue::S(dagbench_aws::lease::LEASE_PK.into()),
+            )
+            .key(
+                "sk",
+                AttributeValue::S(dagbench_aws::lease::LEASE_SK.into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get the lease item");
+        out.item()
+            .and_then(|i| i.get("run_id"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+    }
+
     /// The processor environment pointing at this stack.
     pub fn processor_env(&self, test_run_id: &str) -> dagbench_aws::env::ProcessorEnv {
         dagbench_aws::env::ProcessorEnv {
