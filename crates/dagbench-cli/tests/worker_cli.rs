@@ -180,9 +180,7 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
     let workload = ["--sequences", "6", "--samples", "64", "--seed", "9"];
     // Litter: the last completion of an earlier run, and a malformed job
     // message naming this run's merge job.
-    let stale = format!(
-        r#"{{"job_id":"merge","status":"completed","output_key":"output/merge.json","processing_time_ms":1,"completed_at":"2026-11-30T10:00:00.000Z","test_run_id":"s2-run","run_id":"cloud-earlier"}}"#
-    );
+    let stale = r#"{"job_id":"merge","status":"completed","output_key":"output/merge.json","processing_time_ms":1,"completed_at":"2026-11-30T10:00:00.000Z","test_run_id":"s2-run","run_id":"cloud-earlier"}"#.to_owned();
     SqsQueue::new(s.sqs.clone(), &s.outgoing)
         .send_batch(&[stale])
         .await

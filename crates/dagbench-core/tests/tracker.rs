@@ -101,7 +101,7 @@ proptest! {
 
         // Applies one message, checking that final states stay final and
         // that foreign messages change nothing at all.
-        let mut apply = |t: &mut RunTracker, mid: &str, body: &str, dead: bool| -> Effect {
+        let apply = |t: &mut RunTracker, mid: &str, body: &str, dead: bool| -> Effect {
             let states: Vec<JobState> = (0..n).map(|j| t.scheduler().state(index_of(j))).collect();
             let before = t.progress();
             let effect = if dead {
