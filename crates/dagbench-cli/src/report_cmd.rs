@@ -61,22 +61,9 @@ pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let run = RunFiles::load(&dir)?;
     let (estimates, html) = args.prices.load()?.publish(&run, args.out.as_deref())?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "run_id": run.report.run_id,
-                "scenario": run.report.scenario,
-                "status": run.report.status,
-                "counts": run.report.counts,
-                "makespan_ms": run.report.makespan_ms,
-                "throughput_jobs_per_s": run.report.throughput_jobs_per_s,
-                "efficiency": run.report.efficiency,
-                "stages": run.report.stages,
-                "domain": run.report.domain,
-                "estimates": estimates,
-                "html": html,
-            })
-        );
+        let mut summary = run::summary_json(&run.report, &estimates);
+        summary["html"] = serde_json::json!(html);
+        println!("{summary}");
     } else {
         print!("{}", run::summary(&run.report));
         print!("{}", cost_lines(&estimates));

@@ -271,38 +271,13 @@ async fn run_async(
     let (estimates, html) = pricing.publish(&files, None)?;
     let report = &finished.report;
     if args.json {
-        let summary = serde_json::json!({
-            "run_id": report.run_id,
-            "status": report.status,
-            "counts": report.counts,
-            "makespan_ms": report.makespan_ms,
-            "throughput_jobs_per_s": report.throughput_jobs_per_s,
-            "efficiency": report.efficiency,
-            "stages": report.stages,
-            "failed": report.failed,
-            "domain": report.domain,
-            "restored": finished.restored,
-            "results": finished.run_dir,
-            "report": finished.report_path,
-            "estimates": estimates,
-            "html": html,
-        });
+        let mut summary = dagbench_report::run::summary_json(report, &estimates);
+        summary["results"] = serde_json::json!(finished.run_dir);
+        summary["report"] = serde_json::json!(finished.report_path);
+        summary["html"] = serde_json::json!(html);
         println!("{summary}");
     } else {
-        let summary = dagbench_report::run::summary(report);
-        let mut lines = summary.lines();
-        if let Some(first) = lines.next() {
-            println!("{first}");
-        }
-        if finished.restored > 0 {
-            println!(
-                "  restored from the ledger: {} completed jobs (not recomputed)",
-                thousands(finished.restored)
-            );
-        }
-        for line in lines {
-            println!("{line}");
-        }
+        print!("{}", dagbench_report::run::summary(report));
         print!("{}", cost_lines(&estimates));
         println!("  results: {}", finished.run_dir.display());
         println!("  report:  {}", finished.report_path.display());

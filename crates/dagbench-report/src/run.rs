@@ -236,6 +236,27 @@ pub fn summary(report: &RunReport) -> String {
     out
 }
 
+/// The summary as one JSON object (`dagbench run --json`, `dagbench report
+/// --json`): the report's headline figures and the estimates.
+#[must_use]
+pub fn summary_json(report: &RunReport, estimates: &[crate::cost::Estimate]) -> Value {
+    serde_json::json!({
+        "run_id": report.run_id,
+        "scenario": report.scenario,
+        "status": report.status,
+        "counts": report.counts,
+        "restored": report.restored,
+        "makespan_ms": report.makespan_ms,
+        "throughput_jobs_per_s": report.throughput_jobs_per_s,
+        "efficiency": report.efficiency,
+        "stages": report.stages,
+        "failed": report.failed,
+        "error": report.error,
+        "domain": report.domain,
+        "estimates": estimates,
+    })
+}
+
 /// The one line that says why a run did not complete (empty for a
 /// completed run).
 #[must_use]

@@ -59,6 +59,18 @@ fn local() -> Scenario {
 /// # Errors
 /// The OS error, with the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] with the contents streamed by `write` (a large graph
+/// file is never held in memory whole).
+///
+/// # Errors
+/// The OS error, with the path.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), RunError> {
     use std::io::Write as _;
     let io = |e: std::io::Error| RunError::Io {
         path: path.display().to_string(),
@@ -70,9 +82,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        out.flush()?;
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -113,11 +128,9 @@ impl RunDir {
             path: self.path.display().to_string(),
             source: e,
         })?;
-        let mut bytes = Vec::new();
-        graph
-            .write_json(&mut bytes)
-            .expect("writing to memory cannot fail");
-        write_atomic(&self.path.join(&manifest.graph), &bytes)?;
+        write_atomic_with(&self.path.join(&manifest.graph), |mut w| {
+            graph.write_json(&mut w)
+        })?;
         let text = serde_json::to_string_pretty(manifest).expect("manifests serialize") + "\n";
         write_atomic(&self.path.join("manifest.json"), text.as_bytes())
     }
