@@ -1,8 +1,24 @@
-//! `DynamoLedger`: the job ledger port on DynamoDB. One item per job, keys
-//! `pk` = run id and `sk` = job id; terminal records are conditional writes
-//! (`attribute_not_exists(status) OR status = running`), so the first
-//! completion wins and later ones come back as duplicates; every item
-//! carries a `ttl` (epoch seconds) so old runs expire.
+//! `DynamoLedger`: the job ledger port on DynamoDB. One item per job:
+//!
+//! ```text
+//! pk (S)                  the run id
+//! sk (S)                  the job id, as on the wire (`<run>.<job>`)
+//! status (S)              running | completed | failed
+//! attempts (N)            claims that ran the job
+//! worker (S)              the processor that holds or ended it
+//! started_at (N)          ms since the epoch, of the last claim
+//! claim_until (N)         while running: the claim's expiry, ms since the epoch
+//! completed_at (N)        ms since the epoch
+//! processing_time_ms (N)
+//! output_key (S)          completed jobs
+//! error (S)               failed jobs
+//! test_run_id (S)         the PerfTestRun of the processor
+//! ttl (N)                 epoch seconds: DynamoDB removes the item then
+//! ```
+//!
+//! Claims and terminal records are conditional writes: one delivery at a
+//! time runs a job (a claim succeeds while there is no item, or the item
+//! is running and its claim expired), and the first terminal record wins.
 
 use std::collections::HashMap;
 
@@ -12,7 +28,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::time::Timestamp;
 use dagbench_runtime::ports::{
-    Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded,
+    Claim, Claimant, Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded,
 };
 
 /// Items expire this long after their last write.
@@ -34,7 +50,21 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn ledger_err(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError(e.to_string())
+    let text = e.to_string();
+    // Access refused or the table gone: no retry helps.
+    if [
+        "AccessDenied",
+        "ResourceNotFound",
+        "UnrecognizedClient",
+        "InvalidSignature",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
+    {
+        LedgerError::fatal(text)
+    } else {
+        LedgerError::new(text)
+    }
 }
 
 fn ttl(at: Timestamp) -> AttributeValue {
@@ -92,48 +122,112 @@ fn row(run: &RunId, job: &JobId, item: &HashMap<String, AttributeValue>) -> Ledg
         output_key: text("output_key"),
         worker: text("worker"),
         error: text("error"),
+        claim_until: number("claim_until").map(|v| Timestamp::from_unix_millis(v as i64)),
+        test_run_id: text("test_run_id"),
     }
 }
 
 #[async_trait]
 impl JobLedger for DynamoLedger {
-    async fn record_started(
+    async fn claim(
         &self,
         run: &RunId,
         job: &JobId,
-        worker: &str,
-        at: Timestamp,
-    ) -> Result<(), LedgerError> {
-        let first = self
+        claimant: &Claimant<'_>,
+    ) -> Result<Claim, LedgerError> {
+        let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(run, job)))
-            .update_expression("ADD attempts :one SET #status = :running, started_at = :at, worker = :worker, #ttl = :ttl")
-            .condition_expression(OPEN)
+            .update_expression(
+                "ADD attempts :one SET #status = :running, started_at = :at, worker = :worker, claim_until = :until, test_run_id = :trid, #ttl = :ttl",
+            )
+            .condition_expression(
+                "attribute_not_exists(#status) OR (#status = :running AND (attribute_not_exists(claim_until) OR claim_until <= :at))",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":running", s("running"))
-            .expression_attribute_values(":at", n(at.unix_millis()))
-            .expression_attribute_values(":worker", s(worker))
-            .expression_attribute_values(":ttl", ttl(at))
+            .expression_attribute_values(":at", n(claimant.at.unix_millis()))
+            .expression_attribute_values(":worker", s(claimant.worker))
+            .expression_attribute_values(":until", n(claimant.until.unix_millis()))
+            .expression_attribute_values(":trid", s(claimant.test_run_id))
+            .expression_attribute_values(":ttl", ttl(claimant.at))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match first {
+        match out {
+            Ok(out) => {
+                let attempt = out
+                    .attributes()
+                    .and_then(|a| a.get("attempts"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                Ok(Claim::Run { attempt })
+            }
+            Err(e) if is_condition_failure(&e) => {
+                let row = self
+                    .get(run, job)
+                    .await?
+                    .ok_or_else(|| ledger_err("the job's item vanished while being claimed"))?;
+                Ok(match row.status {
+                    LedgerStatus::Running => Claim::Busy {
+                        worker: row.worker.clone().unwrap_or_default(),
+                        until: row.claim_until.unwrap_or(claimant.at),
+                    },
+                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(row),
+                })
+            }
+            Err(e) => Err(ledger_err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        }
+    }
+
+    async fn extend(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        worker: &str,
+        until: Timestamp,
+    ) -> Result<bool, LedgerError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(run, job)))
+            .update_expression("SET claim_until = :until")
+            .condition_expression("#status = :running AND worker = :worker")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":worker", s(worker))
+            .expression_attribute_values(":until", n(until.unix_millis()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(ledger_err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        }
+    }
+
+    async fn release(&self, run: &RunId, job: &JobId, worker: &str) -> Result<(), LedgerError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(run, job)))
+            .update_expression("REMOVE claim_until")
+            .condition_expression("#status = :running AND worker = :worker")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":worker", s(worker))
+            .send()
+            .await;
+        match out {
             Ok(_) => Ok(()),
-            // Already terminal: only count the attempt.
-            Err(e) if is_condition_failure(&e) => self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Self::key(run, job)))
-                .update_expression("ADD attempts :one")
-                .expression_attribute_values(":one", n(1))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| ledger_err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(ledger_err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
         }
     }
@@ -155,7 +249,7 @@ impl JobLedger for DynamoLedger {
             .set_key(Some(Self::key(run, job)))
             // `error` is a reserved word in DynamoDB expressions: use names.
             .update_expression(
-                "SET #status = :status, completed_at = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl",
+                "SET #status = :status, completed_at = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl REMOVE claim_until",
             )
             .condition_expression(OPEN)
             .expression_attribute_names("#status", "status")

@@ -2,7 +2,8 @@
 //! function and the Fargate task receive it: `INCOMING_QUEUE_URL`,
 //! `OUTGOING_QUEUE_URL`, `DLQ_URL`, `BUCKET_NAME`, `TABLE_NAME`,
 //! `TEST_RUN_ID`, `BATCH_SIZE`, plus the standard AWS variables (region,
-//! credentials, `AWS_ENDPOINT_URL`) read by the SDK.
+//! credentials, `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_SQS`,
+//! `_S3`, `_DYNAMODB`) read by the SDK and, for S3, by object_store.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,8 @@ pub struct ProcessorEnv {
     pub table_name: String,
     pub test_run_id: String,
     pub batch_size: usize,
-    /// `AWS_ENDPOINT_URL`, when the stack is an emulator.
+    /// S3's endpoint when it is not AWS's (MinIO, LocalStack, moto, a VPC
+    /// endpoint): `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`.
     pub endpoint_url: Option<String>,
     /// Results prefix in the bucket (`RESULTS_PREFIX`, default none).
     pub results_prefix: String,
@@ -76,10 +78,7 @@ impl ProcessorEnv {
                 .cloned()
                 .unwrap_or_else(|| "default".into()),
             batch_size,
-            endpoint_url: vars
-                .get("AWS_ENDPOINT_URL")
-                .cloned()
-                .filter(|v| !v.is_empty()),
+            endpoint_url: crate::s3::endpoint_from(vars),
             results_prefix: vars.get("RESULTS_PREFIX").cloned().unwrap_or_default(),
         })
     }
@@ -116,6 +115,23 @@ mod tests {
         assert_eq!(
             (env.batch_size, env.test_run_id.as_str()),
             (5, "baseline-256mb")
+        );
+        // S3's own endpoint variable wins over the general one.
+        vars.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:5000".into());
+        assert_eq!(
+            ProcessorEnv::from_map(&vars)
+                .unwrap()
+                .endpoint_url
+                .as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        vars.insert("AWS_ENDPOINT_URL_S3".into(), "https://s3.internal".into());
+        assert_eq!(
+            ProcessorEnv::from_map(&vars)
+                .unwrap()
+                .endpoint_url
+                .as_deref(),
+            Some("https://s3.internal")
         );
     }
 

@@ -27,11 +27,19 @@ pub struct S3Location {
     pub credentials: Option<SharedCredentialsProvider>,
 }
 
-/// A `RunStore` on S3. Credentials and region come from the standard AWS
-/// environment; with an endpoint, static test credentials are used.
+/// A `RunStore` on S3, writing each object's `Content-Type`. Credentials
+/// come from the SDK's chain (`credentials`), as for every other service.
 pub fn run_store(location: &S3Location) -> Result<RunStore, object_store::Error> {
     let s3 = Arc::new(bucket(location)?);
-    Ok(RunStore::with_prefix(s3, &location.prefix))
+    Ok(RunStore::with_prefix(s3, &location.prefix).with_content_types())
+}
+
+/// The S3 endpoint the standard AWS variables name: `AWS_ENDPOINT_URL_S3`,
+/// else `AWS_ENDPOINT_URL` (`None`: AWS itself).
+pub fn endpoint_from(vars: &std::collections::HashMap<String, String>) -> Option<String> {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| vars.get(*name).filter(|v| !v.trim().is_empty()).cloned())
 }
 
 /// The bucket itself, as an object store (for whole-bucket work such as
@@ -42,17 +50,28 @@ pub fn bucket(location: &S3Location) -> Result<AmazonS3, object_store::Error> {
         builder = builder.with_region(region);
     }
     if let Some(endpoint) = &location.endpoint {
+        // MinIO, LocalStack, moto, a VPC endpoint: path-style requests, and
+        // plain HTTP when the endpoint says so.
         builder = builder
             .with_endpoint(endpoint)
             .with_virtual_hosted_style_request(false)
-            .with_allow_http(true)
-            .with_access_key_id("testing")
-            .with_secret_access_key("testing");
-    } else if let Some(provider) = &location.credentials {
-        builder = builder.with_credentials(Arc::new(SdkCredentials {
-            provider: provider.clone(),
-            cached: Mutex::new(None),
-        }));
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    match &location.credentials {
+        Some(provider) => {
+            builder = builder.with_credentials(Arc::new(SdkCredentials {
+                provider: provider.clone(),
+                cached: Mutex::new(None),
+            }));
+        }
+        // An emulator reached without any credentials chain (tests): its
+        // conventional test keys.
+        None if location.endpoint.is_some() => {
+            builder = builder
+                .with_access_key_id("testing")
+                .with_secret_access_key("testing");
+        }
+        None => {}
     }
     builder.build()
 }

@@ -150,6 +150,7 @@ impl JobQueue for SqsQueue {
             .wait_time_seconds(seconds_up(wait.min(MAX_WAIT)))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(call_error)?;
@@ -171,6 +172,19 @@ impl JobQueue for SqsQueue {
                     sent_at: Timestamp::from_unix_millis(
                         attribute(&MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
                     ),
+                    attributes: m
+                        .message_attributes()
+                        .map(|all| {
+                            let mut kept: Vec<(String, String)> = all
+                                .iter()
+                                .filter_map(|(k, v)| {
+                                    Some((k.clone(), v.string_value()?.to_owned()))
+                                })
+                                .collect();
+                            kept.sort();
+                            kept
+                        })
+                        .unwrap_or_default(),
                 }
             })
             .collect())
@@ -239,14 +253,21 @@ impl JobQueue for SqsQueue {
             })
     }
 
-    async fn send_dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason.chars().take(1000).collect::<String>())
-            .build()
-            .map_err(|e| QueueError::Rejected(e.to_string()))?;
+    async fn send_dead_letter(
+        &self,
+        message: &ReceivedMessage,
+        reason: &str,
+    ) -> Result<(), QueueError> {
+        let string = |v: &str| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| QueueError::Rejected(e.to_string()))
+        };
         // An oversize body cannot go to the DLQ whole: keep its head.
-        let mut cut = body.len().min(MAX_BODY_BYTES - 2048);
+        let body = &message.body;
+        let mut cut = body.len().min(MAX_BODY_BYTES - 4096);
         while !body.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -255,15 +276,25 @@ impl JobQueue for SqsQueue {
         } else {
             &body[..cut]
         };
-        self.client
+        let mut send = self
+            .client
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
-            .message_attributes(DEAD_LETTER_REASON, attribute)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(call_error)
+            .message_attributes(
+                DEAD_LETTER_REASON,
+                string(&reason.chars().take(1000).collect::<String>())?,
+            );
+        // The sender's attributes go along (SQS takes ten per message).
+        for (name, value) in message
+            .attributes
+            .iter()
+            .filter(|(name, _)| name != DEAD_LETTER_REASON)
+            .take(9)
+        {
+            send = send.message_attributes(name, string(value)?);
+        }
+        send.send().await.map(|_| ()).map_err(call_error)
     }
 
     async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {

@@ -71,7 +71,7 @@ pub async fn serve(
     let config = WorkerConfig {
         batch_size: env.batch_size,
         wait: Duration::from_secs(20),
-        visibility_extension: Some(options.visibility_timeout.max(Duration::from_secs(1))),
+        visibility: options.visibility_timeout.max(Duration::from_secs(1)),
         shutdown_grace: options.shutdown_grace,
         log_jobs: true,
     };

@@ -35,7 +35,7 @@ async fn run_store_round_trips_on_s3() {
         .remove(0);
     let legs = compute_sequence(sequence_key(4, seq.sequence_id), &seq, 30).unwrap();
     let job = JobId::new("s1-l1").unwrap();
-    store.put_sequence(&seq).await.unwrap();
+    store.put_sequence(&run, &seq).await.unwrap();
     store
         .put_delays(&run, &job, seq.sequence_id, &legs[0])
         .await
@@ -44,7 +44,7 @@ async fn run_store_round_trips_on_s3() {
     store.put_percentiles(&run, &pct).await.unwrap();
     assert_eq!(
         store
-            .get_sequence(seq.sequence_id, &airports)
+            .get_sequence(&run, seq.sequence_id, &airports)
             .await
             .unwrap()
             .unwrap(),

@@ -269,6 +269,7 @@ async fn echo(
                     worker: None,
                     attempt: Some(1),
                     run_id: job.run_id,
+                    fatal: false,
                 }
                 .to_json()
             })

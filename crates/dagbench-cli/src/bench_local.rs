@@ -257,7 +257,7 @@ async fn raw_loop(
                 let job = JobId::new(format!("j{i}"))?;
                 let at = SystemClock.now();
                 let key = store
-                    .put_output(&job, at, output_object(&job, u64::from(data_kb)))
+                    .put_output(&job, at, output_object(&job, u64::from(data_kb), None))
                     .await?;
                 let finished = Finished {
                     completed_at: at,

@@ -2,13 +2,17 @@
 //! to the store's prefix (the same layout on local disk and in S3):
 //!
 //! ```text
-//! sequences/sequence_<id>.json                      inputs shared across runs
+//! <run>/sequences/sequence_<id>.json                the run's aircraft days
 //! <run>/jobs/<job_id>.json                          job details (a message's input_key)
 //! <run>/delays/<job_id>.parquet                     delay samples of one leg job
 //! <run>/percentiles/<sequence_id>.json              percentiles of one sequence
 //! <run>/merged_percentiles/merged_percentiles.json  the whole run
 //! output/YYYY/MM/DD/HH/<job_id>.json                a job's output object (UTC hour)
 //! ```
+//!
+//! A job id on the wire is qualified by its run (`<run>.<job>`, see
+//! [`crate::message::wire_job_id`]), so output objects of two runs never
+//! share a key.
 //!
 //! Every segment comes from a validated id, so no key can escape its prefix.
 
@@ -20,9 +24,9 @@ fn key(text: String) -> ObjectKey {
     ObjectKey::new(text).expect("keys built from validated ids are valid")
 }
 
-/// `sequences/sequence_<id>.json`
-pub fn sequence(id: SequenceId) -> ObjectKey {
-    key(format!("sequences/sequence_{id}.json"))
+/// `<run>/sequences/sequence_<id>.json`
+pub fn sequence(run: &RunId, id: SequenceId) -> ObjectKey {
+    key(format!("{run}/sequences/sequence_{id}.json"))
 }
 
 /// `<run>/jobs/<job_id>.json`
@@ -66,7 +70,10 @@ mod tests {
         let job = JobId::new("s7-l2").unwrap();
         let at = Timestamp::parse("2026-01-21T12:34:56.789Z").unwrap();
         let cases = [
-            (sequence(SequenceId(7)), "sequences/sequence_7.json"),
+            (
+                sequence(&run, SequenceId(7)),
+                "baseline-256mb/sequences/sequence_7.json",
+            ),
             (job_details(&run, &job), "baseline-256mb/jobs/s7-l2.json"),
             (delays(&run, &job), "baseline-256mb/delays/s7-l2.parquet"),
             (

@@ -49,6 +49,23 @@ impl Default for Limits {
     }
 }
 
+/// The id a job of run `run` goes by on the wire: `<run>.<job>`. Aircraft
+/// job ids (`s1-l1`, `merge`) repeat in every run, and an output object is
+/// keyed by the id alone (`output/YYYY/MM/DD/HH/<job_id>.json`), so the ids
+/// on the wire are qualified by their run: two runs never share an object.
+///
+/// # Errors
+/// When the qualified id is longer than a job id may be (128 characters).
+pub fn wire_job_id(run: &RunId, job: &str) -> Result<JobId, IdError> {
+    JobId::new(format!("{run}.{job}"))
+}
+
+/// The graph's id of a job of run `run` from its id on the wire; `None`
+/// when the wire id is not of that run.
+pub fn graph_job_id<'a>(run: &RunId, wire: &'a str) -> Option<&'a str> {
+    wire.strip_prefix(run.as_str())?.strip_prefix('.')
+}
+
 /// A job to run, as sent to the incoming queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
@@ -71,6 +88,9 @@ pub struct JobMessage {
 #[error("{reason}")]
 pub struct InvalidMessage {
     pub job_id: Option<JobId>,
+    /// The message's run, when it names a valid one (its failure is then
+    /// reported to that run).
+    pub run_id: Option<RunId>,
     pub reason: MessageError,
 }
 
@@ -108,13 +128,16 @@ pub enum MessageError {
 impl JobMessage {
     /// Parses and validates one message body against `limits`.
     pub fn parse(body: &[u8], limits: &Limits) -> Result<Self, InvalidMessage> {
-        let invalid = |job_id: Option<&JobId>, reason| InvalidMessage {
+        let mut run: Option<RunId> = None;
+        let invalid = |job_id: Option<&JobId>, run: &Option<RunId>, reason| InvalidMessage {
             job_id: job_id.cloned(),
+            run_id: run.clone(),
             reason,
         };
         if body.len() > limits.max_body_bytes {
             return Err(invalid(
                 None,
+                &run,
                 MessageError::TooLarge {
                     len: body.len(),
                     limit: limits.max_body_bytes,
@@ -122,35 +145,48 @@ impl JobMessage {
             ));
         }
         let value: Value = serde_json::from_slice(body)
-            .map_err(|e| invalid(None, MessageError::NotJson(e.to_string())))?;
+            .map_err(|e| invalid(None, &run, MessageError::NotJson(e.to_string())))?;
         let Value::Object(fields) = value else {
-            return Err(invalid(None, MessageError::NotAnObject(type_name(&value))));
+            return Err(invalid(
+                None,
+                &run,
+                MessageError::NotAnObject(type_name(&value)),
+            ));
         };
+        // The run first: a failure of this message goes to it.
+        if let Some(Value::String(r)) = fields.get("run_id") {
+            run = RunId::new(r.as_str()).ok();
+        }
 
         let job_id = match fields.get("job_id") {
-            None | Some(Value::Null) => return Err(invalid(None, MessageError::MissingJobId)),
-            Some(Value::String(s)) => {
-                JobId::new(s.as_str()).map_err(|e| invalid(None, MessageError::InvalidJobId(e)))?
+            None | Some(Value::Null) => {
+                return Err(invalid(None, &run, MessageError::MissingJobId));
             }
+            Some(Value::String(s)) => JobId::new(s.as_str())
+                .map_err(|e| invalid(None, &run, MessageError::InvalidJobId(e)))?,
             Some(other) => {
-                return Err(invalid(None, wrong_type("job_id", "a string", other)));
+                return Err(invalid(None, &run, wrong_type("job_id", "a string", other)));
             }
         };
         let id = Some(&job_id);
         let work_duration_ms =
             bounded_u64(&fields, "work_duration_ms", limits.max_work_duration_ms)
-                .map_err(|e| invalid(id, e))?;
+                .map_err(|e| invalid(id, &run, e))?;
         let data_size_kb = bounded_u64(&fields, "data_size_kb", limits.max_data_size_kb)
-            .map_err(|e| invalid(id, e))?;
-        let input_key = match optional_str(&fields, "input_key").map_err(|e| invalid(id, e))? {
+            .map_err(|e| invalid(id, &run, e))?;
+        let input_key =
+            match optional_str(&fields, "input_key").map_err(|e| invalid(id, &run, e))? {
+                None => None,
+                Some(s) => Some(
+                    ObjectKey::new(s)
+                        .map_err(|e| invalid(id, &run, MessageError::InvalidInputKey(e)))?,
+                ),
+            };
+        let run_id = match optional_str(&fields, "run_id").map_err(|e| invalid(id, &run, e))? {
             None => None,
             Some(s) => {
-                Some(ObjectKey::new(s).map_err(|e| invalid(id, MessageError::InvalidInputKey(e)))?)
+                Some(RunId::new(s).map_err(|e| invalid(id, &run, MessageError::InvalidRunId(e)))?)
             }
-        };
-        let run_id = match optional_str(&fields, "run_id").map_err(|e| invalid(id, e))? {
-            None => None,
-            Some(s) => Some(RunId::new(s).map_err(|e| invalid(id, MessageError::InvalidRunId(e)))?),
         };
         Ok(Self {
             job_id,
@@ -258,6 +294,27 @@ pub struct Completion {
     pub worker: Option<String>,
     pub attempt: Option<u32>,
     pub run_id: Option<RunId>,
+    /// A failure of the processor's own resources (disk full, access
+    /// denied), not of the job: the scheduler stops the run instead of
+    /// failing the job, which stays resumable.
+    pub fatal: bool,
+}
+
+/// The longest `error` a completion carries: a completion always fits a
+/// queue message, whatever the reason quotes.
+pub const MAX_ERROR_BYTES: usize = 4096;
+
+/// `reason`, cut to at most [`MAX_ERROR_BYTES`] on a character boundary,
+/// saying how much was cut.
+pub fn bounded_reason(reason: &str) -> String {
+    if reason.len() <= MAX_ERROR_BYTES {
+        return reason.to_owned();
+    }
+    let mut cut = MAX_ERROR_BYTES - 40;
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} more bytes)", &reason[..cut], reason.len() - cut)
 }
 
 impl Completion {
@@ -303,6 +360,8 @@ struct CompletionWire {
     attempt: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_id: Option<RunId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    fatal: bool,
 }
 
 impl TryFrom<CompletionWire> for Completion {
@@ -334,6 +393,7 @@ impl TryFrom<CompletionWire> for Completion {
             worker: w.worker,
             attempt: w.attempt,
             run_id: w.run_id,
+            fatal: w.fatal,
         })
     }
 }
@@ -356,6 +416,7 @@ impl From<Completion> for CompletionWire {
             worker: c.worker,
             attempt: c.attempt,
             run_id: c.run_id,
+            fatal: c.fatal,
         }
     }
 }
@@ -502,6 +563,7 @@ mod tests {
             worker: Some("w-1".into()),
             attempt: Some(2),
             run_id: None,
+            fatal: false,
         };
         let json = c.to_json();
         assert_eq!(

@@ -27,6 +27,12 @@ impl Timestamp {
         Self(millis)
     }
 
+    /// `ms` milliseconds later (earlier if negative), saturating.
+    #[must_use]
+    pub const fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+
     pub const fn unix_millis(self) -> i64 {
         self.0
     }

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{JobGraph, JobIndex};
-use crate::ids::{JobId, RunId};
+use crate::ids::RunId;
 use crate::key::ObjectKey;
-use crate::message::{Completion, JobMessage, Outcome};
+use crate::message::{Completion, JobMessage, Outcome, graph_job_id, wire_job_id};
 use crate::scheduler::{CompletionOutcome, FailureOutcome, JobState, Progress, Scheduler};
 
 /// How a run ended.
@@ -108,6 +108,9 @@ pub enum Effect {
     Ignored,
     /// Not this run's: counted, left in its queue for whoever owns it.
     Foreign,
+    /// A processor of this run cannot work at all (disk full, access
+    /// denied): the run must stop; the job stays resumable. Delete it.
+    Fatal,
 }
 
 impl Effect {
@@ -267,7 +270,8 @@ impl RunTracker {
             .map(|&j| {
                 let job = graph.job(j);
                 JobMessage {
-                    job_id: JobId::new(job.job_id).expect("graph ids are valid"),
+                    job_id: wire_job_id(&self.run_id, job.job_id)
+                        .expect("wire ids are checked to fit when a run starts"),
                     work_duration_ms: u64::from(job.work_duration_ms),
                     data_size_kb: u64::from(job.data_size_kb),
                     input_key: job
@@ -311,7 +315,20 @@ impl RunTracker {
         if completion.run_id.as_ref() != Some(&self.run_id) {
             return self.foreign(message_id, false);
         }
-        let Some(job) = self.scheduler.graph().find(completion.job_id.as_str()) else {
+        if completion.fatal {
+            let error = match &completion.outcome {
+                Outcome::Failed { error } => error.as_str(),
+                Outcome::Completed { .. } => "a fatal error",
+            };
+            self.error = Some(format!(
+                "processor {} cannot work: {error}",
+                completion.worker.as_deref().unwrap_or("?")
+            ));
+            return Effect::Fatal;
+        }
+        let Some(job) = graph_job_id(&self.run_id, completion.job_id.as_str())
+            .and_then(|id| self.scheduler.graph().find(id))
+        else {
             self.anomalies.unknown_completions += 1;
             return Effect::Ignored;
         };
@@ -388,7 +405,10 @@ impl RunTracker {
         if run != Some(self.run_id.as_str()) {
             return self.foreign(message_id, true);
         }
-        let job_id = message.get("job_id").and_then(|id| id.as_str());
+        let job_id = message
+            .get("job_id")
+            .and_then(|id| id.as_str())
+            .and_then(|wire| graph_job_id(&self.run_id, wire));
         match job_id.map(|id| self.scheduler.failed_id(id, DEAD_LETTER_REASON)) {
             Some(FailureOutcome::Accepted { .. }) => Effect::Accepted,
             Some(FailureOutcome::Unknown) | None => {
@@ -469,7 +489,7 @@ mod tests {
 
     fn done_in(run: &str, job: &str, at: i64) -> Vec<u8> {
         format!(
-            "{{\"job_id\":\"{job}\",\"status\":\"completed\",\"output_key\":\"output/{job}.json\",\
+            "{{\"job_id\":\"{run}.{job}\",\"status\":\"completed\",\"output_key\":\"output/{job}.json\",\
              \"processing_time_ms\":2.5,\"completed_at\":\"{}\",\"test_run_id\":\"t\",\"attempt\":2,\
              \"run_id\":\"{run}\"}}",
             crate::time::Timestamp::from_unix_millis(at)
@@ -489,7 +509,8 @@ mod tests {
         let msg: serde_json::Value = serde_json::from_str(&batch.bodies[0]).unwrap();
         assert_eq!(
             (msg["job_id"].as_str(), msg["run_id"].as_str()),
-            (Some("a"), Some("r1"))
+            (Some("r1.a"), Some("r1")),
+            "ids on the wire are qualified by the run"
         );
         assert_eq!(t.sent(&batch, &[true, false]), 1);
         assert_eq!(t.in_flight(), 1);
@@ -564,22 +585,22 @@ mod tests {
         assert_eq!(
             t.dead_letter(
                 "d1",
-                br#"{"job_id":"a","work_duration_ms":1,"run_id":"r1"}"#
+                br#"{"job_id":"r1.a","work_duration_ms":1,"run_id":"r1"}"#
             ),
             Effect::Accepted
         );
         assert_eq!(
-            t.dead_letter("d2", br#"{"job_id":"a","run_id":"r1"}"#),
+            t.dead_letter("d2", br#"{"job_id":"r1.a","run_id":"r1"}"#),
             Effect::Ignored
         );
         assert_eq!(
-            t.dead_letter("d3", br#"{"job_id":"zz","run_id":"r1"}"#),
+            t.dead_letter("d3", br#"{"job_id":"r1.zz","run_id":"r1"}"#),
             Effect::Ignored
         );
         // Poison and other runs' dead letters stay in the DLQ.
         assert_eq!(t.dead_letter("d4", b"garbage"), Effect::Foreign);
         assert_eq!(
-            t.dead_letter("d5", br#"{"job_id":"d","run_id":"r0"}"#),
+            t.dead_letter("d5", br#"{"job_id":"r0.d","run_id":"r0"}"#),
             Effect::Foreign
         );
         assert_eq!(t.dead_letter("d6", br#"{"job_id":"d"}"#), Effect::Foreign);

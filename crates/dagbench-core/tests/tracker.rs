@@ -18,6 +18,8 @@ use common::{arb_dag, build, descendants};
 const RUN: &str = "r1";
 
 fn completion(run: Option<&str>, job: &str, ok: bool) -> String {
+    // On the wire, a job id is qualified by its run.
+    let job = format!("{}.{job}", run.unwrap_or(RUN));
     let run = run.map_or(String::new(), |r| format!(",\"run_id\":\"{r}\""));
     let outcome = if ok {
         format!("\"status\":\"completed\",\"output_key\":\"output/{job}.json\"")
@@ -177,8 +179,8 @@ proptest! {
                 Action::DeadLetter(k, who) => {
                     let job = id(k.index(n));
                     let body = match who {
-                        0 => format!("{{\"job_id\":\"{job}\",\"run_id\":\"{RUN}\"}}"),
-                        1 => format!("{{\"job_id\":\"{job}\",\"run_id\":\"r0\"}}"),
+                        0 => format!("{{\"job_id\":\"{RUN}.{job}\",\"run_id\":\"{RUN}\"}}"),
+                        1 => format!("{{\"job_id\":\"r0.{job}\",\"run_id\":\"r0\"}}"),
                         _ => format!("{{\"job_id\":\"{job}\"}}"),
                     };
                     let effect = apply(&mut t, &message_id(), &body, true);

@@ -138,9 +138,9 @@ impl Aws {
                 "no AWS region: set AWS_REGION (or a region in your AWS profile)".into(),
             ));
         }
-        let endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|v| !v.is_empty());
+        // S3's endpoint, as object_store reaches it (the SDK clients read
+        // the same variables themselves).
+        let endpoint = dagbench_aws::s3::endpoint_from(&std::env::vars().collect());
         Ok(Self::new(sdk, endpoint))
     }
 

@@ -104,7 +104,70 @@ pub enum JobDetails {
     Merge(MergeJob),
 }
 
+/// The most Monte Carlo samples a job may ask for (a leg of a million
+/// samples holds ~30 MB of delays).
+pub const MAX_SAMPLES: u32 = 1_000_000;
+/// The most legs of one aircraft's day (the rules allow 8).
+pub const MAX_LEGS: u32 = 8;
+/// The most sequences one merge job reads.
+pub const MAX_MERGED_SEQUENCES: usize = 1_000_000;
+
 impl JobDetails {
+    /// Checks every size a job would allocate by, before it does: details
+    /// come from a bucket anyone with access may write to.
+    ///
+    /// # Errors
+    /// A reason naming the field, its value and its limit.
+    pub fn check_bounds(&self) -> Result<(), String> {
+        let above = |field: &str, value: u64, limit: u64| {
+            Err(format!(
+                "job details field `{field}` is {value}, above the limit of {limit}"
+            ))
+        };
+        let samples = match self {
+            JobDetails::Leg(j) => j.samples,
+            JobDetails::Sequence(j) => j.samples,
+            JobDetails::Merge(_) => 0,
+        };
+        if samples == 0 && !matches!(self, JobDetails::Merge(_)) {
+            return Err("job details field `samples` is 0; it must be at least 1".into());
+        }
+        if samples > MAX_SAMPLES {
+            return above("samples", samples.into(), MAX_SAMPLES.into());
+        }
+        match self {
+            JobDetails::Leg(j) => {
+                if j.leg == 0 || j.leg > MAX_LEGS {
+                    return Err(format!(
+                        "job details field `leg` is {}; legs are numbered 1..={MAX_LEGS}",
+                        j.leg
+                    ));
+                }
+                if j.feeders.len() > MAX_FEEDERS {
+                    return above("feeders", j.feeders.len() as u64, MAX_FEEDERS as u64);
+                }
+            }
+            JobDetails::Sequence(j) => {
+                if j.legs.is_empty() || j.legs.len() > MAX_LEGS as usize {
+                    return Err(format!(
+                        "job details field `legs` holds {} jobs; a day has 1..={MAX_LEGS}",
+                        j.legs.len()
+                    ));
+                }
+            }
+            JobDetails::Merge(j) => {
+                if j.sequences.len() > MAX_MERGED_SEQUENCES {
+                    return above(
+                        "sequences",
+                        j.sequences.len() as u64,
+                        MAX_MERGED_SEQUENCES as u64,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             JobDetails::Leg(_) => "leg",

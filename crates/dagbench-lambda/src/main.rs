@@ -3,7 +3,7 @@
 //! Logs are JSON lines; metrics are EMF lines on standard output.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use dagbench_aws::env::ProcessorEnv;
@@ -43,8 +43,15 @@ async fn main() -> Result<(), Error> {
         let wired = Arc::clone(&wired);
         async move {
             let records = event.payload.records.len();
+            // Jobs are claimed for what is left of the invocation (the
+            // configured timeout where the deadline says nothing sensible).
+            let now = SystemClock.now().unix_millis();
+            let left = u64::try_from(event.context.deadline as i64 - now)
+                .ok()
+                .filter(|&ms| ms > 0 && ms <= 900_000)
+                .unwrap_or(timeout_ms);
             let (response, outcome): (SqsBatchResponse, _) =
-                dagbench_lambda::handle(&wired, event.payload).await;
+                dagbench_lambda::handle(&wired, event.payload, Duration::from_millis(left)).await;
             tracing::info!(
                 event = "invocation",
                 request_id = event.context.request_id.as_str(),

@@ -16,6 +16,9 @@ use dagbench_core::message::{Completion, Limits, Outcome};
 use dagbench_runtime::ports::{Clock, JobLedger, JobQueue, LedgerStatus, SystemClock};
 use dagbench_testkit::moto::{Stack, moto};
 
+/// How long a test invocation claims its jobs.
+const CLAIM: Duration = Duration::from_secs(60);
+
 async fn wired(stack: &Stack) -> Wired {
     let sdk = config::for_endpoint(&stack.endpoint, "us-east-1").await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -71,7 +74,7 @@ async fn a_valid_batch_completes_every_record() {
         .map(|(i, b)| (format!("m{i}"), b.as_str()))
         .collect();
     let refs: Vec<(&str, &str)> = records.iter().map(|(i, b)| (i.as_str(), *b)).collect();
-    let (response, outcome) = dagbench_lambda::handle(&w, event(&refs)).await;
+    let (response, outcome) = dagbench_lambda::handle(&w, event(&refs), CLAIM).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(outcome.completed, 3);
     let got = completions(&stack, 3).await;
@@ -111,6 +114,7 @@ async fn poison_is_dead_lettered_and_acknowledged() {
     let (response, outcome) = dagbench_lambda::handle(
         &w,
         event(&[("p1", "{not json"), ("p2", "{\"work_duration_ms\":5}")]),
+        CLAIM,
     )
     .await;
     assert!(
@@ -167,6 +171,7 @@ async fn a_mixed_batch_reports_only_the_transient_record() {
             ),
             ("later", second_leg),
         ]),
+        CLAIM,
     )
     .await;
     let failures: Vec<&str> = response

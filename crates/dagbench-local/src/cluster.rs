@@ -89,7 +89,7 @@ impl LocalCluster {
                 WorkerConfig {
                     batch_size: 1,
                     wait: Duration::from_millis(500),
-                    visibility_extension: Some(config.visibility_timeout),
+                    visibility: config.visibility_timeout,
                     shutdown_grace: config.grace,
                     log_jobs: false,
                 },

@@ -137,6 +137,7 @@ impl MemoryQueue {
                 body: m.body.clone(),
                 receive_count: m.receive_count,
                 sent_at: m.sent_at,
+                attributes: Vec::new(),
             });
         }
         (out, dead)

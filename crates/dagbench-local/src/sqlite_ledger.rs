@@ -1,7 +1,24 @@
 //! `SqliteLedger`: the job ledger in a SQLite file (WAL) in the run's
 //! directory, one row per job. All statements go through one writer thread
 //! that commits whatever is pending in one transaction (group commit), so
-//! thousands of processors' records cost a handful of commits.
+//! thousands of processors' records cost a handful of commits — and claims
+//! are serialized, so two deliveries never both win one.
+//!
+//! When the ledger is dropped, the writer checkpoints the WAL into the main
+//! file and leaves rollback-journal mode: `ledger.sqlite` alone then holds
+//! every row, for any tool that copies or opens it.
+//!
+//! The table (times are integer milliseconds since the epoch):
+//!
+//! ```text
+//! jobs(run_id TEXT, job_id TEXT,            -- primary key; job_id as on the wire
+//!      status TEXT,                          -- running | completed | failed
+//!      attempts INTEGER,                     -- claims that ran the job
+//!      started_at INTEGER, completed_at INTEGER, processing_time_ms REAL,
+//!      output_key TEXT, worker TEXT, error TEXT,
+//!      claim_until INTEGER,                  -- while running: the claim's expiry
+//!      test_run_id TEXT)
+//! ```
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -10,7 +27,7 @@ use async_trait::async_trait;
 use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::time::Timestamp;
 use dagbench_runtime::ports::{
-    Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded,
+    Claim, Claimant, Finished, JobLedger, LedgerError, LedgerRow, LedgerStatus, Recorded,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
@@ -27,47 +44,89 @@ CREATE TABLE IF NOT EXISTS jobs (
     output_key         TEXT,
     worker             TEXT,
     error              TEXT,
+    claim_until        INTEGER,
+    test_run_id        TEXT,
     PRIMARY KEY (run_id, job_id)
 ) WITHOUT ROWID;
 ";
 
+/// Columns added since the first schema, for ledgers of earlier runs.
+const ADDED_COLUMNS: &[(&str, &str)] = &[("claim_until", "INTEGER"), ("test_run_id", "TEXT")];
+
 /// Most requests one transaction takes.
 const GROUP: usize = 4096;
 
+const ROW_COLUMNS: &str = "status, attempts, started_at, completed_at, processing_time_ms, output_key, worker, error, claim_until, test_run_id";
+
+type Reply<T> = oneshot::Sender<Result<T, LedgerError>>;
+
+/// Sends a request's answer once its transaction's fate is known.
+type Answer = Box<dyn FnOnce(Result<(), LedgerError>)>;
+
 enum Request {
-    Started {
+    Claim {
         run: RunId,
         job: JobId,
         worker: String,
+        test_run_id: String,
         at: Timestamp,
-        reply: oneshot::Sender<Result<(), LedgerError>>,
+        until: Timestamp,
+        reply: Reply<Claim>,
+    },
+    Extend {
+        run: RunId,
+        job: JobId,
+        worker: String,
+        until: Option<Timestamp>,
+        reply: Reply<bool>,
     },
     Finished {
         run: RunId,
         job: JobId,
         finished: Finished,
-        reply: oneshot::Sender<Result<Recorded, LedgerError>>,
+        reply: Reply<Recorded>,
     },
     Get {
         run: RunId,
         job: JobId,
-        reply: oneshot::Sender<Result<Option<LedgerRow>, LedgerError>>,
+        reply: Reply<Option<LedgerRow>>,
     },
     Completed {
         run: RunId,
-        reply: oneshot::Sender<Result<Vec<JobId>, LedgerError>>,
+        reply: Reply<Vec<JobId>>,
     },
 }
 
 #[derive(Debug)]
 pub struct SqliteLedger {
-    requests: mpsc::Sender<Request>,
+    requests: Option<mpsc::Sender<Request>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     path: String,
 }
 
+/// A SQLite error; disk full, read-only files and refused access are fatal.
 #[allow(clippy::needless_pass_by_value)] // used as `.map_err(db_err)`
 fn db_err(e: rusqlite::Error) -> LedgerError {
-    LedgerError(e.to_string())
+    use rusqlite::ErrorCode;
+    let fatal = matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::SystemIoFailure
+        )
+    );
+    if fatal {
+        LedgerError::fatal(e.to_string())
+    } else {
+        LedgerError::new(e.to_string())
+    }
+}
+
+fn stopped() -> LedgerError {
+    LedgerError::new("the ledger thread has stopped")
 }
 
 impl SqliteLedger {
@@ -75,10 +134,10 @@ impl SqliteLedger {
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(|e| LedgerError(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| LedgerError::fatal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path)
-            .map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| LedgerError::fatal(format!("cannot open {}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -86,13 +145,15 @@ impl SqliteLedger {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        migrate(&conn).map_err(db_err)?;
         let (requests, inbox) = mpsc::channel();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("sqlite-ledger".into())
             .spawn(move || writer(conn, &inbox))
-            .map_err(|e| LedgerError(format!("cannot start the ledger thread: {e}")))?;
+            .map_err(|e| LedgerError::new(format!("cannot start the ledger thread: {e}")))?;
         Ok(Self {
-            requests,
+            requests: Some(requests),
+            writer: Some(writer),
             path: path.display().to_string(),
         })
     }
@@ -103,38 +164,90 @@ impl SqliteLedger {
 
     fn send(&self, request: Request) -> Result<(), LedgerError> {
         self.requests
+            .as_ref()
+            .ok_or_else(stopped)?
             .send(request)
-            .map_err(|_| LedgerError("the ledger thread has stopped".into()))
+            .map_err(|_| stopped())
     }
 }
 
+impl Drop for SqliteLedger {
+    /// Lets the writer finish what is queued, checkpoint and close.
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Adds the columns a ledger of an earlier version lacks.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('jobs')")?;
+    let have: Vec<String> = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (name, kind) in ADDED_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
 async fn answer<T>(rx: oneshot::Receiver<Result<T, LedgerError>>) -> Result<T, LedgerError> {
-    rx.await
-        .map_err(|_| LedgerError("the ledger thread has stopped".into()))?
+    rx.await.map_err(|_| stopped())?
 }
 
 #[async_trait]
 impl JobLedger for SqliteLedger {
-    async fn record_started(
+    async fn claim(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        claimant: &Claimant<'_>,
+    ) -> Result<Claim, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Claim {
+            run: run.clone(),
+            job: job.clone(),
+            worker: claimant.worker.to_owned(),
+            test_run_id: claimant.test_run_id.to_owned(),
+            at: claimant.at,
+            until: claimant.until,
+            reply,
+        })?;
+        answer(rx).await
+    }
+
+    async fn extend(
         &self,
         run: &RunId,
         job: &JobId,
         worker: &str,
-        at: Timestamp,
-    ) -> Result<(), LedgerError> {
+        until: Timestamp,
+    ) -> Result<bool, LedgerError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Started {
+        self.send(Request::Extend {
             run: run.clone(),
             job: job.clone(),
             worker: worker.to_owned(),
-            at,
+            until: Some(until),
             reply,
         })?;
-        // A start is advisory (it counts attempts): queue it and go on. The
-        // writer applies requests in order, so it lands before the job's end,
-        // and a failing ledger still fails that end.
-        drop(rx);
-        Ok(())
+        answer(rx).await
+    }
+
+    async fn release(&self, run: &RunId, job: &JobId, worker: &str) -> Result<(), LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Extend {
+            run: run.clone(),
+            job: job.clone(),
+            worker: worker.to_owned(),
+            until: None,
+            reply,
+        })?;
+        answer(rx).await.map(|_| ())
     }
 
     async fn record_finished(
@@ -174,7 +287,8 @@ impl JobLedger for SqliteLedger {
 }
 
 /// The writer thread: takes every pending request, runs them in one
-/// transaction, then answers.
+/// transaction, then answers; when every sender is gone, checkpoints the
+/// WAL into the main file.
 fn writer(mut conn: Connection, inbox: &mpsc::Receiver<Request>) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
@@ -191,45 +305,137 @@ fn writer(mut conn: Connection, inbox: &mpsc::Receiver<Request>) {
                 continue;
             }
         };
-        let mut replies: Vec<Box<dyn FnOnce(bool)>> = Vec::with_capacity(batch.len());
+        let mut replies: Vec<Answer> = Vec::with_capacity(batch.len());
         for request in batch {
             replies.push(apply(&tx, request));
         }
         let committed = tx.commit().map_err(db_err);
-        let ok = committed.is_ok();
         for reply in replies {
-            reply(ok);
+            reply(committed.clone());
         }
     }
+    // Every row into `ledger.sqlite` itself, no `-wal` file left behind.
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = conn.pragma_update(None, "journal_mode", "DELETE");
+}
+
+fn row_of(run: &RunId, job: &JobId, row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    let status: String = row.get(0)?;
+    let time = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(row
+            .get::<_, Option<i64>>(i)?
+            .map(Timestamp::from_unix_millis))
+    };
+    Ok(LedgerRow {
+        run_id: run.clone(),
+        job_id: job.clone(),
+        status: LedgerStatus::parse(&status).unwrap_or(LedgerStatus::Running),
+        attempts: row.get(1)?,
+        started_at: time(2)?,
+        completed_at: time(3)?,
+        processing_time_ms: row.get(4)?,
+        output_key: row.get(5)?,
+        worker: row.get(6)?,
+        error: row.get(7)?,
+        claim_until: time(8)?,
+        test_run_id: row.get(9)?,
+    })
+}
+
+fn get_row(
+    tx: &rusqlite::Transaction<'_>,
+    run: &RunId,
+    job: &JobId,
+) -> rusqlite::Result<Option<LedgerRow>> {
+    tx.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM jobs WHERE run_id = ?1 AND job_id = ?2"
+    ))?
+    .query_row(params![run.as_str(), job.as_str()], |row| {
+        row_of(run, job, row)
+    })
+    .optional()
 }
 
 /// Runs one request inside the open transaction; the returned closure sends
 /// its answer once the commit's fate is known.
-fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(bool)> {
-    let commit_failed = || LedgerError("the ledger transaction did not commit".into());
+fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
+    fn once<T: Send + 'static>(result: Result<T, LedgerError>, reply: Reply<T>) -> Answer {
+        Box::new(move |committed| {
+            let _ = reply.send(committed.and(result));
+        })
+    }
     match request {
-        Request::Started {
+        Request::Claim {
             run,
             job,
             worker,
+            test_run_id,
             at,
+            until,
+            reply,
+        } => {
+            let result = (|| {
+                let won: Option<u32> = tx
+                    .prepare_cached(
+                        "INSERT INTO jobs (run_id, job_id, status, attempts, started_at, worker, claim_until, test_run_id)
+                         VALUES (?1, ?2, 'running', 1, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (run_id, job_id) DO UPDATE SET
+                           attempts = attempts + 1, started_at = excluded.started_at,
+                           worker = excluded.worker, claim_until = excluded.claim_until,
+                           test_run_id = excluded.test_run_id
+                         WHERE status = 'running' AND (claim_until IS NULL OR claim_until <= excluded.started_at)
+                         RETURNING attempts",
+                    )?
+                    .query_row(
+                        params![
+                            run.as_str(),
+                            job.as_str(),
+                            at.unix_millis(),
+                            worker,
+                            until.unix_millis(),
+                            test_run_id
+                        ],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(attempt) = won {
+                    return Ok(Claim::Run { attempt });
+                }
+                let row = get_row(tx, &run, &job)?.expect("a row that refused the claim exists");
+                Ok(match row.status {
+                    LedgerStatus::Running => Claim::Busy {
+                        worker: row.worker.clone().unwrap_or_default(),
+                        until: row.claim_until.unwrap_or(at),
+                    },
+                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(row),
+                })
+            })()
+            .map_err(db_err);
+            once(result, reply)
+        }
+        Request::Extend {
+            run,
+            job,
+            worker,
+            until,
             reply,
         } => {
             let result = tx
                 .prepare_cached(
-                    "INSERT INTO jobs (run_id, job_id, status, attempts, started_at, worker)
-                     VALUES (?1, ?2, 'running', 1, ?3, ?4)
-                     ON CONFLICT (run_id, job_id) DO UPDATE SET
-                       attempts = attempts + 1,
-                       started_at = CASE WHEN status = 'running' THEN excluded.started_at ELSE started_at END,
-                       worker = CASE WHEN status = 'running' THEN excluded.worker ELSE worker END",
+                    "UPDATE jobs SET claim_until = ?4
+                     WHERE run_id = ?1 AND job_id = ?2 AND worker = ?3 AND status = 'running'",
                 )
-                .and_then(|mut stmt| stmt.execute(params![run.as_str(), job.as_str(), at.unix_millis(), worker]))
-                .map(|_| ())
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        run.as_str(),
+                        job.as_str(),
+                        worker,
+                        until.map(Timestamp::unix_millis)
+                    ])
+                })
+                .map(|changed| changed == 1)
                 .map_err(db_err);
-            Box::new(move |ok| {
-                let _ = reply.send(if ok { result } else { Err(commit_failed()) });
-            })
+            once(result, reply)
         }
         Request::Finished {
             run,
@@ -248,7 +454,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                      ON CONFLICT (run_id, job_id) DO UPDATE SET
                        status = excluded.status, completed_at = excluded.completed_at,
                        processing_time_ms = excluded.processing_time_ms, output_key = excluded.output_key,
-                       worker = excluded.worker, error = excluded.error
+                       worker = excluded.worker, error = excluded.error, claim_until = NULL
                      WHERE status NOT IN ('completed', 'failed')",
                 )
                 .and_then(|mut stmt| stmt.execute(params![
@@ -263,34 +469,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
                     ]))
                 .map(|changed| if changed == 1 { Recorded::First } else { Recorded::Duplicate })
                 .map_err(db_err);
-            Box::new(move |ok| {
-                let _ = reply.send(if ok { result } else { Err(commit_failed()) });
-            })
+            once(result, reply)
         }
         Request::Get { run, job, reply } => {
-            let result = tx
-                .query_row(
-                    "SELECT status, attempts, started_at, completed_at, processing_time_ms, output_key, worker, error
-                     FROM jobs WHERE run_id = ?1 AND job_id = ?2",
-                    params![run.as_str(), job.as_str()],
-                    |row| {
-                        let status: String = row.get(0)?;
-                        Ok(LedgerRow {
-                            run_id: run.clone(),
-                            job_id: job.clone(),
-                            status: LedgerStatus::parse(&status).unwrap_or(LedgerStatus::Running),
-                            attempts: row.get(1)?,
-                            started_at: row.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix_millis),
-                            completed_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_unix_millis),
-                            processing_time_ms: row.get(4)?,
-                            output_key: row.get(5)?,
-                            worker: row.get(6)?,
-                            error: row.get(7)?,
-                        })
-                    },
-                )
-                .optional()
-                .map_err(db_err);
+            let result = get_row(tx, &run, &job).map_err(db_err);
             Box::new(move |_| {
                 let _ = reply.send(result);
             })
@@ -307,7 +489,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
             .and_then(|ids| {
                 ids.into_iter()
                     .map(|id| {
-                        JobId::new(id).map_err(|e| LedgerError(format!("corrupt ledger row: {e}")))
+                        JobId::new(id)
+                            .map_err(|e| LedgerError::new(format!("corrupt ledger row: {e}")))
                     })
                     .collect()
             });
@@ -321,7 +504,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Box<dyn FnOnce(boo
 fn fail_all(batch: Vec<Request>, e: &LedgerError) {
     for request in batch {
         match request {
-            Request::Started { reply, .. } => drop(reply.send(Err(e.clone()))),
+            Request::Claim { reply, .. } => drop(reply.send(Err(e.clone()))),
+            Request::Extend { reply, .. } => drop(reply.send(Err(e.clone()))),
             Request::Finished { reply, .. } => drop(reply.send(Err(e.clone()))),
             Request::Get { reply, .. } => drop(reply.send(Err(e.clone()))),
             Request::Completed { reply, .. } => drop(reply.send(Err(e.clone()))),

@@ -163,6 +163,9 @@ async fn chaos_changes_nothing_in_the_results() {
                 dagbench_runtime::worker::WorkerConfig {
                     batch_size: 2,
                     wait: Duration::from_millis(50),
+                    // As the queue's: a dead worker's claims expire with its
+                    // deliveries.
+                    visibility,
                     ..Default::default()
                 },
                 workers_rx.clone(),
@@ -311,6 +314,7 @@ async fn echo(incoming: Arc<MemoryQueue>, outgoing: Arc<MemoryQueue>) {
                 worker: None,
                 attempt: Some(m.receive_count),
                 run_id: job.run_id,
+                fatal: false,
             };
             outgoing.send_batch(&[done.to_json()]).await.unwrap();
             incoming.delete_batch(&[m.receipt]).await.unwrap();

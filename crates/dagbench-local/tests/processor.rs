@@ -13,9 +13,13 @@ use dagbench_flight::aircraft::{AircraftRun, JobDetails, build_aircraft_graph};
 use dagbench_flight::{Airports, GeneratorOptions, generate_aircraft_daily_sequences};
 use dagbench_local::MemoryQueue;
 use dagbench_runtime::ports::{JOBS_COMPLETED, JobLedger, JobQueue, LedgerStatus};
-use dagbench_runtime::processor::Disposition;
+use dagbench_runtime::processor::{Disposition, Ended};
 use dagbench_runtime::worker::{WorkerConfig, run_worker};
 use futures::TryStreamExt as _;
+use object_store::ObjectStoreExt as _;
+
+/// How long a test delivery claims its job.
+const CLAIM: Duration = Duration::from_secs(30);
 
 /// At least fifty malformed messages.
 fn poison_corpus() -> Vec<String> {
@@ -101,9 +105,12 @@ async fn every_poison_message_fails_cleanly_and_writes_nothing() {
     let mut failed = 0;
     let mut poison = 0;
     for body in &corpus {
-        match h.processor.process_job(body, 1).await {
+        match h.processor.process_job(body, 1, CLAIM).await {
+            // A job id seen before gets its recorded failure again.
             Disposition::Done {
-                completed: false, ..
+                ended: Ended::Failed | Ended::Resent,
+                reason: Some(_),
+                ..
             } => failed += 1,
             Disposition::Poison { reason } => {
                 assert!(!reason.is_empty());
@@ -248,41 +255,53 @@ async fn reprocessing_writes_identical_objects_and_one_completion() {
     assert_eq!(first_leg.as_str(), "s1-l1");
     let body = message(first_leg, 2);
     assert_eq!(
-        h.processor.process_job(&body, 1).await,
+        h.processor.process_job(&body, 1, CLAIM).await,
         Disposition::Done {
             job_id: first_leg.clone(),
-            completed: true
+            ended: Ended::Completed,
+            reason: None,
         }
     );
     let delays_key = dagbench_core::keys::delays(&h.run_id, first_leg);
-    let before = h.store.get_bytes(&delays_key).await.unwrap().unwrap();
+    let row = h.ledger.get(&h.run_id, first_leg).await.unwrap().unwrap();
+    let output = ObjectKey::new(row.output_key.clone().unwrap()).unwrap();
+    let head = |key: &ObjectKey| {
+        let store = h.store.object_store().clone();
+        let path = object_store::path::Path::from(key.as_str());
+        async move { store.head(&path).await.unwrap() }
+    };
+    let (delays_before, output_before) = (head(&delays_key).await, head(&output).await);
+    // The same job again: its recorded outcome is sent, nothing is re-run.
     assert_eq!(
-        h.processor.process_job(&body, 2).await,
+        h.processor.process_job(&body, 2, CLAIM).await,
         Disposition::Done {
             job_id: first_leg.clone(),
-            completed: true
+            ended: Ended::Resent,
+            reason: None,
         }
     );
-    assert_eq!(
-        h.store.get_bytes(&delays_key).await.unwrap().unwrap(),
-        before,
-        "identical delays object"
-    );
+    assert_eq!(head(&delays_key).await, delays_before, "delays untouched");
+    assert_eq!(head(&output).await, output_before, "output untouched");
     let row = h.ledger.get(&h.run_id, first_leg).await.unwrap().unwrap();
-    assert_eq!((row.status, row.attempts), (LedgerStatus::Completed, 2));
-    let output = ObjectKey::new(row.output_key.unwrap()).unwrap();
+    assert_eq!((row.status, row.attempts), (LedgerStatus::Completed, 1));
     assert_eq!(
         h.store.get_bytes(&output).await.unwrap().unwrap().len(),
         2048
     );
-    // Two completions went out (the scheduler drops the duplicate), one metric.
+    // Two completions went out, alike but for the delivery attempt; one metric.
     let sent = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
     assert_eq!(sent.len(), 2);
     assert_eq!(h.metrics.get(JOBS_COMPLETED, "test-1").unwrap().samples, 1);
-    let c = Completion::parse(sent[0].body.as_bytes()).unwrap();
-    assert_eq!(c.attempt, Some(1));
-    assert_eq!(c.test_run_id, "test-1");
-    assert!(c.completed_at.to_string().ends_with('Z'));
+    let a = Completion::parse(sent[0].body.as_bytes()).unwrap();
+    let b = Completion::parse(sent[1].body.as_bytes()).unwrap();
+    assert_eq!((a.attempt, b.attempt), (Some(1), Some(2)));
+    assert_eq!(
+        (&a.outcome, a.processing_time_ms, a.completed_at),
+        (&b.outcome, b.processing_time_ms, b.completed_at),
+        "the re-sent completion is the recorded one"
+    );
+    assert_eq!(a.test_run_id, "test-1");
+    assert!(a.completed_at.to_string().ends_with('Z'));
 }
 
 #[tokio::test]
@@ -296,7 +315,11 @@ async fn missing_dependency_output_is_transient_and_missing_details_permanent() 
             .unwrap();
     }
     let second = JobId::new("s1-l2").unwrap();
-    match h.processor.process_job(&message(&second, 0), 1).await {
+    match h
+        .processor
+        .process_job(&message(&second, 0), 1, CLAIM)
+        .await
+    {
         Disposition::Retry { job_id, reason } => {
             assert_eq!(job_id, Some(second.clone()));
             assert!(reason.contains("s1-l1"), "{reason}");
@@ -313,10 +336,11 @@ async fn missing_dependency_output_is_transient_and_missing_details_permanent() 
     );
     let ghost = JobId::new("ghost").unwrap();
     assert_eq!(
-        h.processor.process_job(&message(&ghost, 0), 1).await,
+        h.processor.process_job(&message(&ghost, 0), 1, CLAIM).await,
         Disposition::Done {
             job_id: ghost.clone(),
-            completed: false
+            ended: Ended::Failed,
+            reason: Some("input_key run-1/jobs/ghost.json does not exist".into()),
         }
     );
     let row = h.ledger.get(&h.run_id, &ghost).await.unwrap().unwrap();
@@ -340,9 +364,9 @@ async fn domain_jobs_in_order_produce_the_reference_results() {
     for (job, _) in &g.details {
         assert!(
             matches!(
-                h.processor.process_job(&message(job, 0), 1).await,
+                h.processor.process_job(&message(job, 0), 1, CLAIM).await,
                 Disposition::Done {
-                    completed: true,
+                    ended: Ended::Completed,
                     ..
                 }
             ),

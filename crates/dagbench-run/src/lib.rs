@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dagbench_core::{JobGraph, RunId, Scenario, Scheduler};
+use dagbench_core::message::{graph_job_id, wire_job_id};
+use dagbench_core::{JobGraph, JobIndex, RunId, Scenario, Scheduler};
 use dagbench_flight::aircraft::merge_job_id;
 use dagbench_runtime::processor::WorkMode;
 use dagbench_runtime::report::{DomainSummary, ReportContext, RunReport};
@@ -312,6 +313,24 @@ fn create_dir(path: &Path, shown: &Path) -> Result<(), RunError> {
     })
 }
 
+/// Every job's id on the wire (`<run>.<job>`) must be a valid job id: at
+/// most 128 characters.
+fn check_wire_ids(run: &RunId, graph: &JobGraph) -> Result<(), RunError> {
+    let longest = graph
+        .jobs()
+        .map(|j| j.job_id)
+        .max_by_key(|id| id.len())
+        .expect("a graph has jobs");
+    wire_job_id(run, longest).map(|_| ()).map_err(|_| {
+        RunError::Setup(format!(
+            "run id {run} ({} characters) is too long for job {longest:?} ({} characters): on the wire a job goes by <run id>.<job id>, at most 128 characters; choose a run id of at most {} characters",
+            run.as_str().len(),
+            longest.len(),
+            127usize.saturating_sub(longest.len())
+        ))
+    })
+}
+
 /// Removes a run directory this process created, when preparing the run
 /// failed before it was started: a mistake leaves nothing behind.
 struct Cleanup(Option<PathBuf>);
@@ -383,7 +402,7 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
         (own, Some((manifest, graph)))
     };
     let (scenario, env, local) = settings.resolved();
-    let (target, mut notes): (Box<dyn Target>, Vec<String>) = match scenario {
+    let (target, notes): (Box<dyn Target>, Vec<String>) = match scenario {
         Scenario::Local => (
             Box::new(LocalTarget::new(&request.results, local.clone())?),
             Vec::new(),
@@ -411,18 +430,16 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
             let graph = Arc::new(graph);
             let context = context(&manifest.test_run_id);
             let mut scheduler = Scheduler::new(Arc::clone(&graph));
-            let done = target.completed_jobs(&context).await?;
-            let unknown = done
+            // The ledger knows jobs by their ids on the wire (`<run>.<job>`).
+            let done: Vec<JobIndex> = target
+                .completed_jobs(&context)
+                .await?
                 .iter()
-                .filter(|id| graph.find(id.as_str()).is_none())
-                .count();
-            if unknown > 0 {
-                notes.push(format!(
-                    "warning: the ledger records {unknown} completed jobs that are not in the graph; ignored"
-                ));
-            }
+                .filter_map(|wire| graph_job_id(&run_id, wire.as_str()))
+                .filter_map(|id| graph.find(id))
+                .collect();
             let restored = scheduler
-                .restore(done.iter().filter_map(|id| graph.find(id.as_str())))
+                .restore(done)
                 .map_err(|e| RunError::Resume(e.to_string()))?;
             if restored == graph.len() as u64 {
                 return Ok(Preparation::AlreadyCompleted {
@@ -446,6 +463,7 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
             // Take the stack before anything is written to it.
             let lease = target.lease(&context, request.take_over).await?;
             let built = workload.build(&run_id)?;
+            check_wire_ids(&run_id, &built.graph)?;
             let d = workload.describe();
             let manifest = Manifest {
                 run_id: run_id.clone(),

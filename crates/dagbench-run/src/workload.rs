@@ -86,7 +86,7 @@ impl Built {
     /// When the store refuses a write.
     pub async fn upload(&self, store: &RunStore, run: &RunId) -> Result<(), StoreError> {
         for seq in &self.inputs.sequences {
-            store.put_sequence(seq).await?;
+            store.put_sequence(run, seq).await?;
         }
         for (job, details) in &self.inputs.details {
             store.put_job_details(run, job, details).await?;

@@ -272,6 +272,7 @@ pub async fn drive(
                     Source::Outgoing => (&queues.outgoing, config.receive_wait),
                     Source::DeadLetters => (&queues.dlq, Duration::ZERO),
                 };
+                let mut fatal = false;
                 let next_delay = match result {
                     Ok(messages) => {
                         let empty = messages.is_empty();
@@ -288,6 +289,7 @@ pub async fn drive(
                             if effect == Effect::Accepted {
                                 last_movement = Instant::now();
                             }
+                            fatal |= effect == Effect::Fatal;
                             if effect.delete() {
                                 to_delete[source as usize].push(m.receipt);
                             }
@@ -307,6 +309,9 @@ pub async fn drive(
                         Duration::from_millis(100)
                     }
                 };
+                if fatal {
+                    break RunStatus::Aborted;
+                }
                 receives.push(receive(queue, source, wait, next_delay));
             }
             Some((source, n, result)) = deletes.next(), if !deletes.is_empty() => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::processor::Disposition;
+use crate::processor::{Disposition, Ended};
 
 /// The level from `DAGBENCH_LOG`, INFO when unset or unreadable.
 #[must_use]
@@ -52,17 +52,53 @@ fn millis(took: Duration) -> f64 {
     (took.as_secs_f64() * 1e6).round() / 1e3
 }
 
+fn outcome(ended: Ended) -> &'static str {
+    match ended {
+        Ended::Completed => "completed",
+        Ended::Failed => "failed",
+        Ended::Resent => "resent",
+        Ended::Fatal => "fatal",
+    }
+}
+
 /// Logs one processed message: `{"event":"job","job_id":…,"outcome":…,
-/// "attempt":…,"ms":…}` plus `reason` for retries and dead letters.
+/// "attempt":…,"ms":…}` — outcome `completed`, `failed`, `resent` (ended
+/// before: its record sent again), `fatal`, `busy` (another delivery holds
+/// it, `until`), `retry` or `dead_lettered` — plus `reason` for failures,
+/// retries and dead letters.
 pub fn log_job(disposition: &Disposition, attempt: u32, took: Duration) {
     let ms = millis(took);
     match disposition {
-        Disposition::Done { job_id, completed } => tracing::info!(
+        Disposition::Done {
+            job_id,
+            ended,
+            reason: None,
+        } => tracing::info!(
             event = "job",
             job_id = job_id.as_str(),
-            outcome = if *completed { "completed" } else { "failed" },
+            outcome = outcome(*ended),
             attempt,
             ms
+        ),
+        Disposition::Done {
+            job_id,
+            ended,
+            reason: Some(reason),
+        } => tracing::warn!(
+            event = "job",
+            job_id = job_id.as_str(),
+            outcome = outcome(*ended),
+            attempt,
+            ms,
+            reason = reason.as_str()
+        ),
+        Disposition::Busy { job_id, until } => tracing::info!(
+            event = "job",
+            job_id = job_id.as_str(),
+            outcome = "busy",
+            attempt,
+            ms,
+            until = until.to_string()
         ),
         Disposition::Retry {
             job_id: Some(job_id),
@@ -152,10 +188,20 @@ mod tests {
             log_job(
                 &Disposition::Done {
                     job_id: JobId::new("s1-l1").unwrap(),
-                    completed: true,
+                    ended: Ended::Completed,
+                    reason: None,
                 },
                 2,
                 Duration::from_micros(1500),
+            );
+            log_job(
+                &Disposition::Done {
+                    job_id: JobId::new("s1-l2").unwrap(),
+                    ended: Ended::Failed,
+                    reason: Some("input_key r/jobs/x.json does not exist".into()),
+                },
+                1,
+                Duration::ZERO,
             );
             log_job(
                 &Disposition::Poison {
@@ -165,7 +211,7 @@ mod tests {
                 Duration::ZERO,
             );
         });
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         let done = &lines[0];
         assert_eq!(done["event"], "job");
         assert_eq!(done["job_id"], "s1-l1");
@@ -174,7 +220,17 @@ mod tests {
         assert_eq!(done["ms"], 1.5);
         assert_eq!(done["level"], "INFO");
         assert!(done["timestamp"].is_string());
-        let poison = &lines[1];
+        let failed = &lines[1];
+        assert_eq!(
+            (&failed["outcome"], &failed["reason"], &failed["level"]),
+            (
+                &"failed".into(),
+                &"input_key r/jobs/x.json does not exist".into(),
+                &"WARN".into()
+            ),
+            "a failure says why"
+        );
+        let poison = &lines[2];
         assert_eq!(poison["outcome"], "dead_lettered");
         assert_eq!(poison["reason"], "not JSON");
         assert_eq!(poison["level"], "WARN");

@@ -46,6 +46,9 @@ pub struct ReceivedMessage {
     pub receive_count: u32,
     /// When the message was first sent (ms since the epoch).
     pub sent_at: Timestamp,
+    /// The sender's string message attributes (kept when the message is
+    /// dead-lettered).
+    pub attributes: Vec<(String, String)>,
 }
 
 /// Messages visible now and messages received but not yet deleted.
@@ -109,12 +112,20 @@ pub trait JobQueue: Send + Sync + Debug {
 
     async fn approximate_depth(&self) -> Result<QueueDepth, QueueError>;
 
-    /// Sends a message that cannot be processed to this (dead-letter)
-    /// queue, with the reason attached where the backend can (SQS: the
-    /// `DeadLetterReason` message attribute).
-    async fn send_dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+    /// Sends `message`, which cannot be processed, to this (dead-letter)
+    /// queue, keeping its attributes and adding the reason where the
+    /// backend can (SQS: the `DeadLetterReason` message attribute).
+    async fn send_dead_letter(
+        &self,
+        message: &ReceivedMessage,
+        reason: &str,
+    ) -> Result<(), QueueError> {
         let _ = reason;
-        match self.send_batch(&[body.to_owned()]).await?.pop() {
+        match self
+            .send_batch(std::slice::from_ref(&message.body))
+            .await?
+            .pop()
+        {
             Some(result) => result,
             None => Ok(()),
         }
@@ -125,9 +136,10 @@ pub trait JobQueue: Send + Sync + Debug {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerRow {
     pub run_id: RunId,
+    /// The job's id on the wire (`<run>.<job>` for a scheduler's jobs).
     pub job_id: JobId,
     pub status: LedgerStatus,
-    /// Deliveries that started processing.
+    /// Deliveries that claimed the job to run it.
     pub attempts: u32,
     pub started_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
@@ -135,6 +147,13 @@ pub struct LedgerRow {
     pub output_key: Option<String>,
     pub worker: Option<String>,
     pub error: Option<String>,
+    /// While running: the delivery holding the job may run it until then;
+    /// past it, another delivery may take it over.
+    #[serde(default)]
+    pub claim_until: Option<Timestamp>,
+    /// The `PerfTestRun` of the processor that recorded it.
+    #[serde(default)]
+    pub test_run_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +191,31 @@ pub enum Recorded {
     Duplicate,
 }
 
+/// What a delivery may do with its job ([`JobLedger::claim`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Run it: this is the job's `attempt`-th claim.
+    Run { attempt: u32 },
+    /// The job already ended: send its recorded outcome again, do not run
+    /// it (its objects are not rewritten, its metrics not counted again).
+    Ended(LedgerRow),
+    /// Another delivery holds the job until `until`: leave this one for
+    /// later (it is the same job; once that delivery ends, this one gets
+    /// `Ended`, or the job if that delivery died).
+    Busy { worker: String, until: Timestamp },
+}
+
+/// Who claims a job, when, and for how long: the claim always expires
+/// (with the delivery's visibility timeout or the invocation's deadline),
+/// so a processor that died never holds a job forever.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimant<'a> {
+    pub worker: &'a str,
+    pub test_run_id: &'a str,
+    pub at: Timestamp,
+    pub until: Timestamp,
+}
+
 /// What a processor reports when a job ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
@@ -182,24 +226,61 @@ pub struct Finished {
     pub outcome: Result<String, String>,
 }
 
+/// Why the ledger failed; `fatal` when no retry can help (disk full, read
+/// only, access denied).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("job ledger error: {0}")]
-pub struct LedgerError(pub String);
+#[error("job ledger error: {message}")]
+pub struct LedgerError {
+    pub message: String,
+    pub fatal: bool,
+}
 
-/// One row per job of a run. Terminal records are conditional: the first
-/// completion wins, later ones are reported as duplicates.
+impl LedgerError {
+    /// An error that may pass.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fatal: false,
+        }
+    }
+
+    /// An error no retry can help with.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fatal: true,
+        }
+    }
+}
+
+/// One row per job of a run. Claims and terminal records are conditional:
+/// one delivery at a time runs a job, the first terminal record wins and
+/// later ones are reported as duplicates.
 #[async_trait]
 pub trait JobLedger: Send + Sync + Debug {
-    /// A delivery started processing: status `running` unless already
-    /// terminal, attempts + 1. Advisory: an adapter may return before the
-    /// record is durable, as long as it lands before the job's end record.
-    async fn record_started(
+    /// A delivery wants to run `job`: [`Claim::Run`] when nobody holds it
+    /// (or the holder's claim expired; attempts + 1), [`Claim::Ended`] when
+    /// it already ended, [`Claim::Busy`] while another delivery holds it.
+    async fn claim(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        claimant: &Claimant<'_>,
+    ) -> Result<Claim, LedgerError>;
+
+    /// Extends `worker`'s claim of a running job to `until` (its delivery
+    /// was kept invisible longer). False when the claim is no longer its.
+    async fn extend(
         &self,
         run: &RunId,
         job: &JobId,
         worker: &str,
-        at: Timestamp,
-    ) -> Result<(), LedgerError>;
+        until: Timestamp,
+    ) -> Result<bool, LedgerError>;
+
+    /// Gives up `worker`'s claim of a running job (its delivery goes back
+    /// to the queue): the next delivery may run it at once.
+    async fn release(&self, run: &RunId, job: &JobId, worker: &str) -> Result<(), LedgerError>;
 
     /// The job ended (completed or failed), if it had not already.
     async fn record_finished(

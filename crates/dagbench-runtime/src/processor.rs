@@ -2,25 +2,34 @@
 //! function, a Fargate task — does with one incoming message. Only the
 //! adapters behind the ports differ.
 //!
-//! Every step is idempotent: reprocessing a job writes the same objects,
-//! records one ledger completion, and sends a completion the scheduler
-//! treats as a duplicate.
+//! Processing is idempotent, in the manner of Powertools' idempotency but
+//! with a claim that always expires: a delivery first claims its job in the
+//! ledger. A job that already ended is not run again — its recorded outcome
+//! is sent again, its objects are not rewritten, its metrics not counted
+//! twice; a job another delivery holds is left for later; a claim whose
+//! holder died expires with the delivery's visibility timeout (or the
+//! invocation's deadline), and the next delivery takes the job over.
+//!
+//! An input that is not dagbench job details is the source document's
+//! generic job: it is read (counted as it streams), the simulated work is
+//! done, the `data_size_kb` output is written.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use dagbench_core::ids::{JobId, RunId};
-use dagbench_core::message::{Completion, JobMessage, Limits, Outcome};
+use dagbench_core::key::ObjectKey;
+use dagbench_core::message::{Completion, JobMessage, Limits, Outcome, bounded_reason};
 use dagbench_core::time::Timestamp;
 use dagbench_flight::aircraft::{JobDetails, LegJob, MergeJob, SequenceJob};
 use dagbench_flight::model::{Feeder, compute_leg, key};
 use dagbench_flight::stats::{MergedPercentiles, SequencePercentiles};
-use dagbench_store::{RunStore, StoreError};
+use dagbench_store::{JobInput, RunStore, StoreError};
 
 use crate::ports::{
-    Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, Metric, MetricUnit, MetricsSink,
-    PROCESSING_TIME_MS, Recorded,
+    Claim, Claimant, Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, LedgerError, LedgerRow,
+    LedgerStatus, Metric, MetricUnit, MetricsSink, PROCESSING_TIME_MS, Recorded,
 };
 
 /// The end of simulated work is awaited by yielding for this long, for
@@ -41,7 +50,7 @@ pub enum WorkMode {
 pub struct ProcessorConfig {
     /// The `test_run_id` of completions and the metrics' `TestRunId`.
     pub test_run_id: String,
-    /// The run ledger rows belong to when a message names none.
+    /// The ledger partition of messages that name no run.
     pub run_id: RunId,
     /// Names this processor in completions and the ledger.
     pub worker: String,
@@ -61,17 +70,36 @@ pub struct Processor {
     pub config: ProcessorConfig,
 }
 
+/// How a job that was reported ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Completed,
+    Failed,
+    /// The job had ended before: its recorded outcome was sent again.
+    Resent,
+    /// The processor's own resources failed (disk full, access denied):
+    /// the completion tells the run to stop; the job stays resumable.
+    Fatal,
+}
+
 /// What to do with the message after processing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
-    /// Reported (completed or permanently failed): delete the message.
-    Done { job_id: JobId, completed: bool },
+    /// Reported: delete the message. `reason` of a failure.
+    Done {
+        job_id: JobId,
+        ended: Ended,
+        reason: Option<String>,
+    },
     /// A transient error: leave the message for redelivery (it ends in the
     /// DLQ after too many receives).
     Retry {
         job_id: Option<JobId>,
         reason: String,
     },
+    /// Another delivery of the same job holds it until `until`: leave this
+    /// message to come back then (not deleted, not run).
+    Busy { job_id: JobId, until: Timestamp },
     /// No usable job id, so no completion can be sent: move it to the DLQ.
     Poison { reason: String },
 }
@@ -81,11 +109,16 @@ pub enum Disposition {
 enum JobError {
     Permanent(String),
     Transient(String),
+    /// No job can succeed here until someone fixes the processor's
+    /// resources.
+    Fatal(String),
 }
 
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
-        if e.is_retryable() {
+        if e.is_fatal() {
+            JobError::Fatal(e.to_string())
+        } else if e.is_retryable() {
             JobError::Transient(e.to_string())
         } else {
             JobError::Permanent(e.to_string())
@@ -93,97 +126,235 @@ impl From<StoreError> for JobError {
     }
 }
 
+impl From<LedgerError> for JobError {
+    fn from(e: LedgerError) -> Self {
+        if e.fatal {
+            JobError::Fatal(e.to_string())
+        } else {
+            JobError::Transient(e.to_string())
+        }
+    }
+}
+
+/// What one delivery is about, once claimed.
+struct Delivery<'a> {
+    /// The ledger partition (the message's run, else the processor's).
+    run: RunId,
+    job_id: &'a JobId,
+    /// The run the message names, which its completion names too.
+    message_run: Option<RunId>,
+    attempt: u32,
+    started: tokio::time::Instant,
+    started_at: Timestamp,
+}
+
 impl Processor {
-    /// Processes one message body delivered for the `attempt`-th time.
-    pub async fn process_job(&self, body: &str, attempt: u32) -> Disposition {
+    /// Processes one message body delivered for the `attempt`-th time,
+    /// claiming its job for `claim` (the delivery's visibility timeout, or
+    /// what is left of the invocation), renewed while the job runs.
+    pub async fn process_job(&self, body: &str, attempt: u32, claim: Duration) -> Disposition {
         let started = tokio::time::Instant::now();
         let started_at = self.clock.now();
-        let message = match JobMessage::parse(body.as_bytes(), &self.config.limits) {
-            Ok(m) => m,
+        let (message, invalid) = match JobMessage::parse(body.as_bytes(), &self.config.limits) {
+            Ok(m) => (Some(m), None),
             Err(invalid) => {
-                let Some(job_id) = invalid.job_id else {
+                let Some(job_id) = invalid.job_id.clone() else {
                     return Disposition::Poison {
-                        reason: invalid.reason.to_string(),
+                        reason: bounded_reason(&invalid.reason.to_string()),
                     };
                 };
-                let run_id = self.config.run_id.clone();
-                return self
-                    .report(
-                        &run_id,
-                        &job_id,
-                        started,
-                        started_at,
-                        attempt,
-                        Err(invalid.reason.to_string()),
-                    )
-                    .await;
+                let run_id = invalid.run_id.clone();
+                (
+                    Some(JobMessage {
+                        job_id,
+                        work_duration_ms: 0,
+                        data_size_kb: 0,
+                        input_key: None,
+                        run_id,
+                    }),
+                    Some(invalid.reason.to_string()),
+                )
             }
         };
-        let run_id = message
-            .run_id
-            .clone()
-            .unwrap_or_else(|| self.config.run_id.clone());
-        // The start is recorded while the job runs (its request is queued
-        // first, so it lands before the end); the end waits for it.
-        let (recorded, result) = tokio::join!(
-            self.ledger
-                .record_started(&run_id, &message.job_id, &self.config.worker, started_at),
-            self.run(&message, started)
-        );
-        if let Err(e) = recorded {
-            return Disposition::Retry {
-                job_id: Some(message.job_id),
-                reason: e.to_string(),
-            };
+        let message = message.expect("a message or poison");
+        let delivery = Delivery {
+            run: message
+                .run_id
+                .clone()
+                .unwrap_or_else(|| self.config.run_id.clone()),
+            job_id: &message.job_id,
+            message_run: message.run_id.clone(),
+            attempt,
+            started,
+            started_at,
+        };
+        let claimant = Claimant {
+            worker: &self.config.worker,
+            test_run_id: &self.config.test_run_id,
+            at: started_at,
+            until: started_at.plus_millis(claim.as_millis() as i64),
+        };
+        match self
+            .ledger
+            .claim(&delivery.run, &message.job_id, &claimant)
+            .await
+        {
+            Ok(Claim::Run { .. }) => {}
+            Ok(Claim::Ended(row)) => return self.resend(&delivery, &row).await,
+            Ok(Claim::Busy { until, .. }) => {
+                return Disposition::Busy {
+                    job_id: message.job_id.clone(),
+                    until,
+                };
+            }
+            Err(e) => return self.failed_here(&delivery, e.into()).await,
         }
+        // An invalid message is a permanent failure, recorded like any other.
+        if let Some(reason) = invalid {
+            return self.report(&delivery, Err(reason)).await;
+        }
+        let result = {
+            let job = self.run(&message, started);
+            tokio::pin!(job);
+            self.renewing(&delivery, claim, &mut job).await
+        };
         match result {
-            Ok(output_key) => {
-                self.report(
-                    &run_id,
-                    &message.job_id,
-                    started,
-                    started_at,
-                    attempt,
-                    Ok(output_key),
-                )
-                .await
+            Ok(output_key) => self.report(&delivery, Ok(output_key)).await,
+            Err(JobError::Permanent(reason)) => self.report(&delivery, Err(reason)).await,
+            Err(e) => self.failed_here(&delivery, e).await,
+        }
+    }
+
+    /// Runs `job`, extending this delivery's claim every half period.
+    async fn renewing<T>(
+        &self,
+        delivery: &Delivery<'_>,
+        claim: Duration,
+        job: &mut std::pin::Pin<&mut impl std::future::Future<Output = T>>,
+    ) -> T {
+        let period = (claim / 2).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                out = job.as_mut() => return out,
+                () = tokio::time::sleep(period) => {
+                    let until = self.clock.now().plus_millis(claim.as_millis() as i64);
+                    // A lost claim is found out when the job is recorded.
+                    let _ = self
+                        .ledger
+                        .extend(&delivery.run, delivery.job_id, &self.config.worker, until)
+                        .await;
+                }
             }
-            Err(JobError::Permanent(reason)) => {
-                self.report(
-                    &run_id,
-                    &message.job_id,
-                    started,
-                    started_at,
-                    attempt,
-                    Err(reason),
-                )
-                .await
+        }
+    }
+
+    /// A transient or fatal error of this processor, not of the job: the
+    /// claim is given back; a fatal error also tells the run to stop.
+    async fn failed_here(&self, delivery: &Delivery<'_>, error: JobError) -> Disposition {
+        let _ = self
+            .ledger
+            .release(&delivery.run, delivery.job_id, &self.config.worker)
+            .await;
+        match error {
+            JobError::Fatal(reason) => {
+                let completion = Completion {
+                    job_id: delivery.job_id.clone(),
+                    outcome: Outcome::Failed {
+                        error: bounded_reason(&reason),
+                    },
+                    processing_time_ms: elapsed_ms(delivery.started),
+                    completed_at: self.clock.now(),
+                    test_run_id: self.config.test_run_id.clone(),
+                    started_at: Some(delivery.started_at),
+                    worker: Some(self.config.worker.clone()),
+                    attempt: Some(delivery.attempt),
+                    run_id: delivery.message_run.clone(),
+                    fatal: true,
+                };
+                self.send(delivery.job_id, completion, Ended::Fatal).await
             }
-            Err(JobError::Transient(reason)) => Disposition::Retry {
-                job_id: Some(message.job_id),
-                reason,
+            JobError::Transient(reason) | JobError::Permanent(reason) => Disposition::Retry {
+                job_id: Some(delivery.job_id.clone()),
+                reason: bounded_reason(&reason),
             },
         }
     }
 
-    /// The job itself: details, simulated work, domain computation, output
-    /// object. The simulated work ends `work_duration_ms` after `started`,
-    /// so reading the details overlaps with it, as real work would.
+    /// The recorded outcome of a job that already ended, sent again.
+    async fn resend(&self, delivery: &Delivery<'_>, row: &LedgerRow) -> Disposition {
+        let outcome = match (row.status, &row.output_key) {
+            (LedgerStatus::Completed, Some(key)) => match ObjectKey::new(key.as_str()) {
+                Ok(output_key) => Outcome::Completed { output_key },
+                Err(e) => Outcome::Failed {
+                    error: format!("the ledger's output key {key:?} is invalid: {e}"),
+                },
+            },
+            _ => Outcome::Failed {
+                error: row
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "failed (no reason recorded)".into()),
+            },
+        };
+        let completion = Completion {
+            job_id: delivery.job_id.clone(),
+            outcome,
+            processing_time_ms: row.processing_time_ms.unwrap_or(0.0),
+            completed_at: row.completed_at.unwrap_or(delivery.started_at),
+            test_run_id: self.config.test_run_id.clone(),
+            started_at: row.started_at,
+            worker: row.worker.clone(),
+            attempt: Some(delivery.attempt),
+            run_id: delivery.message_run.clone(),
+            fatal: false,
+        };
+        self.send(delivery.job_id, completion, Ended::Resent).await
+    }
+
+    /// The job itself: its input, simulated work, domain computation,
+    /// output object. The simulated work ends `work_duration_ms` after
+    /// `started`, so reading the input overlaps with it, as real work would.
     async fn run(
         &self,
         message: &JobMessage,
         started: tokio::time::Instant,
     ) -> Result<String, JobError> {
-        let details =
-            match &message.input_key {
-                None => None,
-                Some(key) => Some(self.store.get_job_details(key).await?.ok_or_else(|| {
-                    JobError::Permanent(format!("input_key {key} does not exist"))
-                })?),
-            };
+        let mut input_bytes = None;
+        let details = match &message.input_key {
+            None => None,
+            Some(key) => match self.store.get_job_input(key).await? {
+                None => {
+                    return Err(JobError::Permanent(format!(
+                        "input_key {key} does not exist"
+                    )));
+                }
+                Some(JobInput::Opaque { bytes }) => {
+                    input_bytes = Some(bytes);
+                    None
+                }
+                Some(JobInput::Details(details)) => {
+                    // A processor writes only into the run its message
+                    // belongs to.
+                    let theirs = details.run_id();
+                    match &message.run_id {
+                        Some(run) if run == theirs => Some(details),
+                        Some(run) => {
+                            return Err(JobError::Permanent(format!(
+                                "input_key {key} holds job details of run {theirs}, the message is of run {run}"
+                            )));
+                        }
+                        None => {
+                            return Err(JobError::Permanent(format!(
+                                "input_key {key} holds job details of run {theirs}; a message for them must name that run (run_id)"
+                            )));
+                        }
+                    }
+                }
+            },
+        };
         self.simulate_work(started + Duration::from_millis(message.work_duration_ms))
             .await;
-        match &details {
+        match details.as_deref() {
             None => {}
             Some(JobDetails::Leg(leg)) => self.run_leg(leg).await?,
             Some(JobDetails::Sequence(seq)) => self.run_sequence(seq).await?,
@@ -195,7 +366,7 @@ impl Processor {
             .put_output(
                 &message.job_id,
                 completed_at,
-                output_object(&message.job_id, message.data_size_kb),
+                output_object(&message.job_id, message.data_size_kb, input_bytes),
             )
             .await?;
         Ok(key.to_string())
@@ -343,18 +514,15 @@ impl Processor {
     }
 
     /// Records the end of a job in the ledger and metrics, and sends its
-    /// completion. A completion is sent even for a duplicate: the first one
-    /// may have been lost after the ledger write.
+    /// completion. If another delivery recorded the job's end first, that
+    /// record is what is sent.
     async fn report(
         &self,
-        run_id: &RunId,
-        job_id: &JobId,
-        started: tokio::time::Instant,
-        started_at: Timestamp,
-        attempt: u32,
+        delivery: &Delivery<'_>,
         outcome: Result<String, String>,
     ) -> Disposition {
-        let processing_time_ms = (started.elapsed().as_secs_f64() * 1e3 * 1000.0).round() / 1000.0;
+        let outcome = outcome.map_err(|reason| bounded_reason(&reason));
+        let processing_time_ms = elapsed_ms(delivery.started);
         let completed_at = self.clock.now();
         let finished = Finished {
             completed_at,
@@ -362,17 +530,26 @@ impl Processor {
             worker: self.config.worker.clone(),
             outcome: outcome.clone(),
         };
-        let recorded = match self.ledger.record_finished(run_id, job_id, &finished).await {
-            Ok(r) => r,
-            Err(e) => {
-                return Disposition::Retry {
-                    job_id: Some(job_id.clone()),
-                    reason: e.to_string(),
+        match self
+            .ledger
+            .record_finished(&delivery.run, delivery.job_id, &finished)
+            .await
+        {
+            Ok(Recorded::First) => {}
+            Ok(Recorded::Duplicate) => {
+                return match self.ledger.get(&delivery.run, delivery.job_id).await {
+                    Ok(Some(row)) => self.resend(delivery, &row).await,
+                    Ok(None) => Disposition::Retry {
+                        job_id: Some(delivery.job_id.clone()),
+                        reason: "the ledger lost the job's record".into(),
+                    },
+                    Err(e) => self.failed_here(delivery, e.into()).await,
                 };
             }
-        };
+            Err(e) => return self.failed_here(delivery, e.into()).await,
+        }
         let completed = outcome.is_ok();
-        if recorded == Recorded::First && completed {
+        if completed {
             let test_run_id = self.config.test_run_id.clone();
             self.metrics.record(Metric {
                 name: PROCESSING_TIME_MS,
@@ -389,31 +566,50 @@ impl Processor {
         }
         let outcome = match outcome {
             Ok(key) => Outcome::Completed {
-                output_key: dagbench_core::key::ObjectKey::new(key).expect("output keys are valid"),
+                output_key: ObjectKey::new(key).expect("output keys are valid"),
             },
             Err(error) => Outcome::Failed { error },
         };
         let completion = Completion {
-            job_id: job_id.clone(),
+            job_id: delivery.job_id.clone(),
             outcome,
             processing_time_ms,
             completed_at,
             test_run_id: self.config.test_run_id.clone(),
-            started_at: Some(started_at),
+            started_at: Some(delivery.started_at),
             worker: Some(self.config.worker.clone()),
-            attempt: Some(attempt),
-            run_id: Some(run_id.clone()),
+            attempt: Some(delivery.attempt),
+            run_id: delivery.message_run.clone(),
+            fatal: false,
         };
+        let ended = if completed {
+            Ended::Completed
+        } else {
+            Ended::Failed
+        };
+        self.send(delivery.job_id, completion, ended).await
+    }
+
+    /// Sends `completion`; the message may be deleted once it is sent.
+    async fn send(&self, job_id: &JobId, completion: Completion, ended: Ended) -> Disposition {
         match self.completions.send_batch(&[completion.to_json()]).await {
             Ok(results) if results.iter().all(Result::is_ok) => Disposition::Done {
                 job_id: job_id.clone(),
-                completed,
+                ended,
+                reason: match completion.outcome {
+                    Outcome::Failed { error } => Some(error),
+                    Outcome::Completed { .. } => None,
+                },
             },
             Ok(results) => Disposition::Retry {
                 job_id: Some(job_id.clone()),
                 reason: format!(
-                    "completion not sent: {:?}",
-                    results.into_iter().find_map(Result::err)
+                    "completion not sent: {}",
+                    results
+                        .into_iter()
+                        .find_map(Result::err)
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()
                 ),
             },
             Err(e) => Disposition::Retry {
@@ -424,10 +620,18 @@ impl Processor {
     }
 }
 
+/// Milliseconds since `started`, to the microsecond.
+fn elapsed_ms(started: tokio::time::Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
 /// The output object: deterministic JSON of exactly `size_kb` KiB (or a
-/// short one for 0), so reprocessing writes identical bytes.
-pub fn output_object(job_id: &JobId, size_kb: u64) -> Bytes {
-    let head = format!("{{\"job_id\":\"{job_id}\",\"data_size_kb\":{size_kb},\"padding\":\"");
+/// short one for 0), so reprocessing writes identical bytes; a generic job
+/// records how many bytes its input had.
+pub fn output_object(job_id: &JobId, size_kb: u64, input_bytes: Option<u64>) -> Bytes {
+    let input = input_bytes.map_or(String::new(), |b| format!("\"input_bytes\":{b},"));
+    let head =
+        format!("{{\"job_id\":\"{job_id}\",\"data_size_kb\":{size_kb},{input}\"padding\":\"");
     let tail = "\"}\n";
     let target = (size_kb as usize) * 1024;
     let pad = target.saturating_sub(head.len() + tail.len());
@@ -446,13 +650,16 @@ mod tests {
     fn output_objects_have_the_requested_size() {
         let id = JobId::new("j1").unwrap();
         for kb in [1, 2, 10] {
-            let bytes = output_object(&id, kb);
+            let bytes = output_object(&id, kb, Some(17));
             assert_eq!(bytes.len(), kb as usize * 1024);
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            assert_eq!(v["job_id"], "j1");
+            assert_eq!(
+                (&v["job_id"], &v["input_bytes"]),
+                (&"j1".into(), &17.into())
+            );
         }
         assert_eq!(
-            &output_object(&id, 0)[..],
+            &output_object(&id, 0, None)[..],
             b"{\"job_id\":\"j1\",\"data_size_kb\":0,\"padding\":\"\"}\n"
         );
     }

@@ -1,20 +1,26 @@
-//! The polling worker: receive a batch, process each message, delete what
-//! was reported, move poison to the dead-letter queue, repeat until told to
-//! stop. A local worker pool and a Fargate task run this same loop.
+//! The polling worker: receive a batch, process its messages one after
+//! another, delete what was reported, move poison to the dead-letter queue,
+//! repeat until told to stop. A local worker pool and a Fargate task run
+//! this same loop.
 //!
-//! While a job runs its delivery is kept invisible (the visibility timeout
-//! is extended every half period). After a stop request the job in hand may
-//! finish within `shutdown_grace`; past that it is abandoned and its message
-//! released (visibility 0) for another worker, as are messages not started.
+//! A worker never loses track of a message: every message of the batch in
+//! hand — the one running and the ones waiting their turn — is kept
+//! invisible (its visibility timeout extended every half period) until it
+//! is done or released, so a message waits in one worker's hand, never in
+//! two. On a stop request no receive is cut short (an open long poll
+//! returns by itself, and what it brings is released at once), the job in
+//! hand may finish within `shutdown_grace`, and everything not finished is
+//! released (visibility 0) for another worker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use dagbench_core::time::Timestamp;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::ports::{JobQueue, MAX_BATCH, ReceivedMessage};
-use crate::processor::{Disposition, Processor};
+use crate::processor::{Disposition, Ended, Processor};
 
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerConfig {
@@ -22,9 +28,9 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// Long-poll wait of each receive.
     pub wait: Duration,
-    /// The queue's visibility timeout: a running job's delivery is extended
-    /// by this much every half of it. `None` = never extend.
-    pub visibility_extension: Option<Duration>,
+    /// The queue's visibility timeout: messages in hand are extended by
+    /// this much every half of it, and a job's claim lasts as long.
+    pub visibility: Duration,
     /// After a stop request, how long the job in hand may still run.
     pub shutdown_grace: Duration,
     /// Write one JSON line per job to standard error (containers' logs).
@@ -36,7 +42,7 @@ impl Default for WorkerConfig {
         Self {
             batch_size: MAX_BATCH,
             wait: Duration::from_secs(1),
-            visibility_extension: None,
+            visibility: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(25),
             log_jobs: false,
         }
@@ -48,6 +54,12 @@ impl Default for WorkerConfig {
 pub struct WorkerStats {
     pub completed: u64,
     pub failed: u64,
+    /// Jobs that had ended before: their recorded outcome was sent again.
+    pub resent: u64,
+    /// Deliveries left for later because another one held their job.
+    pub busy: u64,
+    /// Failures of the processor's own resources (the run was told).
+    pub fatal: u64,
     pub retried: u64,
     pub poison: u64,
     pub receive_errors: u64,
@@ -60,6 +72,9 @@ impl WorkerStats {
     pub fn add(&mut self, other: &WorkerStats) {
         self.completed += other.completed;
         self.failed += other.failed;
+        self.resent += other.resent;
+        self.busy += other.busy;
+        self.fatal += other.fatal;
         self.retried += other.retried;
         self.poison += other.poison;
         self.receive_errors += other.receive_errors;
@@ -122,21 +137,11 @@ pub async fn run_worker(
     let mut stop_deadline: Option<Instant> = None;
     loop {
         if stop_deadline.is_none() && *stop.borrow() {
-            stop_deadline = Some(Instant::now() + config.shutdown_grace);
-        }
-        if stop_deadline.is_some() {
             return stats;
         }
-        let received = tokio::select! {
-            r = incoming.receive(batch, config.wait) => r,
-            changed = stop.changed() => {
-                if changed.is_err() {
-                    stop_deadline = Some(Instant::now() + config.shutdown_grace);
-                }
-                continue;
-            }
-        };
-        let messages = match received {
+        // Not raced with the stop request: a long poll cut short would
+        // leave whatever it then brings invisible, in nobody's hand.
+        let messages = match incoming.receive(batch, config.wait).await {
             Ok(m) => m,
             Err(_) => {
                 stats.receive_errors += 1;
@@ -145,7 +150,7 @@ pub async fn run_worker(
             }
         };
         let mut done = Vec::with_capacity(messages.len());
-        for message in messages {
+        for (i, message) in messages.iter().enumerate() {
             if stop_deadline.is_some() || *stop.borrow() {
                 // Not started: hand it back at once.
                 let _ = incoming
@@ -159,7 +164,8 @@ pub async fn run_worker(
             let Some(disposition) = run_one(
                 &processor,
                 incoming.as_ref(),
-                &message,
+                message,
+                &messages[i + 1..],
                 &config,
                 &mut stop,
                 &mut stop_deadline,
@@ -176,24 +182,32 @@ pub async fn run_worker(
                 crate::logs::log_job(&disposition, message.receive_count, began.elapsed());
             }
             match disposition {
-                Disposition::Done { completed, .. } => {
-                    if completed {
-                        stats.completed += 1;
-                    } else {
-                        stats.failed += 1;
+                Disposition::Done { ended, .. } => {
+                    match ended {
+                        Ended::Completed => stats.completed += 1,
+                        Ended::Failed => stats.failed += 1,
+                        Ended::Resent => stats.resent += 1,
+                        Ended::Fatal => stats.fatal += 1,
                     }
-                    done.push(message.receipt);
+                    done.push(message.receipt.clone());
                 }
                 Disposition::Retry { .. } => stats.retried += 1,
+                Disposition::Busy { until, .. } => {
+                    stats.busy += 1;
+                    // Back when the other delivery's claim runs out.
+                    let _ = incoming
+                        .change_visibility(&message.receipt, until_from_now(until, &processor))
+                        .await;
+                }
                 Disposition::Poison { reason } => {
                     stats.poison += 1;
                     let moved = match &dlq {
-                        Some(dlq) => dlq.send_dead_letter(&message.body, &reason).await.is_ok(),
+                        Some(dlq) => dlq.send_dead_letter(message, &reason).await.is_ok(),
                         // Without a DLQ, redrive after max receives takes it there.
                         None => false,
                     };
                     if moved {
-                        done.push(message.receipt);
+                        done.push(message.receipt.clone());
                     }
                 }
             }
@@ -202,41 +216,50 @@ pub async fn run_worker(
             // A failed delete means redelivery, which is idempotent.
             let _ = incoming.delete_batch(chunk).await;
         }
+        if stop_deadline.is_some() {
+            return stats;
+        }
     }
 }
 
-/// Processes one message, keeping its delivery invisible while it runs.
-/// `None` when a stop request's grace ran out first.
+/// How long from now until `until` (at least a second, at most SQS's 12 h).
+fn until_from_now(until: Timestamp, processor: &Processor) -> Duration {
+    let ms = until.unix_millis() - processor.clock.now().unix_millis();
+    Duration::from_millis(ms.clamp(1_000, 12 * 3600 * 1000) as u64)
+}
+
+/// Processes one message, keeping it — and `waiting`, the rest of the
+/// batch in hand — invisible while it runs. `None` when a stop request's
+/// grace ran out first.
 async fn run_one(
     processor: &Processor,
     incoming: &dyn JobQueue,
     message: &ReceivedMessage,
+    waiting: &[ReceivedMessage],
     config: &WorkerConfig,
     stop: &mut watch::Receiver<bool>,
     stop_deadline: &mut Option<Instant>,
 ) -> Option<Disposition> {
-    let job = processor.process_job(&message.body, message.receive_count);
+    let job = processor.process_job(&message.body, message.receive_count, config.visibility);
     tokio::pin!(job);
-    let period = config
-        .visibility_extension
-        .map(|v| (v / 2).max(Duration::from_millis(100)));
-    let mut next_extension = period.map(|p| Instant::now() + p);
+    let period = (config.visibility / 2).max(Duration::from_millis(100));
+    let mut next_extension = Instant::now() + period;
     loop {
         let far = Instant::now() + Duration::from_secs(3600);
         tokio::select! {
             disposition = &mut job => return Some(disposition),
-            _ = tokio::time::sleep_until(next_extension.unwrap_or(far)), if next_extension.is_some() => {
-                if let (Some(extension), Some(p)) = (config.visibility_extension, period) {
-                    let _ = incoming.change_visibility(&message.receipt, extension).await;
-                    next_extension = Some(Instant::now() + p);
+            () = tokio::time::sleep_until(next_extension) => {
+                for m in std::iter::once(message).chain(waiting) {
+                    let _ = incoming.change_visibility(&m.receipt, config.visibility).await;
                 }
+                next_extension = Instant::now() + period;
             }
             changed = stop.changed(), if stop_deadline.is_none() => {
                 if changed.is_err() || *stop.borrow() {
                     *stop_deadline = Some(Instant::now() + config.shutdown_grace);
                 }
             }
-            _ = tokio::time::sleep_until(stop_deadline.unwrap_or(far)), if stop_deadline.is_some() => return None,
+            () = tokio::time::sleep_until(stop_deadline.unwrap_or(far)), if stop_deadline.is_some() => return None,
         }
     }
 }

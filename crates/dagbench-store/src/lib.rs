@@ -26,11 +26,14 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use object_store::{Attribute, ObjectStore, ObjectStoreExt as _, PutOptions, PutPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use parquet_codec::DelayRecord;
+
+/// The field by which an object declares itself dagbench job details.
+pub const DETAILS_MARKER: &str = "dagbench_job_details";
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,41 @@ pub enum StoreError {
 impl StoreError {
     /// Whether trying again may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Backend { .. })
+        matches!(self, StoreError::Backend { .. }) && !self.is_fatal()
+    }
+
+    /// Whether the store itself cannot be used — disk full, a read-only
+    /// file system, access denied — so no job can succeed until someone
+    /// fixes it (the run stops, rather than failing its jobs one by one).
+    pub fn is_fatal(&self) -> bool {
+        let StoreError::Backend { source, .. } = self else {
+            return false;
+        };
+        if matches!(
+            source,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) {
+            return true;
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind;
+                if matches!(
+                    io.kind(),
+                    ErrorKind::StorageFull
+                        | ErrorKind::ReadOnlyFilesystem
+                        | ErrorKind::PermissionDenied
+                        | ErrorKind::QuotaExceeded
+                        | ErrorKind::FileTooLarge
+                ) {
+                    return true;
+                }
+            }
+            cause = e.source();
+        }
+        false
     }
 
     fn invalid(key: &ObjectKey, reason: impl std::fmt::Display) -> Self {
@@ -67,6 +104,31 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct RunStore {
     store: Arc<dyn ObjectStore>,
+    /// Whether objects carry a `Content-Type` (S3 and memory do; local
+    /// files have none to carry).
+    typed: bool,
+}
+
+/// The larger an input object may be and still be read as job details
+/// (bigger ones are opaque inputs, counted as they stream by).
+pub const MAX_DETAILS_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a job's `input_key` holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobInput {
+    /// dagbench job details: the aircraft computation to run.
+    Details(Box<JobDetails>),
+    /// Anything else (the source document's generic job): its size.
+    Opaque { bytes: u64 },
+}
+
+/// The `Content-Type` of an object, by its key's extension.
+fn content_type(key: &ObjectKey) -> &'static str {
+    match key.as_str().rsplit('.').next() {
+        Some("json") => "application/json",
+        Some("parquet") => "application/vnd.apache.parquet",
+        _ => "application/octet-stream",
+    }
 }
 
 fn path(key: &ObjectKey) -> StorePath {
@@ -74,8 +136,21 @@ fn path(key: &ObjectKey) -> StorePath {
 }
 
 impl RunStore {
+    /// A store over `store`; `typed` when it keeps a `Content-Type` per
+    /// object (S3, memory).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            typed: false,
+        }
+    }
+
+    /// This store, writing a `Content-Type` with every object
+    /// (`application/json`, `application/vnd.apache.parquet`).
+    #[must_use]
+    pub fn with_content_types(mut self) -> Self {
+        self.typed = true;
+        self
     }
 
     /// A store rooted at a local directory (created if missing).
@@ -90,7 +165,7 @@ impl RunStore {
     }
 
     pub fn in_memory() -> Self {
-        Self::new(Arc::new(InMemory::new()))
+        Self::new(Arc::new(InMemory::new())).with_content_types()
     }
 
     /// The same store seen under `prefix` (e.g. `perf/`), as in
@@ -109,8 +184,14 @@ impl RunStore {
     /// Writes `bytes` at `key`, replacing what is there (writes are
     /// idempotent: the same job writes the same bytes).
     pub async fn put_bytes(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError> {
+        let mut options = PutOptions::default();
+        if self.typed {
+            options
+                .attributes
+                .insert(Attribute::ContentType, content_type(key).into());
+        }
         self.store
-            .put(&path(key), PutPayload::from_bytes(bytes))
+            .put_opts(&path(key), PutPayload::from_bytes(bytes), options)
             .await
             .map(|_| ())
             .map_err(|source| StoreError::Backend {
@@ -171,9 +252,9 @@ impl RunStore {
         Ok(keys)
     }
 
-    /// `sequences/sequence_<id>.json`
-    pub async fn put_sequence(&self, seq: &Sequence) -> Result<(), StoreError> {
-        let key = keys::sequence(seq.sequence_id);
+    /// `<run>/sequences/sequence_<id>.json`
+    pub async fn put_sequence(&self, run: &RunId, seq: &Sequence) -> Result<(), StoreError> {
+        let key = keys::sequence(run, seq.sequence_id);
         let mut text = seq.to_json();
         text.push('\n');
         self.put_bytes(&key, Bytes::from(text)).await
@@ -182,10 +263,11 @@ impl RunStore {
     /// Reads a sequence and checks every rule against `airports`.
     pub async fn get_sequence(
         &self,
+        run: &RunId,
         id: SequenceId,
         airports: &Airports,
     ) -> Result<Option<Sequence>, StoreError> {
-        let key = keys::sequence(id);
+        let key = keys::sequence(run, id);
         let Some(bytes) = self.get_bytes(&key).await? else {
             return Ok(None);
         };
@@ -194,22 +276,79 @@ impl RunStore {
             .map_err(|e: SequenceFileError| StoreError::invalid(&key, e))
     }
 
-    /// `<run>/jobs/<job_id>.json`
+    /// `<run>/jobs/<job_id>.json`, declaring itself dagbench job details
+    /// (`"dagbench_job_details": 1`).
     pub async fn put_job_details(
         &self,
         run: &RunId,
         job: &JobId,
         details: &JobDetails,
     ) -> Result<(), StoreError> {
-        self.put_json(&keys::job_details(run, job), details).await
+        let key = keys::job_details(run, job);
+        let mut value = serde_json::to_value(details).map_err(|e| StoreError::invalid(&key, e))?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert(DETAILS_MARKER.into(), 1.into());
+        }
+        self.put_json(&key, &value).await
     }
 
-    /// The job details at a message's `input_key`.
+    /// The job details at a message's `input_key` (`None` when there is no
+    /// object there, or it is not dagbench job details).
     pub async fn get_job_details(
         &self,
         input_key: &ObjectKey,
     ) -> Result<Option<JobDetails>, StoreError> {
-        self.get_json(input_key).await
+        Ok(match self.get_job_input(input_key).await? {
+            Some(JobInput::Details(d)) => Some(*d),
+            _ => None,
+        })
+    }
+
+    /// What a message's `input_key` holds: dagbench job details (objects
+    /// that declare themselves so, or that are whole job details of an
+    /// earlier version), or an opaque input of some size; `None` when there
+    /// is no object. Opaque inputs are counted as they stream, never held.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an object that declares itself job
+    /// details but is not; backend errors.
+    pub async fn get_job_input(&self, key: &ObjectKey) -> Result<Option<JobInput>, StoreError> {
+        let backend = |source| StoreError::Backend {
+            key: key.to_string(),
+            source,
+        };
+        let result = match self.store.get(&path(key)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(backend(e)),
+        };
+        let size = result.meta.size;
+        if size > MAX_DETAILS_BYTES {
+            let mut stream = result.into_stream();
+            let mut bytes = 0u64;
+            while let Some(chunk) = stream.try_next().await.map_err(backend)? {
+                bytes += chunk.len() as u64;
+            }
+            return Ok(Some(JobInput::Opaque { bytes }));
+        }
+        let bytes = result.bytes().await.map_err(backend)?;
+        let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+        let declared = value.as_ref().and_then(|v| v.get(DETAILS_MARKER)).is_some();
+        match value.map(serde_json::from_value::<JobDetails>) {
+            Some(Ok(details)) => {
+                details
+                    .check_bounds()
+                    .map_err(|reason| StoreError::invalid(key, reason))?;
+                Ok(Some(JobInput::Details(Box::new(details))))
+            }
+            Some(Err(e)) if declared => Err(StoreError::invalid(
+                key,
+                format!("declares dagbench job details but {e}"),
+            )),
+            _ => Ok(Some(JobInput::Opaque {
+                bytes: bytes.len() as u64,
+            })),
+        }
     }
 
     /// `<run>/delays/<job_id>.parquet`

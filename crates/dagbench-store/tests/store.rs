@@ -68,7 +68,7 @@ async fn objects_land_at_their_documented_paths_on_disk() {
     )
     .details;
 
-    store.put_sequence(&seq).await.unwrap();
+    store.put_sequence(&run, &seq).await.unwrap();
     store
         .put_job_details(&run, &details[0].0, &details[0].1)
         .await
@@ -101,7 +101,7 @@ async fn objects_land_at_their_documented_paths_on_disk() {
     let airports = Airports::embedded();
     assert_eq!(
         store
-            .get_sequence(seq.sequence_id, &airports)
+            .get_sequence(&run, seq.sequence_id, &airports)
             .await
             .unwrap()
             .unwrap(),
@@ -163,7 +163,7 @@ async fn missing_objects_are_none() {
     assert!(store.get_merged_percentiles(&run).await.unwrap().is_none());
     assert!(
         store
-            .get_sequence(SequenceId(9), &Airports::embedded())
+            .get_sequence(&run, SequenceId(9), &Airports::embedded())
             .await
             .unwrap()
             .is_none()
@@ -214,13 +214,13 @@ async fn prefix_store_nests_the_tree() {
         std::sync::Arc::new(object_store::memory::InMemory::new());
     let store = RunStore::with_prefix(memory.clone(), "perf/");
     let seq = one_sequence();
-    store.put_sequence(&seq).await.unwrap();
+    store.put_sequence(&run_id(), &seq).await.unwrap();
     let root = RunStore::new(memory);
     assert_eq!(
         root.list(&dagbench_core::key::ObjectKey::new("perf").unwrap())
             .await
             .unwrap(),
-        vec!["perf/sequences/sequence_1.json"]
+        vec![format!("perf/{}/sequences/sequence_1.json", run_id())]
     );
 }
 

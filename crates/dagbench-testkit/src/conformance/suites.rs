@@ -9,7 +9,8 @@ use dagbench_core::ids::{JobId, RunId};
 use dagbench_core::time::Timestamp;
 
 use dagbench_runtime::ports::{
-    Finished, JobLedger, JobQueue, LedgerStatus, QueueError, ReceivedMessage, Recorded,
+    Claim, Claimant, Finished, JobLedger, JobQueue, LedgerStatus, QueueError, ReceivedMessage,
+    Recorded,
 };
 
 /// Receives until `n` messages arrived or `wait` passed (a real queue may
@@ -210,30 +211,72 @@ fn finished(outcome: Result<&str, &str>, worker: &str) -> Finished {
     }
 }
 
-/// Started, completed once, duplicate completions reported as such.
+fn claimant(worker: &str, at: i64, until: i64) -> Claimant<'_> {
+    Claimant {
+        worker,
+        test_run_id: "conf-test-run",
+        at: Timestamp::from_unix_millis(1_769_000_000_000 + at),
+        until: Timestamp::from_unix_millis(1_769_000_000_000 + until),
+    }
+}
+
+/// One delivery at a time holds a job; the first completion wins; a job
+/// that ended answers every later claim with its record.
 pub async fn ledger_first_completion_wins(ledger: &dyn JobLedger) {
     let run = RunId::new("conf-run").unwrap();
-    let job = JobId::new("job-a").unwrap();
+    let job = JobId::new("conf-run.job-a").unwrap();
     assert!(
         ledger.get(&run, &job).await.expect("get").is_none(),
         "an unknown job has no row"
     );
-    let at = Timestamp::from_unix_millis(1_769_000_000_000);
-    ledger
-        .record_started(&run, &job, "w1", at)
+    let first = ledger
+        .claim(&run, &job, &claimant("w1", 0, 30_000))
         .await
-        .expect("started");
+        .expect("claim");
+    assert_eq!(first, Claim::Run { attempt: 1 }, "a free job is claimed");
     let row = ledger.get(&run, &job).await.expect("get").expect("row");
     assert_eq!((row.status, row.attempts), (LedgerStatus::Running, 1));
-    ledger
-        .record_started(&run, &job, "w2", at)
+    assert_eq!(row.test_run_id.as_deref(), Some("conf-test-run"));
+    // A second delivery while the first holds it is told to wait.
+    match ledger
+        .claim(&run, &job, &claimant("w2", 1_000, 31_000))
         .await
-        .expect("started again");
-    let first = ledger
+        .expect("claim")
+    {
+        Claim::Busy { worker, until } => {
+            assert_eq!(worker, "w1");
+            assert_eq!(until, Timestamp::from_unix_millis(1_769_000_030_000));
+        }
+        other => panic!("a held job is busy, not {other:?}"),
+    }
+    // Only the holder extends or releases; then the next delivery runs it.
+    let later = Timestamp::from_unix_millis(1_769_000_060_000);
+    assert!(
+        ledger
+            .extend(&run, &job, "w1", later)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        !ledger
+            .extend(&run, &job, "w2", later)
+            .await
+            .expect("extend")
+    );
+    ledger.release(&run, &job, "w1").await.expect("release");
+    assert_eq!(
+        ledger
+            .claim(&run, &job, &claimant("w2", 2_000, 32_000))
+            .await
+            .expect("claim"),
+        Claim::Run { attempt: 2 },
+        "a released job is claimed at once"
+    );
+    let recorded = ledger
         .record_finished(&run, &job, &finished(Ok("output/a.json"), "w2"))
         .await
         .expect("finished");
-    assert_eq!(first, Recorded::First);
+    assert_eq!(recorded, Recorded::First);
     let again = ledger
         .record_finished(&run, &job, &finished(Ok("output/b.json"), "w3"))
         .await
@@ -252,21 +295,63 @@ pub async fn ledger_first_completion_wins(ledger: &dyn JobLedger) {
         Recorded::Duplicate,
         "a failure after completion changes nothing"
     );
-    ledger
-        .record_started(&run, &job, "w5", at)
+    // A re-sent job gets its record back, not a run.
+    match ledger
+        .claim(&run, &job, &claimant("w5", 3_000, 33_000))
         .await
-        .expect("started after completion");
-    let row = ledger.get(&run, &job).await.expect("get").expect("row");
-    assert_eq!(row.status, LedgerStatus::Completed);
-    assert_eq!(row.attempts, 3, "every start counts as an attempt");
+        .expect("claim")
+    {
+        Claim::Ended(row) => {
+            assert_eq!(row.status, LedgerStatus::Completed);
+            assert_eq!(row.attempts, 2, "claims that ran the job");
+            assert_eq!(
+                row.output_key.as_deref(),
+                Some("output/a.json"),
+                "the first completion's output stays"
+            );
+            assert_eq!(row.worker.as_deref(), Some("w2"));
+            assert_eq!(row.processing_time_ms, Some(12.5));
+            assert_eq!(row.error, None);
+        }
+        other => panic!("an ended job answers with its record, not {other:?}"),
+    }
+}
+
+/// A claim whose holder died (it was never extended) expires: the next
+/// delivery takes the job over, and the dead holder can no longer extend it.
+pub async fn ledger_claims_expire(ledger: &dyn JobLedger) {
+    let run = RunId::new("conf-expire").unwrap();
+    let job = JobId::new("conf-expire.j").unwrap();
     assert_eq!(
-        row.output_key.as_deref(),
-        Some("output/a.json"),
-        "the first completion's output stays"
+        ledger
+            .claim(&run, &job, &claimant("dead", 0, 10_000))
+            .await
+            .expect("claim"),
+        Claim::Run { attempt: 1 }
     );
-    assert_eq!(row.worker.as_deref(), Some("w2"));
-    assert_eq!(row.processing_time_ms, Some(12.5));
-    assert_eq!(row.error, None);
+    assert!(matches!(
+        ledger
+            .claim(&run, &job, &claimant("next", 9_999, 20_000))
+            .await
+            .expect("claim"),
+        Claim::Busy { .. }
+    ));
+    assert_eq!(
+        ledger
+            .claim(&run, &job, &claimant("next", 10_001, 20_000))
+            .await
+            .expect("claim"),
+        Claim::Run { attempt: 2 },
+        "an expired claim is taken over"
+    );
+    let until = Timestamp::from_unix_millis(1_769_000_050_000);
+    assert!(
+        !ledger
+            .extend(&run, &job, "dead", until)
+            .await
+            .expect("extend"),
+        "the old holder lost it"
+    );
 }
 
 /// A failure is terminal too; `completed_jobs` lists completed jobs of one run only.
@@ -300,9 +385,9 @@ pub async fn ledger_failures_and_resume_listing(ledger: &dyn JobLedger) {
             .expect("completed");
     }
     ledger
-        .record_started(&run, &job("running"), "w", Timestamp::from_unix_millis(0))
+        .claim(&run, &job("running"), &claimant("w", 0, 1_000))
         .await
-        .expect("started");
+        .expect("claimed");
     ledger
         .record_finished(&other, &job("c3"), &finished(Ok("o"), "w"))
         .await
@@ -318,7 +403,8 @@ pub async fn ledger_failures_and_resume_listing(ledger: &dyn JobLedger) {
     assert_eq!(done, ["c1", "c2"], "completed jobs of this run only");
 }
 
-/// Many concurrent records: each job completes exactly once.
+/// Many concurrent deliveries of the same jobs: each job is claimed to run
+/// by exactly one of them, and completes exactly once.
 pub async fn ledger_concurrent_duplicates(ledger: Arc<dyn JobLedger>) {
     let run = RunId::new("conf-concurrent").unwrap();
     let mut tasks = Vec::new();
@@ -328,20 +414,30 @@ pub async fn ledger_concurrent_duplicates(ledger: Arc<dyn JobLedger>) {
             let run = run.clone();
             tasks.push(tokio::spawn(async move {
                 let job = JobId::new(format!("j{j}")).unwrap();
-                ledger
-                    .record_finished(&run, &job, &finished(Ok("o"), &format!("w{copy}")))
+                let worker = format!("w{copy}");
+                let claim = ledger
+                    .claim(&run, &job, &claimant(&worker, 0, 60_000))
                     .await
-                    .expect("finished")
+                    .expect("claim");
+                let recorded = ledger
+                    .record_finished(&run, &job, &finished(Ok("o"), &worker))
+                    .await
+                    .expect("finished");
+                (
+                    matches!(claim, Claim::Run { .. }),
+                    recorded == Recorded::First,
+                )
             }));
         }
     }
-    let mut first = 0;
+    let (mut runs, mut firsts) = (0, 0);
     for t in tasks {
-        if t.await.expect("task") == Recorded::First {
-            first += 1;
-        }
+        let (ran, first) = t.await.expect("task");
+        runs += u32::from(ran);
+        firsts += u32::from(first);
     }
-    assert_eq!(first, 50, "exactly one first completion per job");
+    assert_eq!(runs, 50, "exactly one delivery per job runs it");
+    assert_eq!(firsts, 50, "exactly one first completion per job");
     assert_eq!(ledger.completed_jobs(&run).await.expect("list").len(), 50);
 }
 
