@@ -443,3 +443,213 @@ async fn a_scenario_2_run_resumes_from_the_stack_ledger() {
         .assert_matches_reference(&s.store())
         .await;
 }
+
+/// A worker named `name` (its completions and ledger rows say so).
+fn named_worker(s: &Stack, name: &str, extra: &[&str]) -> Child {
+    let log = std::fs::File::create(format!("/tmp/worker-{name}.log")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .arg("worker")
+        .args(extra)
+        .envs(s.process_env("held"))
+        .env("HOSTNAME", name)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("dagbench worker starts")
+}
+
+/// Receives completions until `n` arrived (or a minute passed).
+async fn completions(s: &Stack, n: usize) -> Vec<dagbench_core::message::Completion> {
+    let outgoing = SqsQueue::new(s.sqs.clone(), &s.outgoing);
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < n && started.elapsed() < Duration::from_secs(60) {
+        for m in outgoing.receive(10, Duration::from_secs(1)).await.unwrap() {
+            got.push(dagbench_core::message::Completion::parse(m.body.as_bytes()).unwrap());
+            outgoing.delete_batch(&[m.receipt]).await.unwrap();
+        }
+    }
+    got
+}
+
+/// Ten slow jobs in one worker's batch, a 4 s visibility timeout, a second
+/// worker polling: the first keeps every message of its batch invisible
+/// until it gets to it, so each job runs exactly once, by the first worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_in_hand_stays_in_hand() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 4).await;
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    let bodies: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"job_id":"slow-{i}","work_duration_ms":1500}}"#))
+        .collect();
+    incoming.send_batch(&bodies).await.unwrap();
+    let visibility = ["--concurrency", "1", "--visibility-timeout", "4"];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .arg("worker")
+        .args(visibility)
+        .envs(s.process_env("held"))
+        .env("HOSTNAME", "first")
+        .env("BATCH_SIZE", "10")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while incoming.approximate_depth().await.unwrap().in_flight < 10 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the batch was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut second = named_worker(&s, "second", &visibility);
+    let done = completions(&s, 10).await;
+    assert!(terminate(&mut first).success());
+    assert!(terminate(&mut second).success());
+    assert_eq!(done.len(), 10, "every job completed");
+    assert!(
+        done.iter()
+            .all(|c| c.worker.as_deref() == Some("first") && c.attempt == Some(1)),
+        "the first worker ran all of them, each on its first delivery: {:?}",
+        done.iter()
+            .map(|c| (c.job_id.to_string(), c.worker.clone(), c.attempt))
+            .collect::<Vec<_>>()
+    );
+    let ledger = DynamoLedger::new(s.dynamodb.clone(), &s.table);
+    for i in 0..10 {
+        let row = ledger
+            .get(
+                &RunId::new("held").unwrap(),
+                &dagbench_core::ids::JobId::new(format!("slow-{i}")).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.attempts, 1, "slow-{i} ran once");
+    }
+}
+
+/// SIGTERM while the worker's long polls are open: it exits 0, and what
+/// those polls bring is released, so every message sent after the signal
+/// is processed by the next worker within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_long_polls_loses_nothing() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let mut leaving = named_worker(&s, "leaving", &["--concurrency", "4"]);
+    // Let its four long polls open.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    Command::new("kill")
+        .args(["-TERM", &leaving.id().to_string()])
+        .status()
+        .unwrap();
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    let bodies: Vec<String> = (0..3)
+        .map(|i| format!(r#"{{"job_id":"after-{i}","data_size_kb":1}}"#))
+        .collect();
+    incoming.send_batch(&bodies).await.unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = leaving.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit 0 on SIGTERM");
+    let mut next = named_worker(&s, "next", &["--concurrency", "2"]);
+    let handed_over = Instant::now();
+    let done = completions(&s, 3).await;
+    let took = handed_over.elapsed();
+    assert!(terminate(&mut next).success());
+    let mut ids: Vec<String> = done.iter().map(|c| c.job_id.to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, ["after-0", "after-1", "after-2"], "nothing swallowed");
+    assert!(done.iter().all(|c| c.is_completed()), "{done:?}");
+    eprintln!("the next worker finished the released messages {took:?} after starting");
+}
+
+/// Chaos on the emulator: workers killed with SIGKILL every few seconds
+/// and replaced, every job message sent twice, a 4 s visibility timeout
+/// and the default three receives before the DLQ: the run completes with
+/// the reference results, each job recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_with_killed_workers_and_duplicates_changes_nothing() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 4).await;
+    let aircraft = Aircraft::new("chaos", 4, 31, 48);
+    let store = s.store();
+    aircraft.seed(&store).await;
+    let env = s.process_env("chaos");
+    let spawn = move |n: usize| {
+        Command::new(env!("CARGO_BIN_EXE_dagbench"))
+            .args(["worker", "--concurrency", "2", "--visibility-timeout", "4"])
+            .envs(env.clone())
+            .env("HOSTNAME", format!("chaos-{n}"))
+            .env("BATCH_SIZE", "3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let workers = Arc::new(std::sync::Mutex::new(vec![spawn(0), spawn(1)]));
+    let killer = {
+        let workers = Arc::clone(&workers);
+        tokio::spawn(async move {
+            let mut n = 2;
+            loop {
+                tokio::time::sleep(Duration::from_millis(2_500)).await;
+                let mut ws = workers.lock().unwrap();
+                let victim = n % ws.len();
+                let _ = ws[victim].kill();
+                let _ = ws[victim].wait();
+                ws[victim] = spawn(n);
+                n += 1;
+            }
+        })
+    };
+    let mut queues = s.queues();
+    queues.incoming = Arc::new(dagbench_testkit::fixtures::Duplicating::new(
+        Arc::clone(&queues.incoming),
+        1,
+    ));
+    let mut cfg = DriverConfig::new(aircraft.run_id.clone());
+    cfg.stall_timeout = Duration::from_secs(90);
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let outcome = drive(
+        Scheduler::new(Arc::new(aircraft.graph())),
+        &queues,
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    killer.abort();
+    for w in workers.lock().unwrap().iter_mut() {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!(
+        outcome.status,
+        RunStatus::Completed,
+        "{:?} {:?}",
+        outcome.progress,
+        outcome.error
+    );
+    assert!(
+        outcome.anomalies.duplicate_completions > 0,
+        "duplicates really happened: {:?}",
+        outcome.anomalies
+    );
+    aircraft.assert_matches_reference(&store).await;
+    let ledger = DynamoLedger::new(s.dynamodb.clone(), &s.table);
+    assert_eq!(
+        ledger.completed_jobs(&aircraft.run_id).await.unwrap().len(),
+        aircraft.graph().len()
+    );
+}

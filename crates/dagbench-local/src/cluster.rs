@@ -11,7 +11,7 @@ use dagbench_core::message::Limits;
 use dagbench_runtime::driver::Queues;
 use dagbench_runtime::ports::{Clock, JobLedger, JobQueue, MetricsSink};
 use dagbench_runtime::processor::{Processor, ProcessorConfig, WorkMode};
-use dagbench_runtime::worker::{WorkerConfig, WorkerStats, run_worker};
+use dagbench_runtime::worker::{WorkerConfig, WorkerStats, hand_back, run_loop};
 use dagbench_store::RunStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -40,7 +40,7 @@ pub struct ClusterConfig {
 pub struct LocalCluster {
     queues: Queues,
     stop: watch::Sender<bool>,
-    workers: JoinSet<WorkerStats>,
+    workers: JoinSet<(WorkerStats, Vec<String>)>,
 }
 
 /// The adapters every processor of a cluster shares.
@@ -82,7 +82,7 @@ impl LocalCluster {
                     work_mode: config.work_mode,
                 },
             });
-            workers.spawn(run_worker(
+            workers.spawn(run_loop(
                 processor,
                 incoming.clone() as Arc<dyn JobQueue>,
                 Some(dlq.clone() as Arc<dyn JobQueue>),
@@ -117,11 +117,14 @@ impl LocalCluster {
     pub async fn shutdown(mut self) -> WorkerStats {
         let _ = self.stop.send(true);
         let mut total = WorkerStats::default();
+        let mut handback = Vec::new();
         while let Some(done) = self.workers.join_next().await {
-            if let Ok(stats) = done {
+            if let Ok((stats, unfinished)) = done {
                 total.add(&stats);
+                handback.extend(unfinished);
             }
         }
+        hand_back(self.queues.incoming.as_ref(), &handback).await;
         total
     }
 }

@@ -53,53 +53,6 @@ async fn a_run_with_nothing_moving_ends_as_stalled() {
     assert_eq!(outcome.progress.dispatched, 1);
 }
 
-/// A queue that delivers some messages twice (a duplicate send).
-#[derive(Debug)]
-struct Duplicating {
-    inner: Arc<MemoryQueue>,
-    every: usize,
-    sent: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl JobQueue for Duplicating {
-    async fn send_batch(
-        &self,
-        bodies: &[String],
-    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        let result = self.inner.send_batch(bodies).await?;
-        for body in bodies {
-            if self
-                .sent
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                .is_multiple_of(self.every)
-            {
-                self.inner.send_batch(std::slice::from_ref(body)).await?;
-            }
-        }
-        Ok(result)
-    }
-    async fn receive(
-        &self,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.inner.receive(max, wait).await
-    }
-    async fn delete_batch(
-        &self,
-        receipts: &[String],
-    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        self.inner.delete_batch(receipts).await
-    }
-    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
-        self.inner.change_visibility(receipt, timeout).await
-    }
-    async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
-        self.inner.approximate_depth().await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_changes_nothing_in_the_results() {
     let dir = dagbench_testkit::scratch("chaos");
@@ -118,11 +71,10 @@ async fn chaos_changes_nothing_in_the_results() {
     let dlq = Arc::new(MemoryQueue::new("dlq", visibility));
     let raw_incoming =
         Arc::new(MemoryQueue::new("in", visibility).with_dead_letter_queue(dlq.clone(), 50));
-    let incoming: Arc<dyn JobQueue> = Arc::new(Duplicating {
-        inner: raw_incoming,
-        every: 4,
-        sent: Default::default(),
-    });
+    let incoming: Arc<dyn JobQueue> = Arc::new(dagbench_testkit::fixtures::Duplicating::new(
+        raw_incoming,
+        4,
+    ));
     let outgoing = Arc::new(MemoryQueue::new("out", Duration::from_secs(30)));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Arc::new(dagbench_local::MemoryMetrics::new());
@@ -421,5 +373,54 @@ async fn an_unusable_queue_ends_the_run_at_once_naming_it() {
     assert!(
         error.starts_with("receive from the outgoing queue failed: queue unusable: AWS.SimpleQueueService.NonExistentQueue"),
         "{error}"
+    );
+}
+
+/// A processor that cannot write (a full disk) stops the run at once with
+/// the OS error, and the ledger keeps every job resumable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_run_at_once_and_fails_no_job() {
+    use dagbench_local::cluster::Shared;
+    use dagbench_local::{ClusterConfig, LocalCluster, MemoryMetrics};
+    let dir = dagbench_testkit::scratch("full-disk-run");
+    let ledger = Arc::new(SqliteLedger::open(&dir.path().join("ledger.sqlite")).unwrap());
+    let run_id = RunId::new("full").unwrap();
+    let cluster = LocalCluster::start(
+        &ClusterConfig {
+            run_id: run_id.clone(),
+            test_run_id: "t".into(),
+            workers: 2,
+            work_mode: WorkMode::Sleep,
+            visibility_timeout: Duration::from_secs(30),
+            max_receive_count: 3,
+            grace: Duration::from_secs(1),
+        },
+        &Shared {
+            store: RunStore::new(Arc::new(dagbench_testkit::fixtures::FullDisk::default())),
+            ledger: ledger.clone(),
+            metrics: Arc::new(MemoryMetrics::new()),
+            clock: Arc::new(SystemClock),
+        },
+    );
+    let mut cfg = DriverConfig::new(run_id.clone());
+    cfg.stall_timeout = Duration::from_secs(60);
+    let (_stop, stop_rx) = watch::channel(false);
+    let outcome = drive(
+        Scheduler::new(chain(40)),
+        cluster.queues(),
+        Arc::new(SystemClock),
+        &cfg,
+        stop_rx,
+        &mut |_| {},
+    )
+    .await;
+    cluster.shutdown().await;
+    assert_eq!(outcome.status, RunStatus::Aborted, "{:?}", outcome.progress);
+    assert_eq!(outcome.progress.failed, 0, "no job is blamed for the disk");
+    let error = outcome.error.unwrap();
+    assert!(error.contains("No space left on device"), "{error}");
+    assert!(
+        ledger.completed_jobs(&run_id).await.unwrap().is_empty(),
+        "nothing recorded as done"
     );
 }

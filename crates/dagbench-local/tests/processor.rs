@@ -386,3 +386,169 @@ async fn domain_jobs_in_order_produce_the_reference_results() {
     );
     assert!(matches!(g.details.last().unwrap().1, JobDetails::Merge(_)));
 }
+
+/// The source document's own example: a generic job whose input is any
+/// object, not dagbench job details.
+#[tokio::test]
+async fn the_seed_example_job_runs_on_any_input() {
+    let h = common::harness("seed-job");
+    h.store
+        .put_bytes(
+            &ObjectKey::new("jobs/job-123.json").unwrap(),
+            bytes::Bytes::from_static(b"{\"hello\":\"world\"}"),
+        )
+        .await
+        .unwrap();
+    let body = r#"{"job_id":"unique-id","work_duration_ms":100,"data_size_kb":10,"input_key":"jobs/job-123.json"}"#;
+    let outcome = h.processor.process_job(body, 1, CLAIM).await;
+    assert_eq!(
+        outcome,
+        Disposition::Done {
+            job_id: JobId::new("unique-id").unwrap(),
+            ended: Ended::Completed,
+            reason: None,
+        }
+    );
+    let sent = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
+    let c = Completion::parse(sent[0].body.as_bytes()).unwrap();
+    let Outcome::Completed { output_key } = &c.outcome else {
+        panic!("{:?}", c.outcome)
+    };
+    assert!(
+        output_key.as_str().starts_with("output/")
+            && output_key.as_str().ends_with("/unique-id.json")
+    );
+    assert_eq!(
+        c.run_id, None,
+        "a message of no run gets a completion of no run"
+    );
+    assert!(c.processing_time_ms >= 100.0, "the simulated work was done");
+    let output = h.store.get_bytes(output_key).await.unwrap().unwrap();
+    assert_eq!(output.len(), 10 * 1024);
+    let v: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(
+        (&v["job_id"], &v["input_bytes"]),
+        (&"unique-id".into(), &17.into())
+    );
+    let meta = h
+        .store
+        .object_store()
+        .get(&object_store::path::Path::from(output_key.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.attributes
+            .get(&object_store::Attribute::ContentType)
+            .map(|v| v.as_ref()),
+        Some("application/json"),
+        "stored as JSON"
+    );
+}
+
+#[tokio::test]
+async fn job_details_of_another_run_or_of_no_run_are_refused() {
+    let h = common::harness("foreign-details");
+    let (_, g) = aircraft(16);
+    for (job, details) in &g.details {
+        h.store
+            .put_job_details(&h.run_id, job, details)
+            .await
+            .unwrap();
+    }
+    let leg = &g.details[0].0;
+    let key = format!("run-1/jobs/{leg}.json");
+    for (body, says) in [
+        (
+            format!(r#"{{"job_id":"x","input_key":"{key}","run_id":"run-2"}}"#),
+            "holds job details of run run-1, the message is of run run-2",
+        ),
+        (
+            format!(r#"{{"job_id":"y","input_key":"{key}"}}"#),
+            "a message for them must name that run",
+        ),
+    ] {
+        match h.processor.process_job(&body, 1, CLAIM).await {
+            Disposition::Done {
+                ended: Ended::Failed,
+                reason: Some(reason),
+                ..
+            } => assert!(reason.contains(says), "{reason}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    // Nothing of run-1 was written by them.
+    assert!(h.store.get_delays(&h.run_id, leg).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_job_held_by_another_delivery_is_left_for_later() {
+    use dagbench_runtime::ports::Claimant;
+    let h = common::harness("busy");
+    let job = JobId::new("held").unwrap();
+    let now = dagbench_runtime::ports::Clock::now(&dagbench_runtime::ports::SystemClock);
+    h.ledger
+        .claim(
+            &h.run_id,
+            &job,
+            &Claimant {
+                worker: "other",
+                test_run_id: "t",
+                at: now,
+                until: now.plus_millis(60_000),
+            },
+        )
+        .await
+        .unwrap();
+    match h
+        .processor
+        .process_job(r#"{"job_id":"held","data_size_kb":1}"#, 2, CLAIM)
+        .await
+    {
+        Disposition::Busy { job_id, until } => {
+            assert_eq!(job_id, job);
+            assert_eq!(until, now.plus_millis(60_000));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        h.outgoing
+            .receive(10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A full disk is no job's fault: the processor says so in a `fatal`
+/// completion (the scheduler stops the run) and leaves the job resumable.
+#[tokio::test]
+async fn a_full_disk_is_fatal_and_leaves_the_job_resumable() {
+    let h = common::harness("full-disk");
+    let mut processor = (*h.processor).clone();
+    processor.store =
+        dagbench_store::RunStore::new(Arc::new(dagbench_testkit::fixtures::FullDisk::default()));
+    let body = r#"{"job_id":"run-1.j1","data_size_kb":1,"run_id":"run-1"}"#;
+    match processor.process_job(body, 1, CLAIM).await {
+        Disposition::Done {
+            ended: Ended::Fatal,
+            reason: Some(reason),
+            ..
+        } => assert!(reason.contains("No space left on device"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let sent = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
+    let c = Completion::parse(sent[0].body.as_bytes()).unwrap();
+    assert!(c.fatal && !c.is_completed());
+    let row = h
+        .ledger
+        .get(&h.run_id, &JobId::new("run-1.j1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.status,
+        LedgerStatus::Running,
+        "not ended: a resume runs it"
+    );
+    assert_eq!(row.claim_until, None, "and nobody holds it");
+}

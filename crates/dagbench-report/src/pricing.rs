@@ -121,12 +121,11 @@ pub fn write_html(
     out: Option<&Path>,
 ) -> Result<PathBuf, PricingError> {
     let path = out.map_or_else(|| run.dir.join("report.html"), Path::to_path_buf);
-    std::fs::write(&path, crate::html::render(run, estimates)).map_err(|source| {
-        PricingError::Write {
+    dagbench_runtime::files::write_atomic(&path, crate::html::render(run, estimates).as_bytes())
+        .map_err(|source| PricingError::Write {
             path: path.display().to_string(),
             source,
-        }
-    })?;
+        })?;
     Ok(path)
 }
 

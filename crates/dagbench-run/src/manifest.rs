@@ -52,9 +52,7 @@ fn local() -> Scenario {
     Scenario::Local
 }
 
-/// Writes `bytes` to `path` atomically: a sibling temporary file, synced,
-/// renamed over `path`. A crash leaves the old file or the new one, never a
-/// truncated one.
+/// [`dagbench_runtime::files::write_atomic`], with the path in the error.
 ///
 /// # Errors
 /// The OS error, with the path.
@@ -62,8 +60,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
-/// [`write_atomic`] with the contents streamed by `write` (a large graph
-/// file is never held in memory whole).
+/// [`dagbench_runtime::files::write_atomic_with`], with the path in the
+/// error.
 ///
 /// # Errors
 /// The OS error, with the path.
@@ -71,29 +69,10 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), RunError> {
-    use std::io::Write as _;
-    let io = |e: std::io::Error| RunError::Io {
+    dagbench_runtime::files::write_atomic_with(path, write).map_err(|e| RunError::Io {
         path: path.display().to_string(),
         source: e,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        write(&mut out)?;
-        out.flush()?;
-        out.into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?
-            .sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
 
 /// The directory of one run.
@@ -191,17 +170,9 @@ mod tests {
     }
 
     #[test]
-    fn atomic_writes_replace_whole_files() {
-        let dir = std::env::temp_dir().join(format!("dagbench-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("report.json");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
-        let err = write_atomic(&dir.join("missing/report.json"), b"x").unwrap_err();
+    fn a_failed_write_names_its_path() {
+        let dir = dagbench_testkit::scratch("atomic");
+        let err = write_atomic(&dir.path().join("missing/report.json"), b"x").unwrap_err();
         assert!(err.to_string().contains("missing/report.json"), "{err}");
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

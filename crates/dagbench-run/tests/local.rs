@@ -120,6 +120,26 @@ async fn an_aircraft_run_matches_the_reference() {
         JobGraph::from_json_slice(&std::fs::read(dir.path().join("ok/graph.json")).unwrap())
             .unwrap();
     assert_eq!(graph.len(), jobs);
+    // The ledger file alone holds every row: copied elsewhere, it reads.
+    assert!(
+        std::fs::metadata(dir.path().join("ok/ledger.sqlite-wal")).map_or(true, |m| m.len() == 0),
+        "the WAL was checkpointed into ledger.sqlite"
+    );
+    let copy = dagbench_testkit::scratch("ledger-copy");
+    std::fs::copy(
+        dir.path().join("ok/ledger.sqlite"),
+        copy.path().join("ledger.sqlite"),
+    )
+    .unwrap();
+    let copied = SqliteLedger::open(&copy.path().join("ledger.sqlite")).unwrap();
+    assert_eq!(
+        copied
+            .completed_jobs(&RunId::new("ok").unwrap())
+            .await
+            .unwrap()
+            .len(),
+        jobs
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

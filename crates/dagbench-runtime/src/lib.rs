@@ -10,8 +10,10 @@
 //! - [`logs`]: JSON log lines through `tracing` (one `job` event per job).
 //! - [`driver`]: the scheduler loop and the per-job timeline.
 //! - [`report`]: `report.json`, built from the driver's outcome.
+//! - [`files`]: files written whole or not at all.
 
 pub mod driver;
+pub mod files;
 pub mod logs;
 pub mod ports;
 pub mod processor;

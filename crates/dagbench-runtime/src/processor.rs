@@ -225,6 +225,24 @@ impl Processor {
         }
     }
 
+    /// Gives up the claim a delivery of `body` holds, when its job was
+    /// abandoned mid-way (a worker stopping): the next delivery may run it
+    /// at once instead of waiting for the claim to expire. Best effort.
+    pub async fn abandon(&self, body: &str) {
+        let (job_id, run_id) = match JobMessage::parse(body.as_bytes(), &self.config.limits) {
+            Ok(m) => (m.job_id, m.run_id),
+            Err(invalid) => match invalid.job_id {
+                Some(job) => (job, invalid.run_id),
+                None => return,
+            },
+        };
+        let run = run_id.unwrap_or_else(|| self.config.run_id.clone());
+        let _ = self
+            .ledger
+            .release(&run, &job_id, &self.config.worker)
+            .await;
+    }
+
     /// Runs `job`, extending this delivery's claim every half period.
     async fn renewing<T>(
         &self,

@@ -97,7 +97,7 @@ pub async fn serve_pool(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
-        loops.spawn(run_worker(
+        loops.spawn(run_loop(
             Arc::clone(&processor),
             Arc::clone(&incoming),
             dlq.clone(),
@@ -107,6 +107,7 @@ pub async fn serve_pool(
     }
     tokio::pin!(shutdown);
     let mut total = WorkerStats::default();
+    let mut handback = Vec::new();
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -115,29 +116,62 @@ pub async fn serve_pool(
                 let _ = stop_tx.send(true);
             }
             done = loops.join_next() => match done {
-                Some(Ok(stats)) => total.add(&stats),
+                Some(Ok((stats, unfinished))) => {
+                    total.add(&stats);
+                    handback.extend(unfinished);
+                }
                 // A loop that panicked has lost its jobs to redelivery.
                 Some(Err(_)) => {}
-                None => return total,
+                None => {
+                    // Every poll has returned: what was held goes back now.
+                    hand_back(incoming.as_ref(), &handback).await;
+                    return total;
+                }
             },
         }
     }
 }
 
-/// Polls `incoming` until `stop` turns true.
+/// Polls `incoming` until `stop` turns true, then hands back (visibility
+/// 0) what it holds unfinished.
 pub async fn run_worker(
     processor: Arc<Processor>,
     incoming: Arc<dyn JobQueue>,
     dlq: Option<Arc<dyn JobQueue>>,
     config: WorkerConfig,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> WorkerStats {
+    let (stats, handback) = run_loop(processor, Arc::clone(&incoming), dlq, config, stop).await;
+    hand_back(incoming.as_ref(), &handback).await;
+    stats
+}
+
+/// Makes `receipts` visible again at once.
+pub async fn hand_back(incoming: &dyn JobQueue, receipts: &[String]) {
+    for receipt in receipts {
+        let _ = incoming.change_visibility(receipt, Duration::ZERO).await;
+    }
+}
+
+/// One polling loop until `stop`; returns its figures and the receipts of
+/// the messages it holds unfinished. The caller hands those back once every
+/// loop on the queue has stopped polling: released while a sibling's long
+/// poll is still open, a message would be received again at once, costing
+/// it a receive toward the dead-letter queue for nothing.
+pub async fn run_loop(
+    processor: Arc<Processor>,
+    incoming: Arc<dyn JobQueue>,
+    dlq: Option<Arc<dyn JobQueue>>,
+    config: WorkerConfig,
+    mut stop: watch::Receiver<bool>,
+) -> (WorkerStats, Vec<String>) {
     let mut stats = WorkerStats::default();
+    let mut handback = Vec::new();
     let batch = config.batch_size.clamp(1, MAX_BATCH);
     let mut stop_deadline: Option<Instant> = None;
     loop {
         if stop_deadline.is_none() && *stop.borrow() {
-            return stats;
+            return (stats, handback);
         }
         // Not raced with the stop request: a long poll cut short would
         // leave whatever it then brings invisible, in nobody's hand.
@@ -149,13 +183,14 @@ pub async fn run_worker(
                 continue;
             }
         };
-        let mut done = Vec::with_capacity(messages.len());
+        // The batch's visibility runs from its receive: the heartbeat keeps
+        // that rhythm whichever message is running.
+        let period = (config.visibility / 2).max(Duration::from_millis(100));
+        let mut next_extension = Instant::now() + period;
         for (i, message) in messages.iter().enumerate() {
             if stop_deadline.is_some() || *stop.borrow() {
-                // Not started: hand it back at once.
-                let _ = incoming
-                    .change_visibility(&message.receipt, Duration::ZERO)
-                    .await;
+                // Not started: to be handed back.
+                handback.push(message.receipt.clone());
                 stats.released += 1;
                 stop_deadline.get_or_insert_with(|| Instant::now() + config.shutdown_grace);
                 continue;
@@ -167,20 +202,24 @@ pub async fn run_worker(
                 message,
                 &messages[i + 1..],
                 &config,
+                &mut next_extension,
                 &mut stop,
                 &mut stop_deadline,
             )
             .await
             else {
-                let _ = incoming
-                    .change_visibility(&message.receipt, Duration::ZERO)
-                    .await;
+                // Abandoned past the grace: the job's claim and its message
+                // go back for another worker.
+                processor.abandon(&message.body).await;
+                handback.push(message.receipt.clone());
                 stats.released += 1;
                 continue;
             };
             if config.log_jobs {
                 crate::logs::log_job(&disposition, message.receive_count, began.elapsed());
             }
+            // A message is deleted as soon as it is done: left until the
+            // batch ends, it would reappear while its batch-mates run.
             match disposition {
                 Disposition::Done { ended, .. } => {
                     match ended {
@@ -189,7 +228,10 @@ pub async fn run_worker(
                         Ended::Resent => stats.resent += 1,
                         Ended::Fatal => stats.fatal += 1,
                     }
-                    done.push(message.receipt.clone());
+                    // A failed delete means redelivery, which is idempotent.
+                    let _ = incoming
+                        .delete_batch(std::slice::from_ref(&message.receipt))
+                        .await;
                 }
                 Disposition::Retry { .. } => stats.retried += 1,
                 Disposition::Busy { until, .. } => {
@@ -207,17 +249,15 @@ pub async fn run_worker(
                         None => false,
                     };
                     if moved {
-                        done.push(message.receipt.clone());
+                        let _ = incoming
+                            .delete_batch(std::slice::from_ref(&message.receipt))
+                            .await;
                     }
                 }
             }
         }
-        for chunk in done.chunks(MAX_BATCH) {
-            // A failed delete means redelivery, which is idempotent.
-            let _ = incoming.delete_batch(chunk).await;
-        }
         if stop_deadline.is_some() {
-            return stats;
+            return (stats, handback);
         }
     }
 }
@@ -229,30 +269,32 @@ fn until_from_now(until: Timestamp, processor: &Processor) -> Duration {
 }
 
 /// Processes one message, keeping it — and `waiting`, the rest of the
-/// batch in hand — invisible while it runs. `None` when a stop request's
-/// grace ran out first.
+/// batch in hand — invisible while it runs (at `next_extension`, every
+/// half visibility period). `None` when a stop request's grace ran out
+/// first.
+#[allow(clippy::too_many_arguments)] // one loop's whole state, passed down once
 async fn run_one(
     processor: &Processor,
     incoming: &dyn JobQueue,
     message: &ReceivedMessage,
     waiting: &[ReceivedMessage],
     config: &WorkerConfig,
+    next_extension: &mut Instant,
     stop: &mut watch::Receiver<bool>,
     stop_deadline: &mut Option<Instant>,
 ) -> Option<Disposition> {
     let job = processor.process_job(&message.body, message.receive_count, config.visibility);
     tokio::pin!(job);
     let period = (config.visibility / 2).max(Duration::from_millis(100));
-    let mut next_extension = Instant::now() + period;
     loop {
         let far = Instant::now() + Duration::from_secs(3600);
         tokio::select! {
             disposition = &mut job => return Some(disposition),
-            () = tokio::time::sleep_until(next_extension) => {
+            () = tokio::time::sleep_until(*next_extension) => {
                 for m in std::iter::once(message).chain(waiting) {
                     let _ = incoming.change_visibility(&m.receipt, config.visibility).await;
                 }
-                next_extension = Instant::now() + period;
+                *next_extension = Instant::now() + period;
             }
             changed = stop.changed(), if stop_deadline.is_none() => {
                 if changed.is_err() || *stop.borrow() {

@@ -122,3 +122,164 @@ pub fn with_work(graph: &JobGraph, ms: u32) -> JobGraph {
     }
     b.finish().expect("the same graph")
 }
+
+/// An in-memory object store whose writes fail as a full disk's do
+/// (`ENOSPC`, "No space left on device"), reads succeeding. A fake: a real
+/// full file system cannot be made on a test machine without mounting one,
+/// which tests may not do.
+#[derive(Debug, Default)]
+pub struct FullDisk(object_store::memory::InMemory);
+
+impl std::fmt::Display for FullDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FullDisk")
+    }
+}
+
+fn no_space(location: &object_store::path::Path) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "FullDisk",
+        source: Box::new(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("No space left on device (os error 28): {location}"),
+        )),
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for FullDisk {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        _payload: object_store::PutPayload,
+        _opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        Err(no_space(location))
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        _opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        Err(no_space(location))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.0.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        _from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        _options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        Err(no_space(to))
+    }
+}
+
+/// A queue that delivers every `every`-th message it is sent twice (a
+/// duplicate send, as at-least-once delivery allows).
+#[derive(Debug)]
+pub struct Duplicating {
+    inner: Arc<dyn dagbench_runtime::ports::JobQueue>,
+    every: usize,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+impl Duplicating {
+    /// `inner`, sending every `every`-th message twice (1: every message).
+    pub fn new(inner: Arc<dyn dagbench_runtime::ports::JobQueue>, every: usize) -> Self {
+        Self {
+            inner,
+            every: every.max(1),
+            sent: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl dagbench_runtime::ports::JobQueue for Duplicating {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<
+        Vec<Result<(), dagbench_runtime::ports::QueueError>>,
+        dagbench_runtime::ports::QueueError,
+    > {
+        let result = self.inner.send_batch(bodies).await?;
+        for (body, sent) in bodies.iter().zip(&result) {
+            if sent.is_ok()
+                && self
+                    .sent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    .is_multiple_of(self.every)
+            {
+                let _ = self.inner.send_batch(std::slice::from_ref(body)).await;
+            }
+        }
+        Ok(result)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<Vec<dagbench_runtime::ports::ReceivedMessage>, dagbench_runtime::ports::QueueError>
+    {
+        self.inner.receive(max, wait).await
+    }
+
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<
+        Vec<Result<(), dagbench_runtime::ports::QueueError>>,
+        dagbench_runtime::ports::QueueError,
+    > {
+        self.inner.delete_batch(receipts).await
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), dagbench_runtime::ports::QueueError> {
+        self.inner.change_visibility(receipt, timeout).await
+    }
+
+    async fn approximate_depth(
+        &self,
+    ) -> Result<dagbench_runtime::ports::QueueDepth, dagbench_runtime::ports::QueueError> {
+        self.inner.approximate_depth().await
+    }
+}
