@@ -97,7 +97,7 @@ fn scheduler(args: &SchedulerArgs) -> anyhow::Result<ExitCode> {
     let spec = args.shape.spec(1_000_000)?;
     let progress = |msg: &str| {
         if !args.json {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     };
     progress(&format!(
@@ -178,39 +178,40 @@ fn scheduler(args: &SchedulerArgs) -> anyhow::Result<ExitCode> {
         peak_rss_bytes: peak_resident_bytes(),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
+        outln!(
             "bench scheduler: {} jobs, shape {}, {} edges, {} levels",
             thousands(report.jobs),
             report.shape,
             thousands(report.edges),
             report.levels
         );
-        println!(
+        outln!(
             "  scheduler      {} completions (fastest of {})",
             rate(per_sec),
             args.repeat
         );
-        println!(
+        outln!(
             "  build          {} jobs from a {:.1} MB file",
             rate(report.build_jobs_per_sec),
             file_bytes as f64 / 1e6
         );
-        println!(
+        outln!(
             "  memory         {:.1} bytes/job resident ({:.1} by heap accounting)",
-            report.bytes_per_job, report.heap_bytes_per_job
+            report.bytes_per_job,
+            report.heap_bytes_per_job
         );
         match (baseline_per_sec, report.ratio) {
             (Some(b), Some(ratio)) => {
-                println!(
+                outln!(
                     "  baseline       {}: {} completions",
                     report.baseline,
                     rate(b)
                 );
-                println!("  ratio          {ratio:.1}x");
+                outln!("  ratio          {ratio:.1}x");
             }
-            _ => println!("  baseline       not run (no Python interpreter given)"),
+            _ => outln!("  baseline       not run (no Python interpreter given)"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -274,7 +275,7 @@ fn graphlib_baseline(python: &str, edges: &std::path::Path) -> anyhow::Result<Op
     {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("note: {python} not found; the graphlib baseline is skipped");
+            errln!("note: {python} not found; the graphlib baseline is skipped");
             return Ok(None);
         }
         Err(e) => return Err(e).context(format!("cannot run {python}")),

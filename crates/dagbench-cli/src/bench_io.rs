@@ -94,7 +94,7 @@ pub(crate) fn run(args: &IoArgs) -> anyhow::Result<ExitCode> {
     });
     let say = |msg: String| {
         if !args.json {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     };
     let runtime = crate::rt::multi_thread()?;
@@ -126,29 +126,29 @@ pub(crate) fn run(args: &IoArgs) -> anyhow::Result<ExitCode> {
         ratio: ours.per_sec / serial.per_sec.max(f64::MIN_POSITIVE),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "bench scheduler-io: {} jobs, {} ms per queue call",
         thousands(report.jobs),
         report.latency_ms
     );
-    println!(
+    outln!(
         "  driver        {} jobs/s  (peak {} calls in flight, {} calls)",
         thousands(report.per_sec.round() as u64),
         report.peak_in_flight_calls,
         thousands(report.calls)
     );
     if let (Some(cpu), Some(per_job)) = (report.cpu_seconds, report.cpu_us_per_job) {
-        println!("  cpu           {cpu:.2} s ({per_job:.1} µs per job, echo and queues included)");
+        outln!("  cpu           {cpu:.2} s ({per_job:.1} µs per job, echo and queues included)");
     }
-    println!(
+    outln!(
         "  serial        {} jobs/s  ({} jobs, one call of each kind in flight)",
         thousands(report.baseline_per_sec.round() as u64),
         thousands(report.baseline_jobs)
     );
-    println!("  ratio         {:.1}×", report.ratio);
+    outln!("  ratio         {:.1}×", report.ratio);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -74,7 +74,7 @@ struct Baseline {
 pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
     let say = |msg: String| {
         if !args.json {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     };
     let airports = Airports::embedded();
@@ -180,39 +180,39 @@ pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
         generate_10k_ms,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "bench kernel: {} sequences, {} legs × {} samples",
         thousands(u64::from(args.sequences)),
         thousands(legs),
         thousands(u64::from(args.samples))
     );
-    println!("  kernel        {} leg-samples (one core)", rate(per_sec));
+    outln!("  kernel        {} leg-samples (one core)", rate(per_sec));
     match (baseline_per_sec, report.ratio) {
         (Some(b), Some(r)) => {
-            println!(
+            outln!(
                 "  baseline      numpy: {} leg-samples (same checksum)",
                 rate(b)
             );
-            println!("  ratio         {r:.1}x");
+            outln!("  ratio         {r:.1}x");
         }
-        _ => println!("  baseline      not run"),
+        _ => outln!("  baseline      not run"),
     }
-    println!(
+    outln!(
         "  parquet       {} files written ({} rows, {:.0} KB each)",
         rate(parquet_files_per_sec),
         thousands(u64::from(args.samples)),
         report.parquet_bytes_per_file / 1e3
     );
     if let (Some(b), Some(r)) = (parquet_baseline, report.parquet_ratio) {
-        println!(
+        outln!(
             "  baseline      pyarrow: {} files written; ratio {r:.1}x",
             rate(b)
         );
     }
-    println!("  generator     10,000 sequences in {generate_10k_ms:.0} ms");
+    outln!("  generator     10,000 sequences in {generate_10k_ms:.0} ms");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -350,7 +350,7 @@ fn numpy_baseline(
     {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
+            errln!(
                 "note: {} not found; the numpy baseline is skipped",
                 args.python
             );
@@ -361,7 +361,7 @@ fn numpy_baseline(
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("No module named 'numpy'") {
-            eprintln!(
+            errln!(
                 "note: {} has no numpy (make venv installs it); the baseline is skipped",
                 args.python
             );

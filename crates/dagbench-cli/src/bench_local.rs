@@ -99,7 +99,7 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
     };
     let say = |msg: String| {
         if !args.json {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     };
     let spec = ShapeSpec {
@@ -193,27 +193,27 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
         peak_rss_bytes: crate::bench::peak_resident_bytes(),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&out)?);
+        outln!("{}", serde_json::to_string(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "bench {}: {} {shape} jobs, {workers} workers, wall {:.2} s",
         out.bench,
         thousands(out.jobs),
         out.wall_s
     );
-    println!("  throughput    {} jobs", rate(per_sec));
+    outln!("  throughput    {} jobs", rate(per_sec));
     match profile {
         Profile::Throughput => {
             if let (Some(b), Some(r)) = (baseline_per_sec, ratio) {
-                println!(
+                outln!(
                     "  raw loop      {} jobs (objects + ledger rows only)",
                     rate(b)
                 );
-                println!("  ratio         {:.0} % of the raw loop", r * 100.0);
+                outln!("  ratio         {:.0} % of the raw loop", r * 100.0);
             }
         }
-        Profile::Efficiency => println!(
+        Profile::Efficiency => outln!(
             "  makespan      {:.0} ms against a lower bound of {:.0} ms: efficiency {:.3}",
             out.makespan_ms,
             out.lower_bound_ms,
@@ -222,7 +222,7 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
         Profile::Scale => {}
     }
     if let Some(rss) = out.peak_rss_bytes {
-        println!("  peak RSS      {:.0} MB", rss as f64 / 1e6);
+        outln!("  peak RSS      {:.0} MB", rss as f64 / 1e6);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,24 @@ impl GeneratorArgs {
         }
     }
 
+    /// The first of these flags given a value of its own, if any.
+    pub(crate) fn given(&self) -> Option<&'static str> {
+        let defaults = GeneratorOptions::default();
+        if self.airports.is_some() {
+            Some("--airports")
+        } else if self.homes.is_some() {
+            Some("--homes")
+        } else if self.no_home_visits {
+            Some("--no-home-visits")
+        } else if self.min_leg_km != defaults.min_leg_km {
+            Some("--min-leg-km")
+        } else if self.network_size != defaults.network_size {
+            Some("--network-size")
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn options(&self) -> GeneratorOptions {
         GeneratorOptions {
             min_leg_km: self.min_leg_km,
@@ -105,7 +123,7 @@ pub(crate) fn run(command: GenerateCommand) -> anyhow::Result<ExitCode> {
 fn write_sequences(sequences: &[Sequence], out: &Path) -> anyhow::Result<()> {
     if out.as_os_str() == "-" {
         let all: Vec<SequenceJson> = sequences.iter().map(SequenceJson::from).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -115,7 +133,7 @@ fn write_sequences(sequences: &[Sequence], out: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let flights: usize = sequences.iter().map(|s| s.flights.len()).sum();
-    eprintln!(
+    errln!(
         "wrote {} sequences ({} flights) to {}",
         thousands(sequences.len() as u64),
         thousands(flights as u64),
@@ -145,14 +163,14 @@ fn check_sequences(dir: &Path, airports: &Airports) -> anyhow::Result<ExitCode> 
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if let Err(e) = Sequence::from_json(&bytes, airports) {
             broken += 1;
-            println!("{}: {e}", path.display());
+            outln!("{}: {e}", path.display());
         }
     }
     if broken == 0 {
-        println!("{} sequence files obey every rule", files.len());
+        outln!("{} sequence files obey every rule", files.len());
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!(
+        errln!(
             "error: {broken} of {} sequence files break a rule",
             files.len()
         );
@@ -208,7 +226,7 @@ impl AircraftArgs {
         let built = Workload::Aircraft(self.workload(seed)?).build(&run_id)?;
         let store = RunStore::local(&self.results)?;
         crate::rt::current_thread()?.block_on(built.upload(&store, &run_id))?;
-        eprintln!(
+        errln!(
             "wrote {} sequences and {} job details under {} (run {run_id}, {} crew connections)",
             thousands(built.inputs.sequences.len() as u64),
             thousands(built.inputs.details.len() as u64),

@@ -162,7 +162,7 @@ pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot write {}", args.out.display()))?;
             if args.out.as_os_str() != "-" {
                 let s = graph.stats();
-                eprintln!(
+                errln!(
                     "wrote {} ({} jobs, {} edges, {} levels)",
                     args.out.display(),
                     thousands(s.jobs),
@@ -205,23 +205,23 @@ fn print_figures(graph: &JobGraph, json: bool) {
             "stats": s,
             "critical_path_work": work_path.iter().map(|&j| graph.id(j)).collect::<Vec<_>>(),
         });
-        println!("{value}");
+        outln!("{value}");
         return;
     }
-    println!("valid job graph");
-    println!("  jobs            {}", thousands(s.jobs));
-    println!(
+    outln!("valid job graph");
+    outln!("  jobs            {}", thousands(s.jobs));
+    outln!(
         "  edges           {} ({:.2} per job)",
         thousands(s.edges),
         s.mean_degree
     );
-    println!(
+    outln!(
         "  levels          {} (widest: {} jobs)",
         s.levels,
         thousands(s.max_level_width)
     );
     if s.critical_path_work_ms > 0 {
-        println!(
+        outln!(
             "  critical path   {} ms of work over {} jobs ({}); longest chain {} jobs",
             thousands(s.critical_path_work_ms),
             work_path.len(),
@@ -230,20 +230,21 @@ fn print_figures(graph: &JobGraph, json: bool) {
         );
     } else {
         let (_, chain) = graph.critical_path(PathWeight::Jobs);
-        println!(
+        outln!(
             "  longest chain   {} jobs ({}); no job has work_duration_ms",
             chain.len(),
             first_last(&chain)
         );
     }
-    println!("  total work      {} ms", thousands(s.total_work_ms));
-    println!(
+    outln!("  total work      {} ms", thousands(s.total_work_ms));
+    outln!(
         "  sources/sinks   {} / {}",
         thousands(s.sources),
         thousands(s.sinks)
     );
-    println!(
+    outln!(
         "  max in/out deg  {} / {}",
-        s.max_in_degree, s.max_out_degree
+        s.max_in_degree,
+        s.max_out_degree
     );
 }

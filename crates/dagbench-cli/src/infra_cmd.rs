@@ -86,7 +86,7 @@ pub(crate) struct ShowConfigArgs {
 /// `dagbench config`: the effective configuration, as TOML.
 pub(crate) fn show_config(args: &ShowConfigArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    print!("{}", config.to_toml());
+    out!("{}", config.to_toml());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!(
             "choose a stack with --scenario bootstrap|shared|1|2, or write all four with --out DIR"
         ),
-        (None, Some(kind)) => print!("{}", synthesize(&config, kind).to_json()),
+        (None, Some(kind)) => out!("{}", synthesize(&config, kind).to_json()),
         (Some(dir), kinds) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -118,7 +118,7 @@ pub(crate) fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
                 let path = dir.join(format!("{}.json", kind.stack_name(&config.env)));
                 std::fs::write(&path, synthesize(&config, kind).to_json())
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("{}", path.display());
+                outln!("{}", path.display());
             }
         }
     }
@@ -204,7 +204,7 @@ fn deploy_kind(
     let options = flags.options();
     runtime()?.block_on(async {
         let aws = Aws::from_env().await?;
-        eprintln!(
+        errln!(
             "deploying {} to {} (PerfTestRun={})",
             kind.stack_name(&config.env),
             aws.region(),
@@ -212,7 +212,7 @@ fn deploy_kind(
         );
         let done = lifecycle::deploy(&aws, &config, kind, &options, &Log::stderr()).await?;
         for stack in done {
-            print!("{stack}");
+            out!("{stack}");
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -261,7 +261,7 @@ fn confirm(question: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to destroy without confirmation: pass --yes");
     }
-    eprint!("{question}");
+    errout!("{question}");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -305,7 +305,7 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     runtime()?.block_on(async {
         let aws = Aws::from_env().await?;
-        print!("{}", lifecycle::status(&aws, &config, args.events).await?);
+        out!("{}", lifecycle::status(&aws, &config, args.events).await?);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -10,6 +10,10 @@
 // is a placeholder there, not an HTML tag.
 #![allow(rustdoc::invalid_html_tags)]
 
+// First, so that its printing macros are in scope in every module.
+#[macro_use]
+#[cfg_attr(not(feature = "full"), allow(dead_code))]
+mod output;
 #[cfg(feature = "full")]
 mod bench;
 #[cfg(feature = "full")]
@@ -24,8 +28,6 @@ mod flight_cmd;
 mod graph_cmd;
 #[cfg(feature = "full")]
 mod infra_cmd;
-#[cfg(feature = "full")]
-mod output;
 #[cfg(feature = "full")]
 mod progress;
 #[cfg(feature = "full")]
@@ -162,8 +164,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of standard output has gone: it asked for no more.
+        Err(err) if output::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -12,19 +12,24 @@ pub(crate) struct ProgressDisplay {
     plain: bool,
     started: Instant,
     last_line: Instant,
+    /// Jobs already done when this session began (restored on resume):
+    /// they count toward the position but not toward the rate.
+    restored: u64,
 }
 
 impl ProgressDisplay {
-    pub(crate) fn new(total: u64, quiet: bool) -> Self {
+    pub(crate) fn new(total: u64, restored: u64, quiet: bool) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let bar = (!quiet && terminal).then(|| {
-            let bar = ProgressBar::new(total);
+            let bar = ProgressBar::new(total).with_position(restored);
             bar.set_style(
                 ProgressStyle::with_template(
                     "{bar:40} {pos}/{len} jobs  {per_sec}  ETA {eta}  {msg}",
                 )
                 .expect("a valid template"),
             );
+            // The jump to the restored position is not progress made now.
+            bar.reset_eta();
             bar
         });
         Self {
@@ -32,6 +37,7 @@ impl ProgressDisplay {
             plain: !quiet && !terminal,
             started: Instant::now(),
             last_line: Instant::now(),
+            restored,
         }
     }
 
@@ -46,15 +52,18 @@ impl ProgressDisplay {
         } else if self.plain && self.last_line.elapsed() >= Duration::from_secs(2) {
             self.last_line = Instant::now();
             let secs = self.started.elapsed().as_secs_f64();
-            let rate = done as f64 / secs.max(1e-9);
+            let rate = done.saturating_sub(self.restored) as f64 / secs.max(1e-9);
             let eta = if rate > 0.0 {
-                (p.total - done) as f64 / rate
+                format!("{:.0} s", p.total.saturating_sub(done) as f64 / rate)
             } else {
-                f64::NAN
+                "unknown".to_string()
             };
-            eprintln!(
-                "{done}/{} jobs  {rate:.0} jobs/s  ETA {eta:.0} s  in flight {}  failed {}  blocked {}",
-                p.total, p.dispatched, p.failed, p.blocked
+            errln!(
+                "{done}/{} jobs  {rate:.0} jobs/s  ETA {eta}  in flight {}  failed {}  blocked {}",
+                p.total,
+                p.dispatched,
+                p.failed,
+                p.blocked
             );
         }
     }

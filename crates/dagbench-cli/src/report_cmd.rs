@@ -63,11 +63,11 @@ pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let mut summary = run::summary_json(&run.report, &estimates);
         summary["html"] = serde_json::json!(html);
-        println!("{summary}");
+        outln!("{summary}");
     } else {
-        print!("{}", run::summary(&run.report));
-        print!("{}", cost_lines(&estimates));
-        println!("  report:  {}", html.display());
+        out!("{}", run::summary(&run.report));
+        out!("{}", cost_lines(&estimates));
+        outln!("  report:  {}", html.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,21 +127,21 @@ pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&comparison)?);
+        outln!("{}", serde_json::to_string(&comparison)?);
     } else {
-        print!("{}", comparison.to_text());
+        out!("{}", comparison.to_text());
         if let Some(path) = &args.html {
-            println!("html: {}", path.display());
+            outln!("html: {}", path.display());
         }
     }
     if comparison.passed() {
         return Ok(ExitCode::SUCCESS);
     }
     if let ResultsCheck::Different { detail } = &comparison.results {
-        eprintln!("error: the runs computed different results: {detail}");
+        errln!("error: the runs computed different results: {detail}");
     }
     for m in &comparison.misses {
-        eprintln!("error: run {} missed a threshold: {}", m.run_id, m.detail);
+        errln!("error: run {} missed a threshold: {}", m.run_id, m.detail);
     }
     Ok(ExitCode::FAILURE)
 }
@@ -209,7 +209,7 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
     })?;
     let (runs, estimated) = estimated_runs(&args.results, &args.test_run_id, &args.prices)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "test_run_id": actual.test_run_id,
@@ -225,11 +225,13 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if actual.services.is_empty() {
-        println!("{}", nothing_found(&args.test_run_id, &start, &end));
+        outln!("{}", nothing_found(&args.test_run_id, &start, &end));
     } else {
-        println!(
+        outln!(
             "Cost Explorer, PerfTestRun={} from {} to {} (unblended):",
-            actual.test_run_id, actual.start, actual.end
+            actual.test_run_id,
+            actual.start,
+            actual.end
         );
         let width = actual
             .services
@@ -238,9 +240,9 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
             .max()
             .unwrap_or(0);
         for s in &actual.services {
-            println!("  {:<width$}  {:>12.6} {}", s.service, s.amount, s.unit);
+            outln!("  {:<width$}  {:>12.6} {}", s.service, s.amount, s.unit);
         }
-        println!(
+        outln!(
             "  {:<width$}  {:>12.6} USD{}",
             "total",
             actual.total,
@@ -252,13 +254,13 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if runs.is_empty() {
-        println!(
+        outln!(
             "dagbench's estimate: no cloud runs with test run id {} under {}",
             args.test_run_id,
             args.results.display()
         );
     } else {
-        println!(
+        outln!(
             "dagbench's estimate for {} run{} ({}): ${estimated:.6}",
             runs.len(),
             if runs.len() == 1 { "" } else { "s" },

@@ -71,7 +71,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
     messages: Option<u32>,
     /// Shape of the synthetic graph of --messages.
-    #[arg(long, value_enum, default_value = "independent", requires = "messages")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "independent",
+        requires = "messages",
+        conflicts_with = "resume"
+    )]
     shape: ShapeName,
     /// Simulated work per synthetic job, ms.
     #[arg(long = "work-ms", default_value_t = 0, conflicts_with = "resume")]
@@ -88,9 +94,11 @@ pub(crate) struct RunArgs {
     /// Run id: the run's folder under --results [default: local-<UTC time>].
     #[arg(long = "run-id", conflicts_with = "resume")]
     run_id: Option<RunId>,
-    /// Tag of the run's completions and metrics (cost tracking in the cloud).
-    #[arg(long = "test-run-id", env = "TEST_RUN_ID", default_value = "default")]
-    test_run_id: String,
+    /// Tag of the run's completions and metrics (cost tracking in the
+    /// cloud) [default: TEST_RUN_ID, else `default`; a resumed run keeps
+    /// its own].
+    #[arg(long = "test-run-id", env = "TEST_RUN_ID")]
+    test_run_id: Option<String>,
     /// Where results, ledgers and reports go.
     #[arg(long, default_value = "results")]
     results: PathBuf,
@@ -159,12 +167,19 @@ impl RunArgs {
 
     fn request(&self, config: &dagbench_infra::Config) -> anyhow::Result<RunRequest> {
         let start = match &self.resume {
-            Some(run_id) => Start::Resume {
-                run_id: run_id.clone(),
-            },
+            Some(run_id) => {
+                if let Some(flag) = self.generator.given() {
+                    anyhow::bail!(
+                        "{flag} cannot be combined with --resume: a resumed run keeps the workload in its graph.json"
+                    );
+                }
+                Start::Resume {
+                    run_id: run_id.clone(),
+                }
+            }
             None => Start::New {
                 run_id: self.run_id.clone(),
-                test_run_id: self.test_run_id.clone(),
+                test_run_id: self.test_run_id.clone().unwrap_or_else(|| "default".into()),
                 workload: self.workload()?,
             },
         };
@@ -183,6 +198,7 @@ impl RunArgs {
                     .visibility_timeout
                     .map(|s| Duration::from_secs(s.max(1))),
                 max_receive_count: self.max_receive_count.map(|n| n.max(1)),
+                test_run_id: self.resume.as_ref().and(self.test_run_id.clone()),
             },
             config: config.clone(),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
@@ -206,20 +222,36 @@ async fn run_async(
 ) -> anyhow::Result<ExitCode> {
     let say = |line: &str| {
         if !args.json {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     };
+    // Listen for Ctrl-C before anything is set up: a stop asked for during
+    // setup (deploy checks, writing the graph) ends the run before its first
+    // dispatch, with its report, instead of killing the process half-way.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let quiet = args.json;
+    tokio::spawn(async move {
+        crate::rt::shutdown_signal().await;
+        if !quiet {
+            errln!(
+                "\nstopping: no new jobs are dispatched; in-flight jobs get a few seconds (Ctrl-C again to quit now)"
+            );
+        }
+        let _ = stop_tx.send(true);
+        crate::rt::shutdown_signal().await;
+        std::process::exit(130);
+    });
     let prepared = match dagbench_run::prepare(request).await? {
         Preparation::Ready(p) => *p,
         Preparation::AlreadyCompleted { run_id, run_dir } => {
             // Nothing to do, and nothing of the run is touched.
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"run_id": run_id, "status": "completed", "already_completed": true, "results": run_dir})
                 );
             } else {
-                println!(
+                outln!(
                     "run {run_id} already completed: nothing to resume ({})",
                     run_dir.display()
                 );
@@ -229,7 +261,7 @@ async fn run_async(
     };
     // Notes go to standard error even with --json (stdout stays one object).
     for note in &prepared.notes {
-        eprintln!("{note}");
+        errln!("{note}");
     }
     say(&format!(
         "{} run {}: {} jobs, {} edges, {} workers",
@@ -244,26 +276,14 @@ async fn run_async(
         prepared.workers()
     ));
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let quiet = args.json;
-    tokio::spawn(async move {
-        crate::rt::shutdown_signal().await;
-        if !quiet {
-            eprintln!(
-                "\nstopping: no new jobs are dispatched; in-flight jobs get a few seconds (Ctrl-C again to quit now)"
-            );
-        }
-        let _ = stop_tx.send(true);
-        crate::rt::shutdown_signal().await;
-        std::process::exit(130);
-    });
-    let mut display = ProgressDisplay::new(prepared.graph.len() as u64, args.json);
+    let mut display =
+        ProgressDisplay::new(prepared.graph.len() as u64, prepared.restored, args.json);
     let finished = prepared
         .execute(stop_rx, &mut |p| display.update(p))
         .await?;
     display.finish();
     for note in &finished.notes {
-        eprintln!("{note}");
+        errln!("{note}");
     }
 
     let files =
@@ -275,18 +295,18 @@ async fn run_async(
         summary["results"] = serde_json::json!(finished.run_dir);
         summary["report"] = serde_json::json!(finished.report_path);
         summary["html"] = serde_json::json!(html);
-        println!("{summary}");
+        outln!("{summary}");
     } else {
-        print!("{}", dagbench_report::run::summary(report));
-        print!("{}", cost_lines(&estimates));
-        println!("  results: {}", finished.run_dir.display());
-        println!("  report:  {}", finished.report_path.display());
-        println!("  html:    {}", html.display());
+        out!("{}", dagbench_report::run::summary(report));
+        out!("{}", cost_lines(&estimates));
+        outln!("  results: {}", finished.run_dir.display());
+        outln!("  report:  {}", finished.report_path.display());
+        outln!("  html:    {}", html.display());
     }
     match report.status {
         RunStatus::Completed => Ok(ExitCode::SUCCESS),
         _ => {
-            eprintln!("error: {}", dagbench_report::run::failure_line(report));
+            errln!("error: {}", dagbench_report::run::failure_line(report));
             Ok(ExitCode::FAILURE)
         }
     }

@@ -200,3 +200,34 @@ fn help_explains_the_commands() {
     let out = dagbench(&["bench", "scheduler", "--help"]);
     assert!(text(&out.stdout).contains("graphlib"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_stream_quietly() {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    // `dagbench graph generate --out - | head -c 100`: far more than a pipe
+    // buffer holds, so the writer meets the closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "graph",
+            "generate",
+            "--shape",
+            "independent",
+            "--jobs",
+            "200000",
+            "--out",
+            "-",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(text(&head).starts_with('{'), "{}", text(&head));
+}

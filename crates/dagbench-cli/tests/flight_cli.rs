@@ -173,7 +173,7 @@ fn aircraft_graph_with_its_job_details() {
     for id in 1..=12 {
         assert!(
             Path::new(&results)
-                .join(format!("sequences/sequence_{id}.json"))
+                .join(format!("r-1/sequences/sequence_{id}.json"))
                 .is_file()
         );
     }

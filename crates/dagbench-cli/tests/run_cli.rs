@@ -55,7 +55,7 @@ fn the_default_workload_leaves_results_ledger_and_report() {
         "r1/graph.json",
         "r1/ledger.sqlite",
         "r1/report.json",
-        "sequences/sequence_8.json",
+        "r1/sequences/sequence_8.json",
         "r1/percentiles/8.json",
     ] {
         assert!(dir.root().join(file).is_file(), "{file} missing");
@@ -161,6 +161,38 @@ fn synthetic_messages_run() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["counts"]["completed"], 300);
     assert!(summary["efficiency"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_run_whose_terminal_closed_still_finishes_with_its_report() {
+    // `dagbench run … 2>&1 | head -1`, or a terminal closed mid-run: both
+    // standard output and standard error are pipes nobody reads any more.
+    let dir = Scratch::new("closed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "run",
+            "--sequences",
+            "6",
+            "--samples",
+            "40",
+            "--results",
+            &dir.s(),
+            "--run-id",
+            "closed",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.root().join("closed/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "completed");
+    assert!(dir.root().join("closed/report.html").is_file());
 }
 
 #[test]

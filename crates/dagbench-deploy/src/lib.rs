@@ -38,10 +38,14 @@ impl Log {
         Self(Arc::new(sink))
     }
 
-    /// Lines go to standard error.
+    /// Lines go to standard error; a closed standard error loses the line,
+    /// never the deployment (`eprintln!` would panic).
     #[must_use]
     pub fn stderr() -> Self {
-        Self::new(|line| eprintln!("{line}"))
+        Self::new(|line| {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        })
     }
 
     /// Writes one line.

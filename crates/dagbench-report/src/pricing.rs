@@ -25,16 +25,10 @@ pub struct Pricing {
 pub enum PricingError {
     #[error(transparent)]
     Cost(#[from] CostError),
-    #[error("cannot read the price table {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read the price table {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: std::io::Error },
 }
 
 impl Pricing {
@@ -50,9 +44,9 @@ impl Pricing {
         let table = match prices {
             None => PriceTable::bundled(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| PricingError::Read {
+                let text = std::fs::read_to_string(path).map_err(|error| PricingError::Read {
                     path: path.display().to_string(),
-                    source,
+                    error,
                 })?;
                 PriceTable::from_json(&text, &path.display().to_string())?
             }
@@ -122,9 +116,9 @@ pub fn write_html(
 ) -> Result<PathBuf, PricingError> {
     let path = out.map_or_else(|| run.dir.join("report.html"), Path::to_path_buf);
     dagbench_runtime::files::write_atomic(&path, crate::html::render(run, estimates).as_bytes())
-        .map_err(|source| PricingError::Write {
+        .map_err(|error| PricingError::Write {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
     Ok(path)
 }

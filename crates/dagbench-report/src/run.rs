@@ -173,16 +173,7 @@ pub fn summary(report: &RunReport) -> String {
         } else {
             format!("on {}", report.scenario)
         },
-        if report.restored > 0 {
-            format!(
-                "; {} completed in {} earlier session{}",
-                thousands(report.restored),
-                report.sessions.len().max(1),
-                if report.sessions.len() > 1 { "s" } else { "" }
-            )
-        } else {
-            String::new()
-        }
+        earlier_sessions(report)
     );
     let s = &report.stages;
     let _ = writeln!(
@@ -234,6 +225,44 @@ pub fn summary(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// `; 1,171 completed in 2 earlier sessions`, with what no report counted
+/// (a session killed before its report) said as such; empty for a run of
+/// one session.
+fn earlier_sessions(report: &RunReport) -> String {
+    if report.restored == 0 {
+        return String::new();
+    }
+    let reported = report
+        .sessions
+        .iter()
+        .filter(|s| s.status.is_some())
+        .count();
+    let unreported: u64 = report
+        .sessions
+        .iter()
+        .filter(|s| s.status.is_none())
+        .map(|s| s.completed)
+        .sum();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match (reported, unreported) {
+        (n, 0) => format!(
+            "; {} completed in {n} earlier session{}",
+            thousands(report.restored),
+            plural(n)
+        ),
+        (0, _) => format!(
+            "; {} completed earlier, by a session that left no report",
+            thousands(report.restored)
+        ),
+        (n, u) => format!(
+            "; {} completed earlier ({n} reported session{}, {} jobs no report counted)",
+            thousands(report.restored),
+            plural(n),
+            thousands(u)
+        ),
+    }
 }
 
 /// The summary as one JSON object (`dagbench run --json`, `dagbench report

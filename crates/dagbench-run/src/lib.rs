@@ -57,11 +57,8 @@ pub enum RunError {
     /// Another process or scheduler holds the run or the stack.
     #[error("{0}")]
     Busy(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error(transparent)]
     Store(#[from] dagbench_store::StoreError),
     #[error(transparent)]
@@ -103,6 +100,9 @@ pub struct Settings {
     pub visibility_timeout: Option<Duration>,
     /// Local deliveries before the DLQ [default: 3].
     pub max_receive_count: Option<u32>,
+    /// The `PerfTestRun` tag of completions and metrics (a resumed run
+    /// keeps its own).
+    pub test_run_id: Option<String>,
 }
 
 impl Settings {
@@ -141,6 +141,7 @@ impl Settings {
             work_mode: Some(work_mode),
             visibility_timeout: manifest.visibility_timeout_s.map(Duration::from_secs),
             max_receive_count: manifest.max_receive_count,
+            test_run_id: Some(manifest.test_run_id.clone()),
         })
     }
 
@@ -179,6 +180,11 @@ impl Settings {
             self.max_receive_count.map(|n| n.to_string()),
             own.max_receive_count.map(|n| n.to_string()),
             "--max-receive-count",
+        );
+        check(
+            self.test_run_id.clone(),
+            own.test_run_id.clone(),
+            "--test-run-id",
         );
         out
     }
@@ -298,7 +304,7 @@ fn default_run_dir(results: &Path, now: &str) -> Result<RunId, RunError> {
             Err(e) => {
                 return Err(RunError::Io {
                     path: results.join(&candidate).display().to_string(),
-                    source: e,
+                    error: e,
                 });
             }
         }
@@ -309,7 +315,7 @@ fn default_run_dir(results: &Path, now: &str) -> Result<RunId, RunError> {
 fn create_dir(path: &Path, shown: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(path).map_err(|e| RunError::Io {
         path: shown.display().to_string(),
-        source: e,
+        error: e,
     })
 }
 
@@ -391,6 +397,13 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
         (request.settings.clone(), None)
     } else {
         let (manifest, graph) = dir.read_start()?;
+        if manifest.run_id != run_id {
+            return Err(RunError::Resume(format!(
+                "{} holds run {} (its manifest.json), not run {run_id}: resume it by its own id, or give the directory its name back",
+                dir.path().display(),
+                manifest.run_id
+            )));
+        }
         let own = Settings::of(&manifest)?;
         let conflicts = request.settings.conflicts(&own);
         if !conflicts.is_empty() {
@@ -441,7 +454,10 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
             let restored = scheduler
                 .restore(done)
                 .map_err(|e| RunError::Resume(e.to_string()))?;
-            if restored == graph.len() as u64 {
+            // Every job done and the report says so: nothing to do. Done
+            // without a report (killed before it was written): the run goes
+            // through, processes nothing and writes its report.
+            if restored == graph.len() as u64 && dir.completed_report() {
                 return Ok(Preparation::AlreadyCompleted {
                     run_id,
                     run_dir: dir.path().to_path_buf(),

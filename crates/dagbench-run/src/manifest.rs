@@ -71,7 +71,7 @@ pub fn write_atomic_with(
 ) -> Result<(), RunError> {
     dagbench_runtime::files::write_atomic_with(path, write).map_err(|e| RunError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })
 }
 
@@ -105,7 +105,7 @@ impl RunDir {
     pub fn write_start(&self, manifest: &Manifest, graph: &JobGraph) -> Result<(), RunError> {
         std::fs::create_dir_all(&self.path).map_err(|e| RunError::Io {
             path: self.path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         write_atomic_with(&self.path.join(&manifest.graph), |mut w| {
             graph.write_json(&mut w)
@@ -136,6 +136,14 @@ impl RunDir {
         Ok((manifest, graph))
     }
 
+    /// Whether the run's `report.json` says it completed.
+    pub fn completed_report(&self) -> bool {
+        std::fs::read(self.path.join("report.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|r| r["status"] == "completed")
+    }
+
     /// Writes `value` as JSON to `name` in the run directory.
     ///
     /// # Errors
@@ -145,7 +153,7 @@ impl RunDir {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| RunError::Io {
                 path: parent.display().to_string(),
-                source: e,
+                error: e,
             })?;
         }
         write_atomic(&path, &serde_json::to_vec(value).expect("serializes"))?;

@@ -154,7 +154,7 @@ impl Workload {
             Workload::File(path) => {
                 let bytes = std::fs::read(path).map_err(|e| RunError::Io {
                     path: path.display().to_string(),
-                    source: e,
+                    error: e,
                 })?;
                 let graph = JobGraph::from_json_slice(&bytes).map_err(|e| {
                     RunError::Workload(format!("{} is not a valid job graph: {e}", path.display()))

@@ -134,17 +134,20 @@ impl DomainSummary {
     }
 }
 
-/// One earlier session of a resumed run.
+/// One earlier session of a resumed run. A session without a `status` is
+/// the ledger's account of jobs no report counted: a session killed before
+/// it wrote its report, or jobs that ended after their session stopped
+/// watching (only `completed` is known of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// ms since the epoch.
-    pub started_at: i64,
-    pub ended_at: i64,
-    pub status: RunStatus,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub status: Option<RunStatus>,
     /// Jobs that completed in that session.
     pub completed: u64,
-    pub makespan_ms: f64,
-    pub throughput_jobs_per_s: f64,
+    pub makespan_ms: Option<f64>,
+    pub throughput_jobs_per_s: Option<f64>,
 }
 
 /// What the lower bound of a run is computed from.
@@ -330,18 +333,32 @@ impl RunReport {
     /// `earlier` (the report the previous session left) before it.
     #[must_use]
     pub fn after(mut self, earlier: Option<RunReport>) -> Self {
+        let mut sessions = Vec::new();
         if let Some(e) = earlier {
-            let mut sessions = e.sessions;
+            sessions = e.sessions;
             sessions.push(Session {
-                started_at: e.started_at,
-                ended_at: e.ended_at,
-                status: e.status,
+                started_at: Some(e.started_at),
+                ended_at: Some(e.ended_at),
+                status: Some(e.status),
                 completed: e.counts.completed.saturating_sub(e.restored),
-                makespan_ms: e.makespan_ms,
-                throughput_jobs_per_s: e.throughput_jobs_per_s,
+                makespan_ms: Some(e.makespan_ms),
+                throughput_jobs_per_s: Some(e.throughput_jobs_per_s),
             });
-            self.sessions = sessions;
         }
+        // The ledger is the truth of what was done before: what no report
+        // accounts for is listed as such, so the sessions add up.
+        let accounted: u64 = sessions.iter().map(|s| s.completed).sum();
+        if self.restored > accounted {
+            sessions.push(Session {
+                started_at: None,
+                ended_at: None,
+                status: None,
+                completed: self.restored - accounted,
+                makespan_ms: None,
+                throughput_jobs_per_s: None,
+            });
+        }
+        self.sessions = sessions;
         self
     }
 

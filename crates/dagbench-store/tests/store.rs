@@ -87,7 +87,7 @@ async fn objects_land_at_their_documented_paths_on_disk() {
     assert_eq!(out.as_str(), "output/2026/01/21/12/s1-l1.json");
 
     for expected in [
-        "sequences/sequence_1.json",
+        "run-1/sequences/sequence_1.json",
         "run-1/jobs/s1-l1.json",
         "run-1/delays/s1-l1.parquet",
         "run-1/percentiles/1.json",
