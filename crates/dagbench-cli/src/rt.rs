@@ -46,3 +46,22 @@ pub(crate) async fn shutdown_signal() {
         () = terminated => {}
     }
 }
+
+/// A run's stop switch: the first signal turns it on (no new dispatches;
+/// in-flight jobs get the run's grace), with `notice` on standard error
+/// unless `quiet`; a second signal exits at once with 130. Call it before
+/// any setup, so that a stop asked for during setup is honoured too.
+#[cfg(feature = "full")]
+pub(crate) fn stop_switch(notice: &'static str, quiet: bool) -> tokio::sync::watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        if !quiet {
+            errln!("\n{notice}");
+        }
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    stop_rx
+}

@@ -15,7 +15,6 @@ use dagbench_report::pricing::cost_lines;
 use dagbench_run::{AircraftWorkload, Preparation, RunRequest, Settings, Start, Workload};
 use dagbench_runtime::driver::RunStatus;
 use dagbench_runtime::processor::WorkMode;
-use tokio::sync::watch;
 
 use crate::flight_cmd::GeneratorArgs;
 use crate::graph_cmd::ShapeName;
@@ -228,34 +227,23 @@ async fn run_async(
     // Listen for Ctrl-C before anything is set up: a stop asked for during
     // setup (deploy checks, writing the graph) ends the run before its first
     // dispatch, with its report, instead of killing the process half-way.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let quiet = args.json;
-    tokio::spawn(async move {
-        crate::rt::shutdown_signal().await;
-        if !quiet {
-            errln!(
-                "\nstopping: no new jobs are dispatched; in-flight jobs get a few seconds (Ctrl-C again to quit now)"
-            );
-        }
-        let _ = stop_tx.send(true);
-        crate::rt::shutdown_signal().await;
-        std::process::exit(130);
-    });
+    let stop_rx = crate::rt::stop_switch(
+        "stopping: no new jobs are dispatched; in-flight jobs get a few seconds (Ctrl-C again to quit now)",
+        args.json,
+    );
     let prepared = match dagbench_run::prepare(request).await? {
         Preparation::Ready(p) => *p,
         Preparation::AlreadyCompleted { run_id, run_dir } => {
             // Nothing to do, and nothing of the run is touched.
-            if args.json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"run_id": run_id, "status": "completed", "already_completed": true, "results": run_dir})
-                );
-            } else {
-                outln!(
-                    "run {run_id} already completed: nothing to resume ({})",
-                    run_dir.display()
-                );
-            }
+            let dir = run_dir.display();
+            outln!(
+                "{}",
+                if args.json {
+                    serde_json::json!({"run_id": run_id, "status": "completed", "already_completed": true, "results": run_dir}).to_string()
+                } else {
+                    format!("run {run_id} already completed: nothing to resume ({dir})")
+                }
+            );
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -265,11 +253,7 @@ async fn run_async(
     }
     say(&format!(
         "{} run {}: {} jobs, {} edges, {} workers",
-        if prepared.resumed {
-            "resuming"
-        } else {
-            "starting"
-        },
+        ["starting", "resuming"][usize::from(prepared.resumed)],
         prepared.run_id,
         thousands(prepared.graph.len() as u64),
         thousands(prepared.graph.edge_count() as u64),
