@@ -1,7 +1,8 @@
 //! The processor's configuration from its environment, as the Lambda
 //! function and the Fargate task receive it: `INCOMING_QUEUE_URL`,
 //! `OUTGOING_QUEUE_URL`, `DLQ_URL`, `BUCKET_NAME`, `TABLE_NAME`,
-//! `TEST_RUN_ID`, `BATCH_SIZE`, plus the standard AWS variables (region,
+//! `TEST_RUN_ID`, `BATCH_SIZE`, `MAX_RECEIVE_COUNT` (the incoming queue's
+//! `maxReceiveCount`, default 3 as in the templates), plus the standard AWS variables (region,
 //! credentials, `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_SQS`,
 //! `_S3`, `_DYNAMODB`) read by the SDK and, for S3, by object_store.
 
@@ -17,6 +18,9 @@ pub struct ProcessorEnv {
     pub table_name: String,
     pub test_run_id: String,
     pub batch_size: usize,
+    /// Deliveries before the incoming queue dead-letters a message: the
+    /// last delivery reports a job still failing as `failed`, with why.
+    pub max_receive_count: u32,
     /// S3's endpoint when it is not AWS's (MinIO, LocalStack, moto, a VPC
     /// endpoint): `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`.
     pub endpoint_url: Option<String>,
@@ -51,19 +55,20 @@ impl ProcessorEnv {
                 .cloned()
                 .ok_or(EnvError::Missing { name, what })
         };
-        let batch_size = match vars.get("BATCH_SIZE") {
-            None => 10,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=10).contains(n))
-                .ok_or_else(|| EnvError::Invalid {
-                    name: "BATCH_SIZE",
-                    value: v.clone(),
-                    reason: "must be a whole number from 1 to 10".into(),
-                })?,
-        };
+        let batch_size = bounded(
+            vars,
+            "BATCH_SIZE",
+            10,
+            1..=10,
+            "a whole number from 1 to 10",
+        )?;
+        let max_receive_count = bounded(
+            vars,
+            "MAX_RECEIVE_COUNT",
+            3,
+            1..=1000,
+            "the incoming queue's maxReceiveCount, from 1 to 1000",
+        )?;
         Ok(Self {
             incoming_queue_url: required("INCOMING_QUEUE_URL", "the queue jobs are read from")?,
             outgoing_queue_url: required(
@@ -78,10 +83,36 @@ impl ProcessorEnv {
                 .cloned()
                 .unwrap_or_else(|| "default".into()),
             batch_size,
+            max_receive_count,
             endpoint_url: crate::s3::endpoint_from(vars),
             results_prefix: vars.get("RESULTS_PREFIX").cloned().unwrap_or_default(),
         })
     }
+}
+
+/// Variable `name` as a number in `range`, `default` when unset.
+fn bounded<T>(
+    vars: &HashMap<String, String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, EnvError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    let Some(v) = vars.get(name) else {
+        return Ok(default);
+    };
+    v.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| EnvError::Invalid {
+            name,
+            value: v.clone(),
+            reason: format!("must be {what}"),
+        })
 }
 
 #[cfg(test)]
@@ -157,6 +188,17 @@ mod tests {
         assert_eq!(
             ProcessorEnv::from_map(&vars).unwrap_err().to_string(),
             "environment variable BATCH_SIZE is \"11\": must be a whole number from 1 to 10"
+        );
+        let mut vars = full();
+        assert_eq!(ProcessorEnv::from_map(&vars).unwrap().max_receive_count, 3);
+        vars.insert("MAX_RECEIVE_COUNT".into(), "5".into());
+        assert_eq!(ProcessorEnv::from_map(&vars).unwrap().max_receive_count, 5);
+        vars.insert("MAX_RECEIVE_COUNT".into(), "0".into());
+        assert!(
+            ProcessorEnv::from_map(&vars)
+                .unwrap_err()
+                .to_string()
+                .starts_with("environment variable MAX_RECEIVE_COUNT is \"0\": must be"),
         );
     }
 }

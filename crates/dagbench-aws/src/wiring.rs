@@ -52,6 +52,7 @@ pub fn wire(
             worker,
             limits,
             work_mode: WorkMode::Sleep,
+            max_attempts: Some(env.max_receive_count),
         },
     });
     Ok(Wired {

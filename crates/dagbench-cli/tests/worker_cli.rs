@@ -28,22 +28,36 @@ fn worker(s: &Stack, extra: &[&str]) -> Child {
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the worker did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    terminate_all(std::slice::from_mut(child)).remove(0)
+}
+
+/// SIGTERM to every worker at once, then their exit statuses: each waits
+/// for its open long polls to return (up to 20 s), so one at a time would
+/// add those waits up.
+fn terminate_all(children: &mut [Child]) -> Vec<std::process::ExitStatus> {
+    for child in children.iter() {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
     }
+    let started = Instant::now();
+    children
+        .iter_mut()
+        .map(|child| {
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    return status;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "a worker did not stop after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,9 +126,10 @@ async fn two_workers_run_an_aircraft_graph_with_results_equal_to_local() {
         &mut |_| {},
     )
     .await;
-    for w in &mut workers {
-        assert!(terminate(w).success(), "a worker exits 0 on SIGTERM");
-    }
+    assert!(
+        terminate_all(&mut workers).iter().all(|s| s.success()),
+        "a worker exits 0 on SIGTERM"
+    );
     assert_eq!(
         outcome.status,
         RunStatus::Completed,
@@ -248,9 +263,7 @@ async fn dagbench_run_scenario_2_matches_a_local_run() {
     );
 
     let run = run.wait_with_output().unwrap();
-    for w in &mut workers {
-        assert!(terminate(w).success());
-    }
+    assert!(terminate_all(&mut workers).iter().all(|s| s.success()));
     assert!(
         run.status.success(),
         "{}",
@@ -423,9 +436,7 @@ async fn a_scenario_2_run_resumes_from_the_stack_ledger() {
         .envs(s.process_env("s2-resume"))
         .output()
         .unwrap();
-    for w in &mut workers {
-        assert!(terminate(w).success());
-    }
+    assert!(terminate_all(&mut workers).iter().all(|s| s.success()));
     assert!(
         resumed.status.success(),
         "{}",
@@ -485,7 +496,7 @@ async fn a_batch_in_hand_stays_in_hand() {
         .collect();
     incoming.send_batch(&bodies).await.unwrap();
     let visibility = ["--concurrency", "1", "--visibility-timeout", "4"];
-    let mut first = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+    let first = Command::new(env!("CARGO_BIN_EXE_dagbench"))
         .arg("worker")
         .args(visibility)
         .envs(s.process_env("held"))
@@ -503,10 +514,10 @@ async fn a_batch_in_hand_stays_in_hand() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut second = named_worker(&s, "second", &visibility);
+    let second = named_worker(&s, "second", &visibility);
     let done = completions(&s, 10).await;
-    assert!(terminate(&mut first).success());
-    assert!(terminate(&mut second).success());
+    let mut both = [first, second];
+    assert!(terminate_all(&mut both).iter().all(|s| s.success()));
     assert_eq!(done.len(), 10, "every job completed");
     assert!(
         done.iter()
@@ -652,4 +663,289 @@ async fn chaos_with_killed_workers_and_duplicates_changes_nothing() {
         ledger.completed_jobs(&aircraft.run_id).await.unwrap().len(),
         aircraft.graph().len()
     );
+}
+
+/// The interpreter with boto3 and pyarrow: `DAGBENCH_PYTHON` (set by
+/// `make test`), else the project's `.venv`.
+fn python() -> std::path::PathBuf {
+    std::env::var_os("DAGBENCH_PYTHON").map_or_else(
+        || dagbench_testkit::repo_root().join(".venv/bin/python"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// What a user of the original system does, with boto3 only
+/// (`tests/boto3/seed_example.py`): the seed's example job with an
+/// arbitrary input object, a missing input, the same job id sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_example_job_driven_by_boto3() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let mut w = worker(&s, &[]);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3/seed_example.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .envs(s.process_env("s2-test"))
+        .env("AWS_DEFAULT_REGION", "us-east-1") // boto3 does not read AWS_REGION
+        .output()
+        .expect("python runs");
+    assert!(terminate(&mut w).success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ok: the seed's example job"), "{stdout}");
+}
+
+/// Job details of run `poison` planted in the bucket, each wrong in one
+/// way a crafted or corrupted object could be, from a real leg's details.
+fn crafted_details(leg: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let with = |field: &str, value: serde_json::Value| {
+        let mut d = leg.clone();
+        d[field] = value;
+        d.to_string()
+    };
+    vec![
+        ("samples-huge", with("samples", 4_294_967_295_u64.into())),
+        ("samples-zero", with("samples", 0.into())),
+        ("samples-text", with("samples", "many".into())),
+        ("leg-zero", with("leg", 0.into())),
+        ("leg-nine", with("leg", 9.into())),
+        (
+            "feeders-three",
+            with("feeders", serde_json::json!([[1, 1], [2, 1], [3, 1]])),
+        ),
+        ("kind-unknown", with("kind", "teleport".into())),
+        ("other-run", with("run_id", "victim".into())),
+        ("marker-only", r#"{"dagbench_job_details":1}"#.into()),
+        (
+            "truncated",
+            r#"{"dagbench_job_details":1,"kind":"leg","samples":"#.into(),
+        ),
+        (
+            "sequence-no-legs",
+            r#"{"dagbench_job_details":1,"kind":"sequence","run_id":"poison","sequence_id":1,"samples":5,"legs":[]}"#.into(),
+        ),
+        (
+            "sequence-nine-legs",
+            serde_json::json!({"dagbench_job_details":1,"kind":"sequence","run_id":"poison","sequence_id":1,"samples":5,
+                "legs":["a","b","c","d","e","f","g","h","i"]}).to_string(),
+        ),
+    ]
+}
+
+/// The poison corpus: every way a message can be wrong that we know of.
+fn poison_corpus(crafted: &[(&'static str, String)]) -> Vec<String> {
+    use serde_json::json;
+    let mut deep = String::new();
+    for _ in 0..10_000 {
+        deep.push('[');
+    }
+    let mut bodies: Vec<String> = vec![
+        "this is not json".into(),
+        "{".into(),
+        "[]".into(),
+        "42".into(),
+        "null".into(),
+        "\"just a string\"".into(),
+        "{}".into(),
+        " ".into(),
+        deep,
+        "x".repeat(250_000),
+        format!(r#"{{"job_id":"{}"}}"#, "x".repeat(1000)),
+    ];
+    let objects = [
+        json!({"job_id": 7}),
+        json!({"job_id": null}),
+        json!({"job_id": ""}),
+        json!({"job_id": "../../etc/passwd"}),
+        json!({"job_id": "a/b"}),
+        json!({"job_id": "tab\there"}),
+        json!({"job_id": "nul\u{0}"}),
+        json!({"job_id": {"nested": 1}}),
+        json!({"job_id": ["a"]}),
+        json!({"job_id": "p-neg", "work_duration_ms": -1}),
+        json!({"job_id": "p-frac", "work_duration_ms": 1.5}),
+        json!({"job_id": "p-str", "work_duration_ms": "100"}),
+        json!({"job_id": "p-huge-work", "work_duration_ms": 1e30}),
+        json!({"job_id": "p-over-work", "work_duration_ms": 1_000_000_000_000_u64}),
+        json!({"job_id": "p-huge-data", "data_size_kb": 1_000_000_000_000_u64}),
+        json!({"job_id": "p-neg-data", "data_size_kb": -5}),
+        json!({"job_id": "p-bool-data", "data_size_kb": true}),
+        json!({"job_id": "p-ik-num", "input_key": 5}),
+        json!({"job_id": "p-ik-trav", "input_key": "../outside.json"}),
+        json!({"job_id": "p-ik-abs", "input_key": "/etc/passwd"}),
+        json!({"job_id": "p-ik-empty", "input_key": ""}),
+        json!({"job_id": "p-ik-long", "input_key": "k".repeat(200_000)}),
+        json!({"job_id": "p-ik-missing", "input_key": "poison/jobs/nowhere.json"}),
+        json!({"job_id": "p-ik-dots", "input_key": "poison/../victim/jobs/s1-l1.json"}),
+        json!({"job_id": "p-ik-dir", "input_key": "poison/jobs/"}),
+        json!({"job_id": "p-ik-nul", "input_key": "poison/jobs/a\u{0}b"}),
+        json!({"job_id": "p-ik-backslash", "input_key": "poison\\..\\x"}),
+        json!({"job_id": "p-ik-url", "input_key": "s3://other-bucket/key"}),
+        json!({"job_id": "p-run-slash", "run_id": "a/b"}),
+        json!({"job_id": "p-run-num", "run_id": 5}),
+        json!({"job_id": "p-run-dots", "run_id": ".."}),
+        json!({"job_id": "p-wide", "work_duration_ms": 18_446_744_073_709_551_615_u64, "data_size_kb": 1e300}),
+        json!({"job_id": "p-victim-details", "run_id": "poison", "input_key": "victim/jobs/s1-l1.json"}),
+        json!({"job_id": "p-merge-alone", "run_id": "poison", "input_key": "poison/jobs/merge.json"}),
+        json!({"job_id": "p-unicode-ü", "work_duration_ms": "x"}),
+    ];
+    bodies.extend(objects.iter().map(serde_json::Value::to_string));
+    for (name, _) in crafted {
+        bodies.push(
+            json!({"job_id": format!("p-c-{name}"), "run_id": "poison", "input_key": format!("poison/crafted/{name}.json")})
+                .to_string(),
+        );
+    }
+    bodies
+}
+
+/// The poison corpus through two workers: each message ends as a `failed`
+/// completion with its reason or as a dead letter with its reason, nothing
+/// is left in the queue, and nothing is written outside the message's own
+/// run (another run's objects are byte for byte the same; the ledger holds
+/// rows of run `poison` only; no output object).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poison_corpus_fails_with_reasons_and_writes_nothing_elsewhere() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 30).await;
+    let store = s.store();
+    Aircraft::new("poison", 1, 3, 8).seed(&store).await;
+    Aircraft::new("victim", 1, 4, 8).seed(&store).await;
+    let leg: serde_json::Value = serde_json::from_slice(
+        &store
+            .get_bytes(&dagbench_core::key::ObjectKey::new("poison/jobs/s1-l2.json").unwrap())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let crafted = crafted_details(&leg);
+    for (name, body) in &crafted {
+        store
+            .put_bytes(
+                &dagbench_core::key::ObjectKey::new(format!("poison/crafted/{name}.json")).unwrap(),
+                body.clone().into(),
+            )
+            .await
+            .unwrap();
+    }
+    let before = dagbench_testkit::fixtures::every_object(&store).await;
+    let corpus = poison_corpus(&crafted);
+    assert!(corpus.len() >= 50, "{} messages", corpus.len());
+    for body in &corpus {
+        s.sqs
+            .send_message()
+            .queue_url(&s.incoming)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("send {:.80}: {e:?}", body));
+    }
+    let mut workers: Vec<Child> = (0..2)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_dagbench"))
+                .args(["worker", "--concurrency", "4"])
+                .envs(s.process_env("poison"))
+                .env("HOSTNAME", format!("poison-{i}"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(format!("/tmp/poison-{i}.log")).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+
+    let outgoing = SqsQueue::new(s.sqs.clone(), &s.outgoing);
+    let mut failed = std::collections::BTreeMap::new();
+    let mut dead = Vec::new();
+    let started = Instant::now();
+    while failed.len() + dead.len() < corpus.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{} completions and {} dead letters of {} messages",
+            failed.len(),
+            dead.len(),
+            corpus.len()
+        );
+        for m in outgoing.receive(10, Duration::from_secs(1)).await.unwrap() {
+            let c = dagbench_core::message::Completion::parse(m.body.as_bytes()).unwrap();
+            outgoing.delete_batch(&[m.receipt]).await.unwrap();
+            let dagbench_core::message::Outcome::Failed { error } = &c.outcome else {
+                panic!("a poison message completed: {c:?}");
+            };
+            assert!(!error.is_empty(), "{c:?}");
+            assert!(
+                failed.insert(c.job_id.to_string(), error.clone()).is_none(),
+                "one completion per job: {}",
+                c.job_id
+            );
+        }
+        let got = s
+            .sqs
+            .receive_message()
+            .queue_url(&s.dlq)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        for msg in got.messages() {
+            let reason = msg
+                .message_attributes()
+                .and_then(|a| a.get("DeadLetterReason"))
+                .and_then(|v| v.string_value())
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                !reason.is_empty(),
+                "a dead letter without its reason: {:.200}",
+                msg.body().unwrap_or_default()
+            );
+            dead.push((msg.body().unwrap_or_default().to_owned(), reason));
+            s.sqs
+                .delete_message()
+                .queue_url(&s.dlq)
+                .receipt_handle(msg.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    assert!(terminate_all(&mut workers).iter().all(|s| s.success()));
+    // Each message accounted for once: a dead letter is the message itself.
+    for (body, _) in &dead {
+        assert!(corpus.contains(body), "a dead letter not of the corpus");
+    }
+    assert_eq!(failed.len() + dead.len(), corpus.len());
+    let depth = SqsQueue::new(s.sqs.clone(), &s.incoming)
+        .approximate_depth()
+        .await
+        .unwrap();
+    assert_eq!((depth.visible, depth.in_flight), (0, 0), "nothing left");
+    // Reasons say what is wrong, e.g. the crafted details' field and limit.
+    assert!(
+        failed["p-c-samples-huge"].contains("samples"),
+        "{}",
+        failed["p-c-samples-huge"]
+    );
+    assert!(
+        failed["p-ik-missing"].contains("poison/jobs/nowhere.json"),
+        "{}",
+        failed["p-ik-missing"]
+    );
+
+    // Nothing written outside the run: the objects are those seeded.
+    let after = dagbench_testkit::fixtures::every_object(&store).await;
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "no object added or removed"
+    );
+    assert!(after == before, "no object rewritten");
+    for item in s.ledger_items().await {
+        let pk = item["pk"].as_s().unwrap();
+        assert_eq!(pk, "poison", "a ledger row outside the run: {item:?}");
+        assert_eq!(item["status"].as_s().unwrap(), "failed", "{item:?}");
+    }
 }

@@ -435,6 +435,8 @@ pub async fn discover(aws: &Aws, kind: StackKind, env: &str) -> Result<Processor
             .cloned()
             .unwrap_or_else(|| "default".into()),
         batch_size: 10,
+        // Only processors use it; this environment is the scheduler's.
+        max_receive_count: 3,
         endpoint_url: aws.endpoint.clone(),
         results_prefix: String::new(),
     })

@@ -80,6 +80,7 @@ impl LocalCluster {
                         ..Limits::default()
                     },
                     work_mode: config.work_mode,
+                    max_attempts: Some(config.max_receive_count),
                 },
             });
             workers.spawn(run_loop(

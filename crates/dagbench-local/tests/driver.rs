@@ -100,6 +100,7 @@ async fn chaos_changes_nothing_in_the_results() {
                     worker: format!("w{w}"),
                     limits: Default::default(),
                     work_mode: WorkMode::Sleep,
+                    max_attempts: None,
                 },
             })
         }

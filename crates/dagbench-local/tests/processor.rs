@@ -230,6 +230,16 @@ fn aircraft(
     (seqs, g)
 }
 
+/// Stores every job's details, as a run does before dispatching.
+async fn seed(h: &common::Harness, g: &dagbench_flight::aircraft::AircraftGraph) {
+    for (job, details) in &g.details {
+        h.store
+            .put_job_details(&h.run_id, job, details)
+            .await
+            .unwrap();
+    }
+}
+
 fn message(job: &JobId, data_kb: u64) -> String {
     dagbench_core::message::JobMessage {
         job_id: job.clone(),
@@ -245,12 +255,7 @@ fn message(job: &JobId, data_kb: u64) -> String {
 async fn reprocessing_writes_identical_objects_and_one_completion() {
     let h = common::harness("reprocess");
     let (_, g) = aircraft(64);
-    for (job, details) in &g.details {
-        h.store
-            .put_job_details(&h.run_id, job, details)
-            .await
-            .unwrap();
-    }
+    seed(&h, &g).await;
     let first_leg = &g.details[0].0;
     assert_eq!(first_leg.as_str(), "s1-l1");
     let body = message(first_leg, 2);
@@ -308,12 +313,7 @@ async fn reprocessing_writes_identical_objects_and_one_completion() {
 async fn missing_dependency_output_is_transient_and_missing_details_permanent() {
     let h = common::harness("transient");
     let (_, g) = aircraft(32);
-    for (job, details) in &g.details {
-        h.store
-            .put_job_details(&h.run_id, job, details)
-            .await
-            .unwrap();
-    }
+    seed(&h, &g).await;
     let second = JobId::new("s1-l2").unwrap();
     match h
         .processor
@@ -354,12 +354,7 @@ async fn missing_dependency_output_is_transient_and_missing_details_permanent() 
 async fn domain_jobs_in_order_produce_the_reference_results() {
     let h = common::harness("domain");
     let (seqs, g) = aircraft(128);
-    for (job, details) in &g.details {
-        h.store
-            .put_job_details(&h.run_id, job, details)
-            .await
-            .unwrap();
-    }
+    seed(&h, &g).await;
     // Graph order is a topological order for aircraft graphs.
     for (job, _) in &g.details {
         assert!(
@@ -449,12 +444,7 @@ async fn the_seed_example_job_runs_on_any_input() {
 async fn job_details_of_another_run_or_of_no_run_are_refused() {
     let h = common::harness("foreign-details");
     let (_, g) = aircraft(16);
-    for (job, details) in &g.details {
-        h.store
-            .put_job_details(&h.run_id, job, details)
-            .await
-            .unwrap();
-    }
+    seed(&h, &g).await;
     let leg = &g.details[0].0;
     let key = format!("run-1/jobs/{leg}.json");
     for (body, says) in [
@@ -551,4 +541,44 @@ async fn a_full_disk_is_fatal_and_leaves_the_job_resumable() {
         "not ended: a resume runs it"
     );
     assert_eq!(row.claim_until, None, "and nobody holds it");
+}
+
+#[tokio::test]
+async fn a_job_still_failing_on_its_last_delivery_fails_with_its_reason() {
+    let h = common::harness("last-delivery");
+    let (_, g) = aircraft(32);
+    seed(&h, &g).await;
+    // The queue dead-letters after 3 deliveries.
+    let mut processor = (*h.processor).clone();
+    processor.config.max_attempts = Some(3);
+    let second = JobId::new("s1-l2").unwrap();
+    for attempt in 1..=2 {
+        assert!(
+            matches!(
+                processor
+                    .process_job(&message(&second, 0), attempt, CLAIM)
+                    .await,
+                Disposition::Retry { .. }
+            ),
+            "delivery {attempt} of 3 is retried"
+        );
+    }
+    let Disposition::Done {
+        ended: Ended::Failed,
+        reason: Some(reason),
+        ..
+    } = processor.process_job(&message(&second, 0), 3, CLAIM).await
+    else {
+        panic!("the last delivery reports the job failed");
+    };
+    assert!(
+        reason.starts_with("still failing on delivery 3 of 3") && reason.contains("s1-l1"),
+        "{reason}"
+    );
+    let sent = h.outgoing.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(sent.len(), 1, "one failed completion");
+    let completion = Completion::parse(sent[0].body.as_bytes()).unwrap();
+    assert!(!completion.is_completed());
+    let row = h.ledger.get(&h.run_id, &second).await.unwrap().unwrap();
+    assert_eq!(row.error.as_deref(), Some(reason.as_str()));
 }

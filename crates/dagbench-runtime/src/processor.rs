@@ -56,6 +56,11 @@ pub struct ProcessorConfig {
     pub worker: String,
     pub limits: Limits,
     pub work_mode: WorkMode,
+    /// The queue's deliveries before it dead-letters a message
+    /// (`maxReceiveCount`), when known: a job still failing transiently on
+    /// its last delivery is reported `failed` with its reason, instead of
+    /// reaching the dead-letter queue with none.
+    pub max_attempts: Option<u32>,
 }
 
 /// The ports a processor works through.
@@ -221,7 +226,7 @@ impl Processor {
         match result {
             Ok(output_key) => self.report(&delivery, Ok(output_key)).await,
             Err(JobError::Permanent(reason)) => self.report(&delivery, Err(reason)).await,
-            Err(e) => self.failed_here(&delivery, e).await,
+            Err(e) => self.failed_or_gave_up(&delivery, e).await,
         }
     }
 
@@ -263,6 +268,28 @@ impl Processor {
                         .await;
                 }
             }
+        }
+    }
+
+    /// [`Self::failed_here`], except on the queue's last delivery: a job
+    /// still failing transiently then is reported `failed` with its reason,
+    /// instead of reaching the dead-letter queue with none.
+    async fn failed_or_gave_up(&self, delivery: &Delivery<'_>, error: JobError) -> Disposition {
+        match error {
+            JobError::Transient(reason)
+                if self
+                    .config
+                    .max_attempts
+                    .is_some_and(|max| delivery.attempt >= max) =>
+            {
+                let max = self.config.max_attempts.unwrap_or(delivery.attempt);
+                let reason = format!(
+                    "still failing on delivery {} of {max}, the last before the dead-letter queue: {reason}",
+                    delivery.attempt
+                );
+                self.report(delivery, Err(reason)).await
+            }
+            error => self.failed_here(delivery, error).await,
         }
     }
 

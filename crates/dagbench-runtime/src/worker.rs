@@ -233,7 +233,17 @@ pub async fn run_loop(
                         .delete_batch(std::slice::from_ref(&message.receipt))
                         .await;
                 }
-                Disposition::Retry { .. } => stats.retried += 1,
+                Disposition::Retry { .. } => {
+                    stats.retried += 1;
+                    // Back soon, not after a whole visibility timeout: a
+                    // transient error is retried with exponential backoff.
+                    let _ = incoming
+                        .change_visibility(
+                            &message.receipt,
+                            retry_backoff(message.receive_count, config.visibility),
+                        )
+                        .await;
+                }
                 Disposition::Busy { until, .. } => {
                     stats.busy += 1;
                     // Back when the other delivery's claim runs out.
@@ -263,6 +273,13 @@ pub async fn run_loop(
 }
 
 /// How long from now until `until` (at least a second, at most SQS's 12 h).
+/// How long a message whose `attempt`-th delivery hit a transient error
+/// stays away: 1 s, 2 s, 4 s … never longer than the visibility timeout.
+pub fn retry_backoff(attempt: u32, visibility: Duration) -> Duration {
+    let doubling = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(16));
+    doubling.min(visibility).max(Duration::from_secs(1))
+}
+
 fn until_from_now(until: Timestamp, processor: &Processor) -> Duration {
     let ms = until.unix_millis() - processor.clock.now().unix_millis();
     Duration::from_millis(ms.clamp(1_000, 12 * 3600 * 1000) as u64)
@@ -303,5 +320,25 @@ async fn run_one(
             }
             () = tokio::time::sleep_until(stop_deadline.unwrap_or(far)), if stop_deadline.is_some() => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_exponentially_within_the_visibility_timeout() {
+        let v = Duration::from_secs(30);
+        let waits: Vec<u64> = (1..=7).map(|a| retry_backoff(a, v).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(retry_backoff(0, v), Duration::from_secs(1));
+        assert_eq!(retry_backoff(u32::MAX, v), v);
+        // A visibility under a second still leaves the message a second.
+        assert_eq!(
+            retry_backoff(3, Duration::from_millis(200)),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -332,8 +332,25 @@ impl RunStore {
             return Ok(Some(JobInput::Opaque { bytes }));
         }
         let bytes = result.bytes().await.map_err(backend)?;
-        let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
-        let declared = value.as_ref().and_then(|v| v.get(DETAILS_MARKER)).is_some();
+        let (value, parse_error) = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e)),
+        };
+        let declared = match &value {
+            Some(v) => v.get(DETAILS_MARKER).is_some(),
+            // Corrupted or cut short: still job details if it says so, not
+            // an opaque input that would "complete" without computing.
+            None => {
+                let marker = format!("\"{DETAILS_MARKER}\"");
+                bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+            }
+        };
+        if let (Some(e), true) = (&parse_error, declared) {
+            return Err(StoreError::invalid(
+                key,
+                format!("declares dagbench job details but is not valid JSON: {e}"),
+            ));
+        }
         match value.map(serde_json::from_value::<JobDetails>) {
             Some(Ok(details)) => {
                 details

@@ -209,6 +209,60 @@ async fn corrupt_objects_are_permanent_errors_naming_the_key() {
 }
 
 #[tokio::test]
+async fn job_inputs_are_details_only_when_they_say_so() {
+    use dagbench_core::key::ObjectKey;
+    use dagbench_store::JobInput;
+    let store = RunStore::in_memory();
+    let put = |name: &'static str, body: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            let key = ObjectKey::new(format!("in/{name}")).unwrap();
+            store
+                .put_bytes(&key, Bytes::from_static(body))
+                .await
+                .unwrap();
+            store.get_job_input(&key).await
+        }
+    };
+    // Anything else is an opaque input of its size: the seed's generic job.
+    assert!(matches!(
+        put("hello.json", b"{\"hello\":\"world\"}").await.unwrap(),
+        Some(JobInput::Opaque { bytes: 17 })
+    ));
+    assert!(matches!(
+        put("text", b"not json at all").await.unwrap(),
+        Some(JobInput::Opaque { bytes: 15 })
+    ));
+    // Declared but wrong, or cut short: a permanent error naming the key,
+    // never an opaque input that would complete without computing.
+    for (name, body, says) in [
+        (
+            "marker-only.json",
+            &b"{\"dagbench_job_details\":1}"[..],
+            "declares dagbench job details but",
+        ),
+        (
+            "cut.json",
+            &b"{\"dagbench_job_details\":1,\"kind\":\"leg\",\"samples\":"[..],
+            "is not valid JSON",
+        ),
+    ] {
+        let key = ObjectKey::new(format!("in/{name}")).unwrap();
+        store
+            .put_bytes(&key, Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+        let err = store.get_job_input(&key).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("in/{name}")) && text.contains(says),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn prefix_store_nests_the_tree() {
     let memory: std::sync::Arc<dyn object_store::ObjectStore> =
         std::sync::Arc::new(object_store::memory::InMemory::new());

@@ -98,6 +98,31 @@ impl Aircraft {
     }
 }
 
+/// Every object in `store`, by key: to show what a run did or did not
+/// write, and that objects it must not touch are byte for byte the same.
+pub async fn every_object(store: &RunStore) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use futures::TryStreamExt as _;
+    use object_store::ObjectStoreExt as _;
+    let inner = store.object_store();
+    let metas: Vec<_> = inner
+        .list(None)
+        .try_collect()
+        .await
+        .expect("the store lists its objects");
+    let mut objects = std::collections::BTreeMap::new();
+    for meta in metas {
+        let bytes = inner
+            .get(&meta.location)
+            .await
+            .expect("a listed object is readable")
+            .bytes()
+            .await
+            .expect("its bytes");
+        objects.insert(meta.location.to_string(), bytes.to_vec());
+    }
+    objects
+}
+
 /// The same graph with `ms` of simulated work on every fourth job and a
 /// 1 KiB output on every job: deliveries then outlive short visibility
 /// timeouts, and runs last long enough to interrupt.

@@ -211,6 +211,22 @@ impl Stack {
             .cloned()
     }
 
+    /// Every item of the stack's job table (one page is enough for a test).
+    pub async fn ledger_items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .dynamodb
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan the job table");
+        assert!(out.last_evaluated_key().is_none(), "one page of items");
+        out.items().to_vec()
+    }
+
     /// The processor environment pointing at this stack.
     pub fn processor_env(&self, test_run_id: &str) -> dagbench_aws::env::ProcessorEnv {
         dagbench_aws::env::ProcessorEnv {
@@ -221,6 +237,7 @@ impl Stack {
             table_name: self.table.clone(),
             test_run_id: test_run_id.to_owned(),
             batch_size: 10,
+            max_receive_count: 3,
             endpoint_url: Some(self.endpoint.clone()),
             results_prefix: String::new(),
         }

@@ -250,6 +250,10 @@ pub(super) fn processor_environment(
         ("TABLE_NAME", r#ref("JobTable")),
         ("TEST_RUN_ID", json!(config.test_run_id)),
         ("BATCH_SIZE", json!(batch_size.clamp(1, 10).to_string())),
+        (
+            "MAX_RECEIVE_COUNT",
+            json!(config.queues.max_receive_count.to_string()),
+        ),
     ]
 }
 

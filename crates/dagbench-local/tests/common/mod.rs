@@ -44,6 +44,7 @@ pub fn harness(name: &str) -> Harness {
             worker: "w-test".into(),
             limits: Limits::default(),
             work_mode: WorkMode::Sleep,
+            max_attempts: None,
         },
     });
     Harness {
