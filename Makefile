@@ -26,13 +26,13 @@ LAMBDA_ZIP ?= $(or $(CARGO_TARGET_DIR),target)/lambda/bootstrap/bootstrap.zip
 STACK_FLAGS = --env $(ENV) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
 YES_FLAG = $(if $(YES),--yes)
 
-.PHONY: help test toolchain venv browser tools build fmt lint bench lambda clean \
+.PHONY: help test toolchain venv venv-checkov browser tools build fmt lint bench lambda clean \
 	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-test: toolchain venv browser tools ## Everything CI checks: fmt, unused deps, clippy, rustdoc, purity, every test
+test: toolchain venv venv-checkov browser tools ## Everything CI checks: fmt, unused deps, clippy, rustdoc, purity, every test
 	$(CARGO) xtask ci
 
 # Cargo tools CI runs, pinned, built once into the target directory (which
@@ -66,6 +66,16 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# checkov, pinned in requirements-checkov.txt, in a venv of its own (it pins
+# boto3 far below what moto uses).
+CHECKOV_VENV := .venv-checkov
+venv-checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 toolchain:
 	@./scripts/ensure-toolchain.sh
 
@@ -96,7 +106,7 @@ lambda: toolchain ## Build Scenario 1's package (bootstrap.zip for provided.al20
 
 clean: ## Remove build output and the Python venvs
 	$(CARGO) clean
-	rm -rf $(VENV) $(LAMBDA_VENV)
+	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV)
 
 # --- AWS: the source document's targets ------------------------------------
 

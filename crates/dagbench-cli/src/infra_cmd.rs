@@ -35,6 +35,10 @@ pub(crate) struct ConfigArgs {
     /// Scenario 1: Lambda timeout, seconds (1–900).
     #[arg(long = "lambda-timeout", value_name = "SECONDS")]
     lambda_timeout: Option<u32>,
+    /// Scenario 1: concurrent executions reserved for the function, also
+    /// its ceiling (0 = none, sharing the account's pool) [default: 100].
+    #[arg(long = "lambda-reserved-concurrency", value_name = "N")]
+    lambda_reserved_concurrency: Option<u32>,
     /// Messages per Lambda invocation (Scenario 1) or per receive (Scenario 2).
     #[arg(long = "batch-size", value_name = "N")]
     batch_size: Option<u32>,
@@ -55,6 +59,7 @@ impl ConfigArgs {
             test_run_id: self.test_run_id.clone().filter(|t| !t.is_empty()),
             lambda_memory_mb: self.lambda_memory,
             lambda_timeout_s: self.lambda_timeout,
+            lambda_reserved_concurrency: self.lambda_reserved_concurrency,
             batch_size: self.batch_size,
             fargate_cpu: self.fargate_cpu,
             fargate_memory_mb: self.fargate_memory,

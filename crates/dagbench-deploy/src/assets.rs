@@ -78,7 +78,10 @@ pub async fn upload_lambda(
     Ok(key)
 }
 
-/// `repository_uri@sha256:…` for the image tagged `tag` in `repository`.
+/// `repository_uri@sha256:…` for the image tagged `tag` in `repository`,
+/// or, without a tag, for the image pushed last (the repository's tags
+/// are immutable, so each build is pushed under a tag of its own), with
+/// the tag that names it.
 ///
 /// # Errors
 /// [`DeployError::Precondition`] with the commands that build and push the
@@ -87,41 +90,69 @@ pub async fn image_uri(
     aws: &Aws,
     repository: &str,
     repository_uri: &str,
-    tag: &str,
-) -> Result<String, DeployError> {
+    tag: Option<&str>,
+) -> Result<(String, String), DeployError> {
     let missing = || {
         let registry = repository_uri.split('/').next().unwrap_or(repository_uri);
+        let (what, shown) = match tag {
+            Some(t) => (
+                format!("the worker image {repository_uri}:{t} is not in ECR"),
+                t.to_owned(),
+            ),
+            None => (
+                format!("no worker image is in {repository_uri} yet"),
+                "$(git rev-parse --short HEAD)".to_owned(),
+            ),
+        };
         DeployError::Precondition(format!(
-            "the worker image {repository_uri}:{tag} is not in ECR; build and push it first:\n  \
+            "{what}; build and push it first (the repository's tags are immutable: one tag per build):\n  \
              aws ecr get-login-password --region {region} | docker login --username AWS --password-stdin {registry}\n  \
-             docker build -f docker/Dockerfile -t {repository_uri}:{tag} .\n  \
-             docker push {repository_uri}:{tag}",
+             docker build -f docker/Dockerfile -t {repository_uri}:{shown} .\n  \
+             docker push {repository_uri}:{shown}",
             region = aws.region()
         ))
     };
-    let out = aws
-        .ecr
-        .describe_images()
-        .repository_name(repository)
-        .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-        .send()
-        .await;
-    let out = match out {
-        Ok(out) => out,
-        Err(e) if e.code() == Some("ImageNotFoundException") => return Err(missing()),
-        Err(e) => {
-            return Err(DeployError::aws(
-                format!("cannot look up {repository}:{tag} in ECR"),
-                &e,
-            ));
+    let mut request = aws.ecr.describe_images().repository_name(repository);
+    if let Some(t) = tag {
+        request = request.image_ids(ImageIdentifier::builder().image_tag(t).build());
+    }
+    let mut pages = request.into_paginator().send();
+    let mut newest: Option<aws_sdk_ecr::types::ImageDetail> = None;
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) if e.code() == Some("ImageNotFoundException") => return Err(missing()),
+            Err(e) => {
+                let what =
+                    tag.map_or_else(|| repository.to_owned(), |t| format!("{repository}:{t}"));
+                return Err(DeployError::aws(
+                    format!("cannot look up {what} in ECR"),
+                    &e,
+                ));
+            }
+        };
+        for detail in page.image_details() {
+            let later = |d: &aws_sdk_ecr::types::ImageDetail| {
+                d.image_pushed_at().map(|t| (t.secs(), t.subsec_nanos()))
+            };
+            if newest.as_ref().is_none_or(|n| later(detail) > later(n)) {
+                newest = Some(detail.clone());
+            }
         }
-    };
-    let digest = out
-        .image_details()
-        .first()
-        .and_then(|d| d.image_digest())
-        .ok_or_else(missing)?;
-    Ok(format!("{repository_uri}@{digest}"))
+    }
+    let newest = newest.ok_or_else(missing)?;
+    let digest = newest.image_digest().ok_or_else(missing)?;
+    let named = tag.map_or_else(
+        || {
+            newest
+                .image_tags()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "untagged".into())
+        },
+        str::to_owned,
+    );
+    Ok((format!("{repository_uri}@{digest}"), named))
 }
 
 /// Deletes every object in `bucket` (CloudFormation cannot delete a bucket

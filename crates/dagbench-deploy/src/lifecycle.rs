@@ -112,14 +112,21 @@ pub async fn deploy(
         }
         StackKind::Scenario2 => {
             let bootstrap = outputs(aws, StackKind::Bootstrap, &config.env).await?;
-            let image = assets::image_uri(
+            let (image, tag) = assets::image_uri(
                 aws,
                 &output(&bootstrap, keys::REPOSITORY_NAME)?,
                 &output(&bootstrap, keys::REPOSITORY_URI)?,
-                &config.fargate.image_tag,
+                config.fargate.image_tag.as_deref(),
             )
             .await?;
-            log.line(&format!("worker image: {image}"));
+            log.line(&format!(
+                "worker image: {image} (tag {tag}{})",
+                if config.fargate.image_tag.is_none() {
+                    ", the image pushed last"
+                } else {
+                    ""
+                }
+            ));
             // Keep a running service's task count: a redeploy (a new
             // TEST_RUN_ID, say) must not stop a test in progress.
             let desired = if let Some(info) =

@@ -249,8 +249,9 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
     let text = err.to_string();
     assert!(
         matches!(err, DeployError::Precondition(_))
+            && text.contains("no worker image is in")
             && text.contains("docker push")
-            && text.contains(":latest"),
+            && text.contains(":$(git rev-parse --short HEAD)"),
         "{text}"
     );
     // …but the stacks it needs were deployed on the way.
@@ -263,19 +264,62 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
         );
     }
 
-    // Push an image. There is no Docker engine here, so the manifest is a
-    // minimal hand-written one: ECR (moto) only stores it and digests it.
+    // Push two builds, each under its own tag (the repository's tags are
+    // immutable). There is no Docker engine here, so the manifests are
+    // minimal hand-written ones: ECR (moto) only stores and digests them.
     let repository = format!("dagbench-{env}-worker");
-    aws.ecr
-        .put_image()
-        .repository_name(&repository)
-        .image_tag("latest")
-        .image_manifest(
-            r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}"#,
-        )
-        .send()
+    let mut digests = Vec::new();
+    for (tag, config_digest) in [
+        (
+            "build-1",
+            "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+        ),
+        (
+            "build-2",
+            "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356",
+        ),
+    ] {
+        let pushed = aws
+            .ecr
+            .put_image()
+            .repository_name(&repository)
+            .image_tag(tag)
+            .image_manifest(format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{config_digest}"}},"layers":[]}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        digests.push(
+            pushed
+                .image()
+                .unwrap()
+                .image_id()
+                .unwrap()
+                .image_digest()
+                .unwrap()
+                .to_owned(),
+        );
+        // ECR's push times have one-second resolution on moto.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}");
+    let (pinned, tag) =
+        dagbench_deploy::assets::image_uri(&aws, &repository, &uri, Some("build-1"))
+            .await
+            .unwrap();
+    assert_eq!(
+        (pinned, tag.as_str()),
+        (format!("{uri}@{}", digests[0]), "build-1")
+    );
+    let err = dagbench_deploy::assets::image_uri(&aws, &repository, &uri, Some("nope"))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("{uri}:nope is not in ECR")),
+        "{err}"
+    );
     let done = lifecycle::deploy(&aws, &config, StackKind::Scenario2, &options, &log)
         .await
         .unwrap();
@@ -296,8 +340,8 @@ async fn scenario_2_needs_its_image_then_deploys_scales_and_reports_status() {
     let container = &ecs_task.task_definition().unwrap().container_definitions()[0];
     let image = container.image().unwrap();
     assert!(
-        image.contains(&format!("/{repository}@sha256:")),
-        "the image is pinned by digest: {image}"
+        image.ends_with(&format!("/{repository}@{}", digests[1])),
+        "the image pushed last is pinned by digest: {image}"
     );
     let environment: Vec<(&str, &str)> = container
         .environment()

@@ -64,6 +64,13 @@ pub struct LambdaConfig {
     /// Most concurrent invocations the mapping starts (2–1000); none = no
     /// limit besides the account's.
     pub max_concurrency: Option<u32>,
+    /// Concurrent executions reserved for the function, which are also its
+    /// ceiling: a runaway test cannot take the account's whole Lambda
+    /// concurrency, and other functions cannot starve a test. 0 reserves
+    /// none (the function shares the account's unreserved pool; needed on
+    /// accounts whose concurrency quota is below this plus the 100 AWS
+    /// keeps unreserved).
+    pub reserved_concurrency: u32,
     /// `x86_64` or `arm64`.
     pub architecture: Architecture,
     /// Days the function's logs are kept.
@@ -78,6 +85,7 @@ impl Default for LambdaConfig {
             batch_size: 10,
             batching_window_s: 0,
             max_concurrency: None,
+            reserved_concurrency: 100,
             architecture: Architecture::X86_64,
             log_retention_days: 14,
         }
@@ -103,8 +111,10 @@ pub struct FargateConfig {
     pub desired_count: u32,
     /// Seconds ECS waits after SIGTERM before SIGKILL (2–120).
     pub stop_timeout_s: u32,
-    /// The worker image's tag in the bootstrap repository.
-    pub image_tag: String,
+    /// The worker image's tag in the bootstrap repository, which keeps
+    /// tags immutable; none = the image pushed last. Deploys pin the
+    /// image's digest either way.
+    pub image_tag: Option<String>,
     /// Days the tasks' logs are kept.
     pub log_retention_days: u32,
 }
@@ -119,7 +129,7 @@ impl Default for FargateConfig {
             batch_size: 10,
             desired_count: 0,
             stop_timeout_s: 30,
-            image_tag: "latest".into(),
+            image_tag: None,
             log_retention_days: 14,
         }
     }
@@ -208,6 +218,8 @@ pub struct Overrides {
     pub lambda_memory_mb: Option<u32>,
     /// `--lambda-timeout`.
     pub lambda_timeout_s: Option<u32>,
+    /// `--lambda-reserved-concurrency`.
+    pub lambda_reserved_concurrency: Option<u32>,
     /// `--batch-size`: the mapping's batch in Scenario 1, the receive batch
     /// in Scenario 2.
     pub batch_size: Option<u32>,
@@ -293,6 +305,9 @@ impl Config {
         }
         if let Some(v) = o.lambda_timeout_s {
             self.lambda.timeout_s = v;
+        }
+        if let Some(v) = o.lambda_reserved_concurrency {
+            self.lambda.reserved_concurrency = v;
         }
         if let Some(v) = o.batch_size {
             self.lambda.batch_size = v;
@@ -389,6 +404,15 @@ impl Config {
                 c.to_string(),
                 "2 to 1000 concurrent invocations, or leave it out for no limit".into(),
             );
+            check(
+                l.reserved_concurrency == 0 || c <= l.reserved_concurrency,
+                "lambda.max_concurrency",
+                c.to_string(),
+                format!(
+                    "at most lambda.reserved_concurrency ({}), the function's ceiling",
+                    l.reserved_concurrency
+                ),
+            );
         }
         check(
             LOG_RETENTION_DAYS.contains(&l.log_retention_days),
@@ -470,12 +494,14 @@ impl Config {
             f.stop_timeout_s.to_string(),
             "ECS waits 2 to 120 seconds after SIGTERM".into(),
         );
-        check(
-            image_tag_ok(&f.image_tag),
-            "fargate.image_tag",
-            quoted(&f.image_tag),
-            "an image tag: 1 to 128 letters, digits, _ . -, not starting with . or -".into(),
-        );
+        if let Some(tag) = &f.image_tag {
+            check(
+                image_tag_ok(tag),
+                "fargate.image_tag",
+                quoted(tag),
+                "an image tag: 1 to 128 letters, digits, _ . -, not starting with . or -, or leave it out for the image pushed last".into(),
+            );
+        }
         check(
             LOG_RETENTION_DAYS.contains(&f.log_retention_days),
             "fargate.log_retention_days",
@@ -556,6 +582,8 @@ mod tests {
         assert_eq!(c.fargate.memory_mb, 512);
         assert_eq!(c.fargate.desired_count, 0);
         assert_eq!(c.queues.max_receive_count, 3);
+        assert_eq!(c.lambda.reserved_concurrency, 100);
+        assert_eq!(c.fargate.image_tag, None);
         assert_eq!(c.data.expiry_days, 7);
         assert_eq!(c.visibility_timeout_s(), 360);
         c.validate().unwrap();
@@ -590,6 +618,22 @@ mod tests {
         assert!(p[1].allowed.contains("1 to 900"));
         c.lambda.memory_mb = 10_240;
         c.lambda.timeout_s = 900;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_mapping_cannot_start_more_than_the_function_reserves() {
+        let mut c = Config::default();
+        c.lambda.max_concurrency = Some(200);
+        let p = problems(&c);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            p[0].to_string(),
+            "lambda.max_concurrency = 200: at most lambda.reserved_concurrency (100), the function's ceiling"
+        );
+        c.lambda.reserved_concurrency = 0;
+        c.validate().unwrap();
+        c.lambda.reserved_concurrency = 200;
         c.validate().unwrap();
     }
 
@@ -681,6 +725,8 @@ mod tests {
     fn printed_configuration_reads_back_the_same() {
         let mut c = Config::default();
         c.lambda.max_concurrency = Some(50);
+        c.lambda.reserved_concurrency = 0;
+        c.fargate.image_tag = Some("v1.2".into());
         c.queues.visibility_timeout_s = Some(400);
         let back = Config::from_toml(&c.to_toml(), "printed").unwrap();
         assert_eq!(back, c);

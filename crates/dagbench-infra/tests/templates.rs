@@ -31,6 +31,7 @@ fn configs() -> Vec<(&'static str, Config)> {
     custom.lambda.batch_size = 100;
     custom.lambda.batching_window_s = 2;
     custom.lambda.max_concurrency = Some(50);
+    custom.lambda.reserved_concurrency = 0;
     custom.lambda.architecture = Architecture::Arm64;
     custom.fargate.cpu = 1024;
     custom.fargate.memory_mb = 4096;
@@ -229,9 +230,25 @@ fn the_event_source_mapping_reports_batch_item_failures() {
             config.lambda.architecture.lambda_name()
         );
         assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON");
+        match config.lambda.reserved_concurrency {
+            0 => assert!(f.get("ReservedConcurrentExecutions").is_none()),
+            n => assert_eq!(f["ReservedConcurrentExecutions"], n),
+        }
         let q = &t["Resources"]["IncomingQueue"]["Properties"];
         assert!(q["VisibilityTimeout"].as_u64().unwrap() >= 6 * u64::from(config.lambda.timeout_s));
         assert_eq!(q["RedrivePolicy"]["maxReceiveCount"], 3);
+    }
+}
+
+#[test]
+fn the_worker_repository_keeps_its_tags_immutable() {
+    for (_, _, kind, t) in templates() {
+        if kind == StackKind::Bootstrap {
+            assert_eq!(
+                t["Resources"]["WorkerRepository"]["Properties"]["ImageTagMutability"],
+                "IMMUTABLE"
+            );
+        }
     }
 }
 
@@ -392,14 +409,19 @@ fn workspace() -> PathBuf {
 /// The project's .venv (installed by `make test`); its absence is a failure
 /// under CI and a skip elsewhere.
 fn venv_tool(name: &str) -> Option<PathBuf> {
-    let path = workspace().join(".venv/bin").join(name);
+    tool_in(".venv", name)
+}
+
+/// `name` in the project's venv `venv`, as [`venv_tool`].
+fn tool_in(venv: &str, name: &str) -> Option<PathBuf> {
+    let path = workspace().join(venv).join("bin").join(name);
     if path.exists() {
         Some(path)
     } else if std::env::var_os("CI").is_some() {
-        panic!("{} is missing: `make venv` installs it", path.display())
+        panic!("{} is missing: `make test` installs it", path.display())
     } else {
         eprintln!(
-            "skipped: {} is missing (`make venv` installs it)",
+            "skipped: {} is missing (`make test` installs it)",
             path.display()
         );
         None
@@ -440,6 +462,99 @@ fn cfn_lint_finds_no_errors_or_warnings() {
         0,
         "cfn-lint:\n{report}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// checkov over every template of the default configuration fails no check
+/// outside the committed exceptions (`checkov-skips.txt`, each with its
+/// reason), and every exception is still needed.
+#[test]
+fn checkov_fails_nothing_outside_the_justified_exceptions() {
+    let Some(checkov) = tool_in(".venv-checkov", "checkov") else {
+        return;
+    };
+    let skips_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkov-skips.txt");
+    let skips: std::collections::BTreeMap<String, String> = std::fs::read_to_string(&skips_file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (id, reason) = l.split_once(char::is_whitespace).unwrap();
+            assert!(
+                reason.trim().len() > 20,
+                "{id} in {} needs its reason",
+                skips_file.display()
+            );
+            (id.to_owned(), reason.trim().to_owned())
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("dagbench-checkov-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, _, _, t) in templates() {
+        if name.starts_with("default-") {
+            let path = dir.join(format!("{name}.json"));
+            std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+        }
+    }
+    let out = Command::new(&checkov)
+        .args([
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--quiet",
+        ])
+        .args(["--skip-download", "-d"])
+        .arg(&dir)
+        .output()
+        .expect("checkov runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov's report is JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        report["summary"]["passed"].as_u64().unwrap() > 50,
+        "checkov ran its checks: {}",
+        report["summary"]
+    );
+    let failed: Vec<(String, String)> = report["results"]["failed_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["check_id"].as_str().unwrap().to_owned(),
+                format!(
+                    "{} in {}: {}",
+                    f["resource"].as_str().unwrap(),
+                    f["file_path"].as_str().unwrap(),
+                    f["check_name"].as_str().unwrap_or_default()
+                ),
+            )
+        })
+        .collect();
+    let unexpected: Vec<String> = failed
+        .iter()
+        .filter(|(id, _)| !skips.contains_key(id))
+        .map(|(id, what)| format!("{id} {what}"))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "checkov failures without a justified exception:\n  {}",
+        unexpected.join("\n  ")
+    );
+    let stale: Vec<&String> = skips
+        .keys()
+        .filter(|id| !failed.iter().any(|(f, _)| f == *id))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "exceptions in {} that no check needs any more: {stale:?}",
+        skips_file.display()
     );
 }
 

@@ -40,7 +40,9 @@ pub(super) fn template(config: &Config) -> Template {
         "AWS::ECR::Repository",
         json!({
             "RepositoryName": names::repository(env),
-            "ImageTagMutability": "MUTABLE",
+            // A tag names one image for good: what a run's deployment
+            // record says ran is what ran.
+            "ImageTagMutability": "IMMUTABLE",
             "ImageScanningConfiguration": {"ScanOnPush": true},
             "EncryptionConfiguration": {"EncryptionType": "AES256"},
             "EmptyOnDelete": true,

@@ -46,30 +46,30 @@ pub(super) fn template(config: &Config) -> Template {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    t.resource(
-        "ProcessorFunction",
-        "AWS::Lambda::Function",
-        json!({
-            "FunctionName": names.processor(),
-            "Description": "dagbench job processor (Scenario 1)",
-            "Runtime": "provided.al2023",
-            "Handler": "bootstrap",
-            "Architectures": [l.architecture.lambda_name()],
-            "MemorySize": l.memory_mb,
-            "Timeout": l.timeout_s,
-            "Role": get_att("ProcessorRole", "Arn"),
-            "Code": {
-                "S3Bucket": r#ref(keys::LAMBDA_CODE_BUCKET),
-                "S3Key": r#ref(keys::LAMBDA_CODE_KEY),
-            },
-            "Environment": {"Variables": variables},
-            "LoggingConfig": {
-                "LogFormat": "JSON",
-                "LogGroup": r#ref("ProcessorLogGroup"),
-            },
-            "Tags": tags.list(),
-        }),
-    );
+    let mut function = json!({
+        "FunctionName": names.processor(),
+        "Description": "dagbench job processor (Scenario 1)",
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Architectures": [l.architecture.lambda_name()],
+        "MemorySize": l.memory_mb,
+        "Timeout": l.timeout_s,
+        "Role": get_att("ProcessorRole", "Arn"),
+        "Code": {
+            "S3Bucket": r#ref(keys::LAMBDA_CODE_BUCKET),
+            "S3Key": r#ref(keys::LAMBDA_CODE_KEY),
+        },
+        "Environment": {"Variables": variables},
+        "LoggingConfig": {
+            "LogFormat": "JSON",
+            "LogGroup": r#ref("ProcessorLogGroup"),
+        },
+        "Tags": tags.list(),
+    });
+    if l.reserved_concurrency > 0 {
+        function["ReservedConcurrentExecutions"] = json!(l.reserved_concurrency);
+    }
+    t.resource("ProcessorFunction", "AWS::Lambda::Function", function);
 
     let mut mapping = json!({
         "EventSourceArn": get_att("IncomingQueue", "Arn"),
