@@ -6,9 +6,9 @@
 //! status (S)              running | completed | failed
 //! attempts (N)            claims that ran the job
 //! worker (S)              the processor that holds or ended it
-//! started_at (N)          ms since the epoch, of the last claim
-//! claim_until (N)         while running: the claim's expiry, ms since the epoch
-//! completed_at (N)        ms since the epoch
+//! started_at_ms (N)       ms since the epoch, of the last claim
+//! claim_until_ms (N)      while running: the claim's expiry, ms since the epoch
+//! completed_at_ms (N)     ms since the epoch
 //! processing_time_ms (N)
 //! output_key (S)          completed jobs
 //! error (S)               failed jobs
@@ -116,13 +116,13 @@ fn row(run: &RunId, job: &JobId, item: &HashMap<String, AttributeValue>) -> Ledg
             .and_then(LedgerStatus::parse)
             .unwrap_or(LedgerStatus::Running),
         attempts: number("attempts").unwrap_or(0.0) as u32,
-        started_at: number("started_at").map(|v| Timestamp::from_unix_millis(v as i64)),
-        completed_at: number("completed_at").map(|v| Timestamp::from_unix_millis(v as i64)),
+        started_at: number("started_at_ms").map(|v| Timestamp::from_unix_millis(v as i64)),
+        completed_at: number("completed_at_ms").map(|v| Timestamp::from_unix_millis(v as i64)),
         processing_time_ms: number("processing_time_ms"),
         output_key: text("output_key"),
         worker: text("worker"),
         error: text("error"),
-        claim_until: number("claim_until").map(|v| Timestamp::from_unix_millis(v as i64)),
+        claim_until: number("claim_until_ms").map(|v| Timestamp::from_unix_millis(v as i64)),
         test_run_id: text("test_run_id"),
     }
 }
@@ -141,10 +141,10 @@ impl JobLedger for DynamoLedger {
             .table_name(&self.table)
             .set_key(Some(Self::key(run, job)))
             .update_expression(
-                "ADD attempts :one SET #status = :running, started_at = :at, worker = :worker, claim_until = :until, test_run_id = :trid, #ttl = :ttl",
+                "ADD attempts :one SET #status = :running, started_at_ms = :at, worker = :worker, claim_until_ms = :until, test_run_id = :trid, #ttl = :ttl",
             )
             .condition_expression(
-                "attribute_not_exists(#status) OR (#status = :running AND (attribute_not_exists(claim_until) OR claim_until <= :at))",
+                "attribute_not_exists(#status) OR (#status = :running AND (attribute_not_exists(claim_until_ms) OR claim_until_ms <= :at))",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", "ttl")
@@ -197,7 +197,7 @@ impl JobLedger for DynamoLedger {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(run, job)))
-            .update_expression("SET claim_until = :until")
+            .update_expression("SET claim_until_ms = :until")
             .condition_expression("#status = :running AND worker = :worker")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s("running"))
@@ -218,7 +218,7 @@ impl JobLedger for DynamoLedger {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(run, job)))
-            .update_expression("REMOVE claim_until")
+            .update_expression("REMOVE claim_until_ms")
             .condition_expression("#status = :running AND worker = :worker")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s("running"))
@@ -249,7 +249,7 @@ impl JobLedger for DynamoLedger {
             .set_key(Some(Self::key(run, job)))
             // `error` is a reserved word in DynamoDB expressions: use names.
             .update_expression(
-                "SET #status = :status, completed_at = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl REMOVE claim_until",
+                "SET #status = :status, completed_at_ms = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl REMOVE claim_until_ms",
             )
             .condition_expression(OPEN)
             .expression_attribute_names("#status", "status")

@@ -122,8 +122,8 @@ impl StackLease {
                         ("token".to_owned(), s(&lease.token)),
                         ("run_id".to_owned(), s(run_id.as_str())),
                         ("holder".to_owned(), s(holder)),
-                        ("since".to_owned(), n(now.unix_millis())),
-                        ("expires_at".to_owned(), n(expires)),
+                        ("since_ms".to_owned(), n(now.unix_millis())),
+                        ("expires_at_ms".to_owned(), n(expires)),
                         // DynamoDB's TTL removes a forgotten lease a day on.
                         ("ttl".to_owned(), n(expires / 1000 + 86_400)),
                     ])
@@ -131,7 +131,7 @@ impl StackLease {
             ));
         if !take_over {
             put = put
-                .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+                .condition_expression("attribute_not_exists(pk) OR expires_at_ms < :now")
                 .expression_attribute_values(":now", n(now.unix_millis()));
         }
         match put.send().await {
@@ -215,8 +215,8 @@ impl StackLease {
             Holder {
                 run_id: text("run_id"),
                 holder: text("holder"),
-                since: time("since"),
-                expires_at: time("expires_at"),
+                since: time("since_ms"),
+                expires_at: time("expires_at_ms"),
             }
         }))
     }
@@ -233,7 +233,7 @@ impl StackLease {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key()))
-            .update_expression("SET expires_at = :expires, #ttl = :ttl")
+            .update_expression("SET expires_at_ms = :expires, #ttl = :ttl")
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
             .expression_attribute_names("#ttl", "ttl")

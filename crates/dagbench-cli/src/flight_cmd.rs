@@ -184,8 +184,8 @@ pub(crate) struct AircraftArgs {
     /// Number of aircraft daily sequences (aircraft shape).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) sequences: u32,
-    /// Monte Carlo samples per leg (aircraft shape).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Monte Carlo samples per leg (aircraft shape), 1 to 1,000,000.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)))]
     pub(crate) samples: u32,
     /// Add crew connections between aircraft (a general DAG).
     #[arg(long)]

@@ -49,8 +49,8 @@ pub(crate) struct RunArgs {
     /// Aircraft daily sequences of the default workload.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
     sequences: u32,
-    /// Monte Carlo samples per leg.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
+    /// Monte Carlo samples per leg, 1 to 1,000,000.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)), conflicts_with = "resume")]
     samples: u32,
     /// Seed of the sequences, the delay model and synthetic shapes.
     #[arg(long, default_value_t = 1, conflicts_with = "resume")]

@@ -143,6 +143,16 @@ fn usage_errors_are_explained() {
     );
     let out = dagbench(&["graph", "generate", "--jobs", "0", "--out", "-"]);
     assert_eq!(out.status.code(), Some(2));
+    // Refused before anything runs, with the range, not failed job by job.
+    for command in [&["run"][..], &["graph", "generate", "--shape", "aircraft"]] {
+        let out = dagbench(&[command, &["--samples", "4294967295"]].concat());
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("4294967295 is not in 1..=1000000"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 fn bench_json(extra: &[&str]) -> Value {

@@ -405,3 +405,29 @@ fn ctrl_c_stops_cleanly_and_leaves_a_resumable_run() {
         serde_json::from_slice(&std::fs::read(dir.root().join("i/report.json")).unwrap()).unwrap();
     assert_eq!(after, report);
 }
+
+/// The README's example graph file, as printed there, runs to completion.
+#[test]
+fn the_readme_example_graph_runs() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let section = &readme[readme.find("## The graph file").expect("the section")..];
+    let start = section.find("```json\n").expect("a JSON block") + "```json\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = Scratch::new("readme-graph");
+    let file = dir.file("graph.json", example);
+    let out = dagbench(&[
+        "run",
+        "--graph",
+        &file,
+        "--results",
+        &dir.s(),
+        "--run-id",
+        "readme",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["counts"]["completed"], 3, "{summary}");
+}

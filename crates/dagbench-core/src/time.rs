@@ -88,6 +88,60 @@ impl From<Timestamp> for String {
     }
 }
 
+/// Serde for epoch-millisecond `i64` fields of JSON documents: written as
+/// RFC 3339 with milliseconds (the one convention for instants in JSON),
+/// read from that or from the integer earlier versions wrote.
+/// `#[serde(with = "dagbench_core::time::rfc3339")]`.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Timestamp;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Instant {
+        Text(Timestamp),
+        Millis(i64),
+    }
+
+    impl From<Instant> for i64 {
+        fn from(i: Instant) -> Self {
+            match i {
+                Instant::Text(t) => t.unix_millis(),
+                Instant::Millis(ms) => ms,
+            }
+        }
+    }
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+    pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&Timestamp::from_unix_millis(*ms))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Instant::deserialize(d).map(i64::from)
+    }
+
+    /// The same for `Option<i64>` (`null` when absent).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use super::{Instant, Timestamp};
+
+        #[allow(clippy::ref_option)] // serde's signature
+        pub fn serialize<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            match ms {
+                Some(ms) => s.collect_str(&Timestamp::from_unix_millis(*ms)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            Option::<Instant>::deserialize(d).map(|i| i.map(i64::from))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +163,27 @@ mod tests {
         assert_eq!(ts.to_string(), "2026-01-21T12:34:56.789Z");
         let ts = Timestamp::parse("2026-01-21T12:34:56Z").unwrap();
         assert_eq!(ts.to_string(), "2026-01-21T12:34:56.000Z");
+    }
+
+    #[test]
+    fn json_instants_are_rfc3339_and_earlier_integers_still_read() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Doc {
+            #[serde(with = "rfc3339")]
+            at: i64,
+            #[serde(with = "rfc3339::option")]
+            until: Option<i64>,
+        }
+        let doc = Doc {
+            at: 1_768_998_896_789,
+            until: None,
+        };
+        let text = serde_json::to_string(&doc).unwrap();
+        assert_eq!(text, r#"{"at":"2026-01-21T12:34:56.789Z","until":null}"#);
+        assert_eq!(serde_json::from_str::<Doc>(&text).unwrap(), doc);
+        let old: Doc = serde_json::from_str(r#"{"at":1768998896789,"until":5}"#).unwrap();
+        assert_eq!((old.at, old.until), (1_768_998_896_789, Some(5)));
+        assert!(serde_json::from_str::<Doc>(r#"{"at":"yesterday","until":null}"#).is_err());
     }
 
     #[test]

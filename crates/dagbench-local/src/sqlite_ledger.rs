@@ -14,9 +14,9 @@
 //! jobs(run_id TEXT, job_id TEXT,            -- primary key; job_id as on the wire
 //!      status TEXT,                          -- running | completed | failed
 //!      attempts INTEGER,                     -- claims that ran the job
-//!      started_at INTEGER, completed_at INTEGER, processing_time_ms REAL,
+//!      started_at_ms INTEGER, completed_at_ms INTEGER, processing_time_ms REAL,
 //!      output_key TEXT, worker TEXT, error TEXT,
-//!      claim_until INTEGER,                  -- while running: the claim's expiry
+//!      claim_until_ms INTEGER,               -- while running: the claim's expiry
 //!      test_run_id TEXT)
 //! ```
 
@@ -38,25 +38,25 @@ CREATE TABLE IF NOT EXISTS jobs (
     job_id             TEXT    NOT NULL,
     status             TEXT    NOT NULL,
     attempts           INTEGER NOT NULL DEFAULT 0,
-    started_at         INTEGER,
-    completed_at       INTEGER,
+    started_at_ms      INTEGER,
+    completed_at_ms    INTEGER,
     processing_time_ms REAL,
     output_key         TEXT,
     worker             TEXT,
     error              TEXT,
-    claim_until        INTEGER,
+    claim_until_ms     INTEGER,
     test_run_id        TEXT,
     PRIMARY KEY (run_id, job_id)
 ) WITHOUT ROWID;
 ";
 
 /// Columns added since the first schema, for ledgers of earlier runs.
-const ADDED_COLUMNS: &[(&str, &str)] = &[("claim_until", "INTEGER"), ("test_run_id", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[("claim_until_ms", "INTEGER"), ("test_run_id", "TEXT")];
 
 /// Most requests one transaction takes.
 const GROUP: usize = 4096;
 
-const ROW_COLUMNS: &str = "status, attempts, started_at, completed_at, processing_time_ms, output_key, worker, error, claim_until, test_run_id";
+const ROW_COLUMNS: &str = "status, attempts, started_at_ms, completed_at_ms, processing_time_ms, output_key, worker, error, claim_until_ms, test_run_id";
 
 type Reply<T> = oneshot::Sender<Result<T, LedgerError>>;
 
@@ -94,6 +94,10 @@ enum Request {
     Completed {
         run: RunId,
         reply: Reply<Vec<JobId>>,
+    },
+    ReleaseAll {
+        run: RunId,
+        reply: Reply<u64>,
     },
 }
 
@@ -162,6 +166,23 @@ impl SqliteLedger {
         &self.path
     }
 
+    /// Gives up every claim on `run`'s jobs; returns how many there were.
+    /// For the run's owner only — a local run holds its directory's lock,
+    /// so claims it finds at its start were left by a session that died
+    /// (a crash, a full disk) and would otherwise hold their jobs until
+    /// they expire.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn release_all_claims(&self, run: &RunId) -> Result<u64, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::ReleaseAll {
+            run: run.clone(),
+            reply,
+        })?;
+        answer(rx).await
+    }
+
     fn send(&self, request: Request) -> Result<(), LedgerError> {
         self.requests
             .as_ref()
@@ -181,12 +202,27 @@ impl Drop for SqliteLedger {
     }
 }
 
-/// Adds the columns a ledger of an earlier version lacks.
+/// Columns renamed since the first schema: integer epoch milliseconds are
+/// named as such.
+const RENAMED_COLUMNS: &[(&str, &str)] = &[
+    ("started_at", "started_at_ms"),
+    ("completed_at", "completed_at_ms"),
+    ("claim_until", "claim_until_ms"),
+];
+
+/// Renames and adds the columns a ledger of an earlier version has under
+/// another name or lacks.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('jobs')")?;
-    let have: Vec<String> = stmt
-        .query_map([], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let columns = || -> rusqlite::Result<Vec<String>> {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('jobs')")?;
+        stmt.query_map([], |row| row.get(0))?.collect()
+    };
+    for (old, new) in RENAMED_COLUMNS {
+        if columns()?.iter().any(|h| h == old) {
+            conn.execute_batch(&format!("ALTER TABLE jobs RENAME COLUMN {old} TO {new}"))?;
+        }
+    }
+    let have = columns()?;
     for (name, kind) in ADDED_COLUMNS {
         if !have.iter().any(|h| h == name) {
             conn.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {name} {kind}"))?;
@@ -377,13 +413,13 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
             let result = (|| {
                 let won: Option<u32> = tx
                     .prepare_cached(
-                        "INSERT INTO jobs (run_id, job_id, status, attempts, started_at, worker, claim_until, test_run_id)
+                        "INSERT INTO jobs (run_id, job_id, status, attempts, started_at_ms, worker, claim_until_ms, test_run_id)
                          VALUES (?1, ?2, 'running', 1, ?3, ?4, ?5, ?6)
                          ON CONFLICT (run_id, job_id) DO UPDATE SET
-                           attempts = attempts + 1, started_at = excluded.started_at,
-                           worker = excluded.worker, claim_until = excluded.claim_until,
+                           attempts = attempts + 1, started_at_ms = excluded.started_at_ms,
+                           worker = excluded.worker, claim_until_ms = excluded.claim_until_ms,
                            test_run_id = excluded.test_run_id
-                         WHERE status = 'running' AND (claim_until IS NULL OR claim_until <= excluded.started_at)
+                         WHERE status = 'running' AND (claim_until_ms IS NULL OR claim_until_ms <= excluded.started_at_ms)
                          RETURNING attempts",
                     )?
                     .query_row(
@@ -413,6 +449,17 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
             .map_err(db_err);
             once(result, reply)
         }
+        Request::ReleaseAll { run, reply } => {
+            let result = tx
+                .prepare_cached(
+                    "UPDATE jobs SET claim_until_ms = NULL
+                     WHERE run_id = ?1 AND status = 'running' AND claim_until_ms IS NOT NULL",
+                )
+                .and_then(|mut stmt| stmt.execute(params![run.as_str()]))
+                .map(|changed| changed as u64)
+                .map_err(db_err);
+            once(result, reply)
+        }
         Request::Extend {
             run,
             job,
@@ -422,7 +469,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
         } => {
             let result = tx
                 .prepare_cached(
-                    "UPDATE jobs SET claim_until = ?4
+                    "UPDATE jobs SET claim_until_ms = ?4
                      WHERE run_id = ?1 AND job_id = ?2 AND worker = ?3 AND status = 'running'",
                 )
                 .and_then(|mut stmt| {
@@ -449,12 +496,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
             };
             let result = tx
                 .prepare_cached(
-                    "INSERT INTO jobs (run_id, job_id, status, attempts, completed_at, processing_time_ms, output_key, worker, error)
+                    "INSERT INTO jobs (run_id, job_id, status, attempts, completed_at_ms, processing_time_ms, output_key, worker, error)
                      VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (run_id, job_id) DO UPDATE SET
-                       status = excluded.status, completed_at = excluded.completed_at,
+                       status = excluded.status, completed_at_ms = excluded.completed_at_ms,
                        processing_time_ms = excluded.processing_time_ms, output_key = excluded.output_key,
-                       worker = excluded.worker, error = excluded.error, claim_until = NULL
+                       worker = excluded.worker, error = excluded.error, claim_until_ms = NULL
                      WHERE status NOT IN ('completed', 'failed')",
                 )
                 .and_then(|mut stmt| stmt.execute(params![
@@ -509,6 +556,7 @@ fn fail_all(batch: Vec<Request>, e: &LedgerError) {
             Request::Finished { reply, .. } => drop(reply.send(Err(e.clone()))),
             Request::Get { reply, .. } => drop(reply.send(Err(e.clone()))),
             Request::Completed { reply, .. } => drop(reply.send(Err(e.clone()))),
+            Request::ReleaseAll { reply, .. } => drop(reply.send(Err(e.clone()))),
         }
     }
 }

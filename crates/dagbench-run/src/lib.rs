@@ -67,6 +67,18 @@ pub enum RunError {
     Deploy(#[from] dagbench_deploy::DeployError),
     #[error("cannot open the stack's bucket: {0}")]
     Bucket(#[from] object_store::Error),
+    /// The run ended, but its files could not be written (a full disk):
+    /// how it ended is still told, and the ledger keeps it resumable.
+    #[error(
+        "run {run_id} {status}{reason}, but its report could not be written ({error}); `run --resume {run_id}` writes it once there is room"
+    )]
+    Unreported {
+        run_id: RunId,
+        status: &'static str,
+        /// `: why`, or empty.
+        reason: String,
+        error: Box<RunError>,
+    },
 }
 
 /// How a run starts.
@@ -654,7 +666,18 @@ impl Prepared {
             merged.as_ref().map(DomainSummary::from_merged),
         )
         .after(earlier);
-        let report_path = dir.write_json("report.json", &report)?;
+        let report_path =
+            dir.write_json("report.json", &report)
+                .map_err(|e| RunError::Unreported {
+                    run_id: self.run_id.clone(),
+                    status: report.status.as_str(),
+                    reason: report
+                        .error
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default(),
+                    error: Box::new(e),
+                })?;
         Ok(Finished {
             report,
             run_dir: dir.path().to_path_buf(),

@@ -171,6 +171,10 @@ impl Target for LocalTarget {
         on_progress: &mut ProgressFn<'_>,
     ) -> Result<DriverOutcome, RunError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ledger = Self::ledger(run)?;
+        // This run holds its directory's lock: claims left in its ledger are
+        // those of a session that died, not of anyone still working.
+        ledger.release_all_claims(&run.run_id).await?;
         let cluster = LocalCluster::start(
             &ClusterConfig {
                 run_id: run.run_id.clone(),
@@ -183,7 +187,7 @@ impl Target for LocalTarget {
             },
             &Shared {
                 store: self.store.clone(),
-                ledger: Arc::new(Self::ledger(run)?),
+                ledger: Arc::new(ledger),
                 metrics: Arc::new(MemoryMetrics::new()),
                 clock: Arc::clone(&clock),
             },

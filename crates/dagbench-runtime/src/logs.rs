@@ -23,6 +23,23 @@ pub fn level_from_env() -> LevelFilter {
         .unwrap_or(LevelFilter::INFO)
 }
 
+/// Log timestamps as every JSON dagbench writes them: RFC 3339, UTC,
+/// milliseconds (`2026-01-21T12:34:56.789Z`).
+struct Rfc3339Millis;
+
+impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        write!(
+            w,
+            "{}",
+            dagbench_core::time::Timestamp::from_unix_millis(ms)
+        )
+    }
+}
+
 /// A JSON subscriber writing to `writer`: flat events (fields beside
 /// `timestamp` and `level`, no span lists).
 pub fn json_subscriber<W>(writer: W, level: LevelFilter) -> impl tracing::Subscriber + Send + Sync
@@ -36,6 +53,7 @@ where
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
+        .with_timer(Rfc3339Millis)
         .with_max_level(level)
         .with_writer(writer)
         .finish()
@@ -219,7 +237,14 @@ mod tests {
         assert_eq!(done["attempt"], 2);
         assert_eq!(done["ms"], 1.5);
         assert_eq!(done["level"], "INFO");
-        assert!(done["timestamp"].is_string());
+        let at = done["timestamp"].as_str().unwrap();
+        assert_eq!(
+            dagbench_core::time::Timestamp::parse(at)
+                .unwrap()
+                .to_string(),
+            at,
+            "RFC 3339 with milliseconds, UTC"
+        );
         let failed = &lines[1];
         assert_eq!(
             (&failed["outcome"], &failed["reason"], &failed["level"]),

@@ -77,10 +77,15 @@ pub struct TimePoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobTimeline {
     pub job_id: String,
+    #[serde(rename = "ready_ms", alias = "ready")]
     pub ready: Option<i64>,
+    #[serde(rename = "dispatched_ms", alias = "dispatched")]
     pub dispatched: Option<i64>,
+    #[serde(rename = "started_ms", alias = "started")]
     pub started: Option<i64>,
+    #[serde(rename = "completed_ms", alias = "completed")]
     pub completed: Option<i64>,
+    #[serde(rename = "observed_ms", alias = "observed")]
     pub observed: Option<i64>,
     pub processing_ms: Option<f64>,
     pub attempt: u32,
@@ -140,8 +145,10 @@ impl DomainSummary {
 /// watching (only `completed` is known of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    /// ms since the epoch.
+    /// ms since the epoch; RFC 3339 in JSON.
+    #[serde(with = "dagbench_core::time::rfc3339::option")]
     pub started_at: Option<i64>,
+    #[serde(with = "dagbench_core::time::rfc3339::option")]
     pub ended_at: Option<i64>,
     pub status: Option<RunStatus>,
     /// Jobs that completed in that session.
@@ -173,8 +180,10 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub workers: u64,
-    /// ms since the epoch.
+    /// ms since the epoch; RFC 3339 in JSON.
+    #[serde(with = "dagbench_core::time::rfc3339")]
     pub started_at: i64,
+    #[serde(with = "dagbench_core::time::rfc3339")]
     pub ended_at: i64,
     pub graph: GraphStats,
     /// Jobs by state at the end (completed ones include restored ones).

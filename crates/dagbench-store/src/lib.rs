@@ -39,11 +39,12 @@ pub const DETAILS_MARKER: &str = "dagbench_job_details";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed (network, disk, throttling): worth retrying.
-    #[error("object store error at {key}: {source}")]
+    /// Not a `source`: object_store's messages already end with their
+    /// causes, and chaining them would print each cause twice.
+    #[error("object store error at {key}: {error}")]
     Backend {
         key: String,
-        #[source]
-        source: object_store::Error,
+        error: object_store::Error,
     },
     /// The object exists but is not what it should be: retrying won't help.
     #[error("object {key} is invalid: {reason}")]
@@ -62,7 +63,7 @@ impl StoreError {
     /// file system, access denied — so no job can succeed until someone
     /// fixes it (the run stops, rather than failing its jobs one by one).
     pub fn is_fatal(&self) -> bool {
-        let StoreError::Backend { source, .. } = self else {
+        let StoreError::Backend { error: source, .. } = self else {
             return false;
         };
         if matches!(
@@ -194,17 +195,17 @@ impl RunStore {
             .put_opts(&path(key), PutPayload::from_bytes(bytes), options)
             .await
             .map(|_| ())
-            .map_err(|source| StoreError::Backend {
+            .map_err(|error| StoreError::Backend {
                 key: key.to_string(),
-                source,
+                error,
             })
     }
 
     /// The object at `key`, or `None` when there is none.
     pub async fn get_bytes(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
-        let backend = |source| StoreError::Backend {
+        let backend = |error| StoreError::Backend {
             key: key.to_string(),
-            source,
+            error,
         };
         match self.store.get(&path(key)).await {
             Ok(result) => result.bytes().await.map(Some).map_err(backend),
@@ -243,9 +244,9 @@ impl RunStore {
                 .list(Some(&prefix))
                 .try_collect()
                 .await
-                .map_err(|source| StoreError::Backend {
+                .map_err(|error| StoreError::Backend {
                     key: dir.to_string(),
-                    source,
+                    error,
                 })?;
         let mut keys: Vec<String> = found.into_iter().map(|m| m.location.to_string()).collect();
         keys.sort();
@@ -313,9 +314,9 @@ impl RunStore {
     /// [`StoreError::Invalid`] for an object that declares itself job
     /// details but is not; backend errors.
     pub async fn get_job_input(&self, key: &ObjectKey) -> Result<Option<JobInput>, StoreError> {
-        let backend = |source| StoreError::Backend {
+        let backend = |error| StoreError::Backend {
             key: key.to_string(),
-            source,
+            error,
         };
         let result = match self.store.get(&path(key)).await {
             Ok(result) => result,

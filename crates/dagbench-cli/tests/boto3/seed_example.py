@@ -77,7 +77,7 @@ check(row["status"]["S"] == "completed", f"recorded as completed: {row}")
 check(row["attempts"]["N"] == "1", f"ran once: {row}")
 check(row["test_run_id"]["S"] == TEST_RUN_ID, f"the item carries test_run_id: {row}")
 check(row["output_key"]["S"] == key, f"the item names the output: {row}")
-for field in ("started_at", "completed_at", "processing_time_ms", "worker"):
+for field in ("started_at_ms", "completed_at_ms", "processing_time_ms", "worker"):
     check(field in row, f"the item has {field}: {row}")
 
 # A missing input fails, naming the key.
