@@ -17,6 +17,9 @@ pub struct ProcessorEnv {
     pub bucket_name: String,
     pub table_name: String,
     pub test_run_id: String,
+    /// Messages per batch: per receive for a worker (1–10, SQS's most),
+    /// per invocation for the Lambda (the event source mapping's
+    /// `BatchSize`, 1–10,000).
     pub batch_size: usize,
     /// Deliveries before the incoming queue dead-letters a message: the
     /// last delivery reports a job still failing as `failed`, with why.
@@ -44,6 +47,22 @@ pub enum EnvError {
 }
 
 impl ProcessorEnv {
+    /// The batch a worker receives per call: `BATCH_SIZE`, which SQS caps
+    /// at 10.
+    ///
+    /// # Errors
+    /// When `BATCH_SIZE` is above 10.
+    pub fn receive_batch(&self) -> Result<usize, EnvError> {
+        if self.batch_size > 10 {
+            return Err(EnvError::Invalid {
+                name: "BATCH_SIZE",
+                value: self.batch_size.to_string(),
+                reason: "a worker receives at most 10 messages per call (SQS's limit)".into(),
+            });
+        }
+        Ok(self.batch_size)
+    }
+
     pub fn from_env() -> Result<Self, EnvError> {
         Self::from_map(&std::env::vars().collect())
     }
@@ -59,8 +78,8 @@ impl ProcessorEnv {
             vars,
             "BATCH_SIZE",
             10,
-            1..=10,
-            "a whole number from 1 to 10",
+            1..=10_000,
+            "a whole number from 1 to 10,000",
         )?;
         let max_receive_count = bounded(
             vars,
@@ -184,10 +203,20 @@ mod tests {
             );
         }
         let mut vars = full();
-        vars.insert("BATCH_SIZE".into(), "11".into());
+        vars.insert("BATCH_SIZE".into(), "10001".into());
         assert_eq!(
             ProcessorEnv::from_map(&vars).unwrap_err().to_string(),
-            "environment variable BATCH_SIZE is \"11\": must be a whole number from 1 to 10"
+            "environment variable BATCH_SIZE is \"10001\": must be a whole number from 1 to 10,000"
+        );
+        // A Lambda's batch may be large; a worker's receive may not.
+        vars.insert("BATCH_SIZE".into(), "500".into());
+        let env = ProcessorEnv::from_map(&vars).unwrap();
+        assert_eq!(env.batch_size, 500);
+        assert!(
+            env.receive_batch()
+                .unwrap_err()
+                .to_string()
+                .contains("a worker receives at most 10 messages per call")
         );
         let mut vars = full();
         assert_eq!(ProcessorEnv::from_map(&vars).unwrap().max_receive_count, 3);

@@ -29,6 +29,7 @@ pub(crate) struct WorkerArgs {
 
 pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let env = ProcessorEnv::from_env()?;
+    env.receive_batch()?;
     dagbench_runtime::logs::init_json_logs();
     let options = WorkerOptions {
         concurrency: args.concurrency as usize,

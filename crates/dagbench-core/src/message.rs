@@ -37,6 +37,20 @@ impl Limits {
     }
 }
 
+/// Jobs one Lambda invocation runs at once by default: an eighth of the
+/// open-file limit (each running job may hold connections to S3, DynamoDB
+/// and SQS, and idle ones stay pooled) and one per 2 MB of the function's
+/// memory, between 1 and 256. Lambda's 1,024 open files and the default
+/// 256 MB give 128.
+pub fn invocation_concurrency(memory_mb: u32, open_files: u64) -> usize {
+    let by_files = open_files / 8;
+    let by_memory = u64::from(memory_mb / 2);
+    by_files.min(by_memory).clamp(1, 256) as usize
+}
+
+/// Lambda's open-file limit per execution environment.
+pub const LAMBDA_OPEN_FILES: u64 = 1024;
+
 impl Default for Limits {
     /// The source document's Lambda timeout (60 s) minus the margin; 10 MiB
     /// outputs; the SQS body limit.

@@ -71,6 +71,10 @@ pub struct LambdaConfig {
     /// accounts whose concurrency quota is below this plus the 100 AWS
     /// keeps unreserved).
     pub reserved_concurrency: u32,
+    /// Jobs one invocation runs at once (1–256); none = one per 2 MB of
+    /// memory, at most an eighth of Lambda's 1,024 open files (128 at the
+    /// default 256 MB). The rest of a batch waits its turn.
+    pub job_concurrency: Option<u32>,
     /// `x86_64` or `arm64`.
     pub architecture: Architecture,
     /// Days the function's logs are kept.
@@ -86,6 +90,7 @@ impl Default for LambdaConfig {
             batching_window_s: 0,
             max_concurrency: None,
             reserved_concurrency: 100,
+            job_concurrency: None,
             architecture: Architecture::X86_64,
             log_retention_days: 14,
         }
@@ -269,6 +274,9 @@ pub const LOG_RETENTION_DAYS: &[u32] = &[
     3288, 3653,
 ];
 
+/// Rounds of `lambda.job_concurrency` jobs one invocation's batch may hold.
+pub const MAX_WAVES: u32 = 8;
+
 /// Longest `env`: the longest name built from it (the assets bucket,
 /// `dagbench-assets-{env}-{account}-{region}`) must fit S3's 63 characters.
 pub const MAX_ENV_LEN: usize = 16;
@@ -319,6 +327,17 @@ impl Config {
         if let Some(v) = o.fargate_memory_mb {
             self.fargate.memory_mb = v;
         }
+    }
+
+    /// Jobs one invocation of Scenario 1's function runs at once.
+    #[must_use]
+    pub fn lambda_job_concurrency(&self) -> u32 {
+        self.lambda.job_concurrency.unwrap_or_else(|| {
+            dagbench_core::message::invocation_concurrency(
+                self.lambda.memory_mb,
+                dagbench_core::message::LAMBDA_OPEN_FILES,
+            ) as u32
+        })
     }
 
     /// The incoming queues' visibility timeout, seconds.
@@ -396,6 +415,24 @@ impl Config {
             "lambda.batch_size",
             l.batch_size.to_string(),
             "batches above 10 messages need lambda.batching_window_s of at least 1 second".into(),
+        );
+        if let Some(c) = l.job_concurrency {
+            check(
+                (1..=256).contains(&c),
+                "lambda.job_concurrency",
+                c.to_string(),
+                "1 to 256 jobs at once per invocation (Lambda allows 1,024 open files), or leave it out for one per 2 MB of memory".into(),
+            );
+        }
+        let per_invocation = self.lambda_job_concurrency();
+        check(
+            l.batch_size <= MAX_WAVES * per_invocation,
+            "lambda.batch_size",
+            l.batch_size.to_string(),
+            format!(
+                "at most {} records: one invocation runs {per_invocation} jobs at once (lambda.job_concurrency), and a batch of more than {MAX_WAVES} rounds of that leaves records waiting past the deadline, sent back, using up their receives",
+                MAX_WAVES * per_invocation
+            ),
         );
         if let Some(c) = l.max_concurrency {
             check(
@@ -635,6 +672,29 @@ mod tests {
         c.validate().unwrap();
         c.lambda.reserved_concurrency = 200;
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn a_lambda_batch_must_fit_a_few_rounds_of_its_job_concurrency() {
+        let mut c = Config::default();
+        assert_eq!(c.lambda_job_concurrency(), 128);
+        c.lambda.batch_size = 1024;
+        c.lambda.batching_window_s = 1;
+        c.validate().unwrap();
+        c.lambda.batch_size = 10_000;
+        let p = problems(&c);
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].to_string().starts_with(
+                "lambda.batch_size = 10000: at most 1024 records: one invocation runs 128 jobs at once"
+            ),
+            "{}",
+            p[0]
+        );
+        c.lambda.memory_mb = 128;
+        assert_eq!(c.lambda_job_concurrency(), 64);
+        c.lambda.job_concurrency = Some(0);
+        assert_eq!(problems(&c)[0].setting, "lambda.job_concurrency");
     }
 
     #[test]

@@ -230,6 +230,17 @@ fn the_event_source_mapping_reports_batch_item_failures() {
             config.lambda.architecture.lambda_name()
         );
         assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON");
+        // The handler's budget: the timeout, its concurrency, the batch.
+        let vars = &f["Environment"]["Variables"];
+        assert_eq!(
+            vars["FUNCTION_TIMEOUT_MS"],
+            (config.lambda.timeout_s * 1000).to_string()
+        );
+        assert_eq!(
+            vars["JOB_CONCURRENCY"],
+            config.lambda_job_concurrency().to_string()
+        );
+        assert_eq!(vars["BATCH_SIZE"], config.lambda.batch_size.to_string());
         match config.lambda.reserved_concurrency {
             0 => assert!(f.get("ReservedConcurrentExecutions").is_none()),
             n => assert_eq!(f["ReservedConcurrentExecutions"], n),

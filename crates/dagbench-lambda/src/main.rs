@@ -1,6 +1,13 @@
 //! The Lambda `bootstrap` (provided.al2023): wires the processor from the
 //! function's environment once per cold start, then serves SQS events.
 //! Logs are JSON lines; metrics are EMF lines on standard output.
+//!
+//! Besides the processor's variables it reads `FUNCTION_TIMEOUT_MS` (the
+//! function's timeout, which Lambda does not publish; the template sets
+//! it; unset, each invocation's deadline stands for it), `JOB_CONCURRENCY`
+//! (jobs one invocation runs at once; default from the memory and the
+//! open-file limit, see `dagbench_lambda::default_concurrency`) and
+//! Lambda's own `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +17,30 @@ use dagbench_aws::env::ProcessorEnv;
 use dagbench_aws::metrics::EmfSink;
 use dagbench_aws::{config, wiring};
 use dagbench_core::message::Limits;
+use dagbench_lambda::{Budget, default_concurrency, max_work, time_left};
 use dagbench_runtime::ports::{Clock, SystemClock};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+/// Lambda's longest timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(900);
+
+fn number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Error> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => v.trim().parse().map(Some).map_err(|_| {
+            format!("environment variable {name} is {v:?}: not a whole number").into()
+        }),
+    }
+}
+
+/// The soft limit on open files (Lambda's is 1,024), from
+/// `/proc/self/limits`; 1,024 where that cannot be read.
+fn open_files() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| dagbench_lambda::soft_open_files(&text))
+        .unwrap_or(1024)
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -20,38 +49,59 @@ async fn main() -> Result<(), Error> {
     let env = ProcessorEnv::from_env()?;
     let sdk = config::from_env().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // The function's timeout bounds the simulated work (minus a margin).
-    let timeout_ms = std::env::var("FUNCTION_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60_000);
+    let configured =
+        number::<u64>("FUNCTION_TIMEOUT_MS")?.map(|ms| Duration::from_millis(ms).min(MAX_TIMEOUT));
+    let memory_mb = number::<u32>("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?.unwrap_or(128);
+    let open_files = open_files();
+    let concurrency = match number::<usize>("JOB_CONCURRENCY")? {
+        Some(n) if n >= 1 => n,
+        Some(_) => return Err("environment variable JOB_CONCURRENCY must be at least 1".into()),
+        None => default_concurrency(memory_mb, open_files),
+    };
     let worker = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| "lambda".into());
+    let limits = Limits {
+        max_work_duration_ms: max_work(configured.unwrap_or(MAX_TIMEOUT)).as_millis() as u64,
+        ..Limits::default()
+    };
     let wired = Arc::new(wiring::wire(
         &sdk,
         &env,
         worker,
-        Limits::for_timeout_ms(timeout_ms),
+        limits,
         Arc::new(EmfSink::stdout(Arc::clone(&clock))),
         clock,
     )?);
     tracing::info!(
         event = "cold_start",
         init_ms = started.elapsed().as_secs_f64() * 1e3,
-        test_run_id = env.test_run_id.as_str()
+        test_run_id = env.test_run_id.as_str(),
+        timeout_ms = configured.map(|t| t.as_millis() as u64),
+        concurrency,
+        memory_mb,
+        open_files
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let wired = Arc::clone(&wired);
         async move {
             let records = event.payload.records.len();
-            // Jobs are claimed for what is left of the invocation (the
-            // configured timeout where the deadline says nothing sensible).
             let now = SystemClock.now().unix_millis();
-            let left = u64::try_from(event.context.deadline as i64 - now)
-                .ok()
-                .filter(|&ms| ms > 0 && ms <= 900_000)
-                .unwrap_or(timeout_ms);
+            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            // Without a configured timeout, the deadline stands for it.
+            let timeout = configured.unwrap_or_else(|| {
+                Duration::from_millis(deadline.saturating_sub(now).clamp(1, 900_000) as u64)
+            });
+            let (left, note) = time_left(deadline, now, timeout);
+            if let Some(note) = note {
+                tracing::warn!(event = "deadline", note);
+            }
+            let budget = Budget {
+                timeout,
+                deadline: tokio::time::Instant::now() + left,
+                concurrency,
+                memory_mb: (memory_mb / 2).max(1),
+            };
             let (response, outcome): (SqsBatchResponse, _) =
-                dagbench_lambda::handle(&wired, event.payload, Duration::from_millis(left)).await;
+                dagbench_lambda::handle(&wired, event.payload, &budget).await;
             tracing::info!(
                 event = "invocation",
                 request_id = event.context.request_id.as_str(),
@@ -59,7 +109,10 @@ async fn main() -> Result<(), Error> {
                 completed = outcome.completed,
                 failed = outcome.failed,
                 retried = outcome.retried,
-                poison = outcome.poison
+                poison = outcome.poison,
+                deferred = outcome.deferred,
+                abandoned = outcome.abandoned,
+                left_ms = left.as_millis() as u64
             );
             Ok::<_, Error>(response)
         }

@@ -16,8 +16,15 @@ use dagbench_core::message::{Completion, Limits, Outcome};
 use dagbench_runtime::ports::{Clock, JobLedger, JobQueue, LedgerStatus, SystemClock};
 use dagbench_testkit::moto::{Stack, moto};
 
-/// How long a test invocation claims its jobs.
-const CLAIM: Duration = Duration::from_secs(60);
+/// A 60 s invocation of a 256 MB function.
+fn budget() -> dagbench_lambda::Budget {
+    dagbench_lambda::Budget {
+        timeout: Duration::from_secs(60),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+        concurrency: 128,
+        memory_mb: 128,
+    }
+}
 
 async fn wired(stack: &Stack) -> Wired {
     let sdk = config::for_endpoint(&stack.endpoint, "us-east-1").await;
@@ -74,7 +81,7 @@ async fn a_valid_batch_completes_every_record() {
         .map(|(i, b)| (format!("m{i}"), b.as_str()))
         .collect();
     let refs: Vec<(&str, &str)> = records.iter().map(|(i, b)| (i.as_str(), *b)).collect();
-    let (response, outcome) = dagbench_lambda::handle(&w, event(&refs), CLAIM).await;
+    let (response, outcome) = dagbench_lambda::handle(&w, event(&refs), &budget()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(outcome.completed, 3);
     let got = completions(&stack, 3).await;
@@ -114,7 +121,7 @@ async fn poison_is_dead_lettered_and_acknowledged() {
     let (response, outcome) = dagbench_lambda::handle(
         &w,
         event(&[("p1", "{not json"), ("p2", "{\"work_duration_ms\":5}")]),
-        CLAIM,
+        &budget(),
     )
     .await;
     assert!(
@@ -171,7 +178,7 @@ async fn a_mixed_batch_reports_only_the_transient_record() {
             ),
             ("later", second_leg),
         ]),
-        CLAIM,
+        &budget(),
     )
     .await;
     let failures: Vec<&str> = response

@@ -158,6 +158,31 @@ impl Processor {
     /// claiming its job for `claim` (the delivery's visibility timeout, or
     /// what is left of the invocation), renewed while the job runs.
     pub async fn process_job(&self, body: &str, attempt: u32, claim: Duration) -> Disposition {
+        self.deliver(body, attempt, claim, None).await
+    }
+
+    /// Ends the job of `body` as `failed` with `reason` without running it
+    /// (it cannot fit the function's timeout, or its last delivery came
+    /// with no time left): claimed and recorded like any job, so its
+    /// ledger row and completion say why. A job that already ended has its
+    /// outcome re-sent instead; poison stays poison.
+    pub async fn refuse(
+        &self,
+        body: &str,
+        attempt: u32,
+        claim: Duration,
+        reason: String,
+    ) -> Disposition {
+        self.deliver(body, attempt, claim, Some(reason)).await
+    }
+
+    async fn deliver(
+        &self,
+        body: &str,
+        attempt: u32,
+        claim: Duration,
+        refused: Option<String>,
+    ) -> Disposition {
         let started = tokio::time::Instant::now();
         let started_at = self.clock.now();
         let (message, invalid) = match JobMessage::parse(body.as_bytes(), &self.config.limits) {
@@ -214,8 +239,9 @@ impl Processor {
             }
             Err(e) => return self.failed_here(&delivery, e.into()).await,
         }
-        // An invalid message is a permanent failure, recorded like any other.
-        if let Some(reason) = invalid {
+        // An invalid or refused message is a permanent failure, recorded
+        // like any other.
+        if let Some(reason) = refused.or(invalid) {
             return self.report(&delivery, Err(reason)).await;
         }
         let result = {
@@ -594,21 +620,6 @@ impl Processor {
             Err(e) => return self.failed_here(delivery, e.into()).await,
         }
         let completed = outcome.is_ok();
-        if completed {
-            let test_run_id = self.config.test_run_id.clone();
-            self.metrics.record(Metric {
-                name: PROCESSING_TIME_MS,
-                value: processing_time_ms,
-                unit: MetricUnit::Milliseconds,
-                test_run_id: test_run_id.clone(),
-            });
-            self.metrics.record(Metric {
-                name: JOBS_COMPLETED,
-                value: 1.0,
-                unit: MetricUnit::Count,
-                test_run_id,
-            });
-        }
         let outcome = match outcome {
             Ok(key) => Outcome::Completed {
                 output_key: ObjectKey::new(key).expect("output keys are valid"),
@@ -632,7 +643,25 @@ impl Processor {
         } else {
             Ended::Failed
         };
-        self.send(delivery.job_id, completion, ended).await
+        let sent = self.send(delivery.job_id, completion, ended).await;
+        // Counted once the completion is out: the metrics say what was
+        // reported, and a re-sent outcome is never counted again.
+        if completed && matches!(sent, Disposition::Done { .. }) {
+            let test_run_id = self.config.test_run_id.clone();
+            self.metrics.record(Metric {
+                name: PROCESSING_TIME_MS,
+                value: processing_time_ms,
+                unit: MetricUnit::Milliseconds,
+                test_run_id: test_run_id.clone(),
+            });
+            self.metrics.record(Metric {
+                name: JOBS_COMPLETED,
+                value: 1.0,
+                unit: MetricUnit::Count,
+                test_run_id,
+            });
+        }
+        sent
     }
 
     /// Sends `completion`; the message may be deleted once it is sent.

@@ -249,7 +249,7 @@ pub(super) fn processor_environment(
         ("BUCKET_NAME", r#ref("DataBucket")),
         ("TABLE_NAME", r#ref("JobTable")),
         ("TEST_RUN_ID", json!(config.test_run_id)),
-        ("BATCH_SIZE", json!(batch_size.clamp(1, 10).to_string())),
+        ("BATCH_SIZE", json!(batch_size.to_string())),
         (
             "MAX_RECEIVE_COUNT",
             json!(config.queues.max_receive_count.to_string()),

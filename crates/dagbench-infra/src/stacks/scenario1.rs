@@ -42,8 +42,20 @@ pub(super) fn template(config: &Config) -> Template {
         role("lambda.amazonaws.com", "processor", statements, tags.list()),
     );
 
+    // Lambda publishes neither the timeout nor a concurrency to the
+    // function: the handler's budget comes from these.
     let variables: Map<String, Value> = data_plane::processor_environment(config, l.batch_size)
         .into_iter()
+        .chain([
+            (
+                "FUNCTION_TIMEOUT_MS",
+                json!((u64::from(l.timeout_s) * 1000).to_string()),
+            ),
+            (
+                "JOB_CONCURRENCY",
+                json!(config.lambda_job_concurrency().to_string()),
+            ),
+        ])
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     let mut function = json!({
