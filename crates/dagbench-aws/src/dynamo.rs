@@ -12,6 +12,7 @@
 //! processing_time_ms (N)
 //! output_key (S)          completed jobs
 //! error (S)               failed jobs
+//! claim_message (S)       while running: the queue message claimed for
 //! test_run_id (S)         the PerfTestRun of the processor
 //! ttl (N)                 epoch seconds: DynamoDB removes the item then
 //! ```
@@ -124,6 +125,7 @@ fn row(run: &RunId, job: &JobId, item: &HashMap<String, AttributeValue>) -> Ledg
         error: text("error"),
         claim_until: number("claim_until_ms").map(|v| Timestamp::from_unix_millis(v as i64)),
         test_run_id: text("test_run_id"),
+        claim_message: text("claim_message"),
     }
 }
 
@@ -135,17 +137,27 @@ impl JobLedger for DynamoLedger {
         job: &JobId,
         claimant: &Claimant<'_>,
     ) -> Result<Claim, LedgerError> {
-        let out = self
+        // A delivery of the message that holds the claim takes it over.
+        let (set_message, same_message) = if claimant.message.is_some() {
+            (", claim_message = :msg", " OR claim_message = :msg")
+        } else {
+            (" REMOVE claim_message", "")
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(run, job)))
-            .update_expression(
-                "ADD attempts :one SET #status = :running, started_at_ms = :at, worker = :worker, claim_until_ms = :until, test_run_id = :trid, #ttl = :ttl",
-            )
-            .condition_expression(
-                "attribute_not_exists(#status) OR (#status = :running AND (attribute_not_exists(claim_until_ms) OR claim_until_ms <= :at))",
-            )
+            .update_expression(format!(
+                "ADD attempts :one SET #status = :running, started_at_ms = :at, worker = :worker, claim_until_ms = :until, test_run_id = :trid, #ttl = :ttl{set_message}"
+            ))
+            .condition_expression(format!(
+                "attribute_not_exists(#status) OR (#status = :running AND (attribute_not_exists(claim_until_ms) OR claim_until_ms <= :at{same_message}))"
+            ));
+        if let Some(message) = claimant.message {
+            update = update.expression_attribute_values(":msg", s(message));
+        }
+        let out = update
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
@@ -177,8 +189,11 @@ impl JobLedger for DynamoLedger {
                     LedgerStatus::Running => Claim::Busy {
                         worker: row.worker.clone().unwrap_or_default(),
                         until: row.claim_until.unwrap_or(claimant.at),
+                        duplicate: claimant.message.is_some()
+                            && row.claim_message.is_some()
+                            && row.claim_message.as_deref() != claimant.message,
                     },
-                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(row),
+                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(Box::new(row)),
                 })
             }
             Err(e) => Err(ledger_err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
@@ -249,7 +264,7 @@ impl JobLedger for DynamoLedger {
             .set_key(Some(Self::key(run, job)))
             // `error` is a reserved word in DynamoDB expressions: use names.
             .update_expression(
-                "SET #status = :status, completed_at_ms = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl REMOVE claim_until_ms",
+                "SET #status = :status, completed_at_ms = :at, processing_time_ms = :ms, #detail = :detail, worker = :worker, #ttl = :ttl REMOVE claim_until_ms, claim_message",
             )
             .condition_expression(OPEN)
             .expression_attribute_names("#status", "status")

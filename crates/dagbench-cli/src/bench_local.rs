@@ -70,7 +70,7 @@ pub(crate) enum Profile {
 
 pub(crate) fn run(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCode> {
     // The runtime `dagbench run` uses.
-    crate::rt::multi_thread()?.block_on(run_async(args, profile))
+    crate::rt::run_multi_thread(run_async(args, profile))?
 }
 
 async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCode> {

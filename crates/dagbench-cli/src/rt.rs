@@ -22,6 +22,17 @@ pub(crate) fn multi_thread() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Runs `future` on a [`multi_thread`] runtime, then shuts the runtime
+/// down without waiting more than a second for blocking work still going
+/// (a read that never ends must not keep the process alive — deaf to
+/// signals — once its answer is no longer wanted).
+pub(crate) fn run_multi_thread<F: std::future::Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = multi_thread()?;
+    let out = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(out)
+}
+
 /// A runtime on the calling thread, for commands that make a few calls.
 #[cfg(feature = "full")]
 pub(crate) fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {

@@ -211,7 +211,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // Checked before any job runs: prices, region and configuration.
     let pricing = args.prices.load()?;
     let request = args.request(&pricing.config)?;
-    crate::rt::multi_thread()?.block_on(run_async(args, request, &pricing))
+    crate::rt::run_multi_thread(run_async(args, request, &pricing))?
 }
 
 async fn run_async(

@@ -39,8 +39,7 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         name: std::env::var("HOSTNAME")
             .unwrap_or_else(|_| format!("worker-{}", std::process::id())),
     };
-    let stats =
-        crate::rt::multi_thread()?.block_on(serve(&env, &options, crate::rt::shutdown_signal()))?;
+    let stats = crate::rt::run_multi_thread(serve(&env, &options, crate::rt::shutdown_signal()))??;
     tracing::info!(
         event = "worker_stopped",
         completed = stats.completed,

@@ -469,6 +469,30 @@ fn named_worker(s: &Stack, name: &str, extra: &[&str]) -> Child {
         .expect("dagbench worker starts")
 }
 
+/// A worker named `first` with `BATCH_SIZE` `batch`, returned once it
+/// holds that many messages in flight.
+async fn holding_worker(s: &Stack, incoming: &SqsQueue, args: &[&str], batch: usize) -> Child {
+    let worker = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .arg("worker")
+        .args(args)
+        .envs(s.process_env("held"))
+        .env("HOSTNAME", "first")
+        .env("BATCH_SIZE", batch.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while (incoming.approximate_depth().await.unwrap().in_flight as usize) < batch {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the batch was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker
+}
+
 /// Receives completions until `n` arrived (or a minute passed).
 async fn completions(s: &Stack, n: usize) -> Vec<dagbench_core::message::Completion> {
     let outgoing = SqsQueue::new(s.sqs.clone(), &s.outgoing);
@@ -496,24 +520,7 @@ async fn a_batch_in_hand_stays_in_hand() {
         .collect();
     incoming.send_batch(&bodies).await.unwrap();
     let visibility = ["--concurrency", "1", "--visibility-timeout", "4"];
-    let first = Command::new(env!("CARGO_BIN_EXE_dagbench"))
-        .arg("worker")
-        .args(visibility)
-        .envs(s.process_env("held"))
-        .env("HOSTNAME", "first")
-        .env("BATCH_SIZE", "10")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while incoming.approximate_depth().await.unwrap().in_flight < 10 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the batch was never taken"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let first = holding_worker(&s, &incoming, &visibility, 10).await;
     let second = named_worker(&s, "second", &visibility);
     let done = completions(&s, 10).await;
     let mut both = [first, second];
@@ -584,15 +591,24 @@ async fn sigterm_during_long_polls_loses_nothing() {
     eprintln!("the next worker finished the released messages {took:?} after starting");
 }
 
-/// Chaos on the emulator: workers killed with SIGKILL every few seconds
-/// and replaced, every job message sent twice, a 4 s visibility timeout
-/// and the default three receives before the DLQ: the run completes with
-/// the reference results, each job recorded once.
+/// Chaos on the emulator: a worker killed with SIGKILL (and replaced) as
+/// the run passes a quarter, a half and three quarters of its jobs, every
+/// job message sent twice, a 4 s visibility timeout: the run completes
+/// with the reference results, each job recorded once.
+///
+/// A kill costs a message at most two receives: the delivery it had in
+/// hand, and one more if the dead worker's open long poll (which the
+/// queue keeps serving for up to its 20 s wait, on SQS as on moto) is
+/// handed the message when it returns. So the incoming queue here allows
+/// `2 × kills + 1` receives before the DLQ, the bound a user running
+/// workers that can die should keep too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_with_killed_workers_and_duplicates_changes_nothing() {
+    const KILLS: usize = 3;
+    const RECEIVES: usize = 2 * KILLS + 1;
     let Some(m) = moto() else { return };
-    let s = Stack::create(m, 4).await;
-    let aircraft = Aircraft::new("chaos", 4, 31, 48);
+    let s = Stack::create_with_receives(m, 4, RECEIVES as u32).await;
+    let aircraft = Aircraft::new("chaos", 6, 31, 48);
     let store = s.store();
     aircraft.seed(&store).await;
     let env = s.process_env("chaos");
@@ -602,27 +618,14 @@ async fn chaos_with_killed_workers_and_duplicates_changes_nothing() {
             .envs(env.clone())
             .env("HOSTNAME", format!("chaos-{n}"))
             .env("BATCH_SIZE", "3")
+            .env("MAX_RECEIVE_COUNT", RECEIVES.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap()
     };
-    let workers = Arc::new(std::sync::Mutex::new(vec![spawn(0), spawn(1)]));
-    let killer = {
-        let workers = Arc::clone(&workers);
-        tokio::spawn(async move {
-            let mut n = 2;
-            loop {
-                tokio::time::sleep(Duration::from_millis(2_500)).await;
-                let mut ws = workers.lock().unwrap();
-                let victim = n % ws.len();
-                let _ = ws[victim].kill();
-                let _ = ws[victim].wait();
-                ws[victim] = spawn(n);
-                n += 1;
-            }
-        })
-    };
+    let mut workers = vec![spawn(0), spawn(1)];
+    let mut kills = 0;
     let mut queues = s.queues();
     queues.incoming = Arc::new(dagbench_testkit::fixtures::Duplicating::new(
         Arc::clone(&queues.incoming),
@@ -631,27 +634,36 @@ async fn chaos_with_killed_workers_and_duplicates_changes_nothing() {
     let mut cfg = DriverConfig::new(aircraft.run_id.clone());
     cfg.stall_timeout = Duration::from_secs(90);
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    // Work on every fourth job keeps messages in hand when a worker dies.
+    let graph = dagbench_testkit::fixtures::with_work(&aircraft.graph(), 400);
+    let total = graph.len() as u64;
     let outcome = drive(
-        Scheduler::new(Arc::new(aircraft.graph())),
+        Scheduler::new(Arc::new(graph)),
         &queues,
         Arc::new(SystemClock),
         &cfg,
         stop_rx,
-        &mut |_| {},
+        &mut |p| {
+            if kills < KILLS && p.completed >= total * (kills as u64 + 1) / (KILLS as u64 + 1) {
+                let victim = kills % workers.len();
+                let _ = workers[victim].kill();
+                let _ = workers[victim].wait();
+                workers[victim] = spawn(kills + 2);
+                kills += 1;
+            }
+        },
     )
     .await;
-    killer.abort();
-    for w in workers.lock().unwrap().iter_mut() {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
+    terminate_all(&mut workers);
     assert_eq!(
         outcome.status,
         RunStatus::Completed,
-        "{:?} {:?}",
+        "{:?} {:?} {:?}",
         outcome.progress,
-        outcome.error
+        outcome.error,
+        outcome.failed
     );
+    assert_eq!(kills, KILLS, "workers really died during the run");
     assert!(
         outcome.anomalies.duplicate_completions > 0,
         "duplicates really happened: {:?}",
@@ -948,4 +960,42 @@ async fn the_poison_corpus_fails_with_reasons_and_writes_nothing_elsewhere() {
         assert_eq!(pk, "poison", "a ledger row outside the run: {item:?}");
         assert_eq!(item["status"].as_s().unwrap(), "failed", "{item:?}");
     }
+}
+
+/// A worker killed while the second job of its batch runs: the message
+/// comes back when the batch's heartbeat lapses, and by then the job's
+/// claim has run out too, so the next delivery (the second receive) runs
+/// it instead of finding it busy and wasting a receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_claim_is_gone_when_its_message_returns() {
+    let Some(m) = moto() else { return };
+    let s = Stack::create(m, 4).await;
+    let incoming = SqsQueue::new(s.sqs.clone(), &s.incoming);
+    incoming
+        .send_batch(&[
+            r#"{"job_id":"quick","work_duration_ms":1000}"#.to_owned(),
+            r#"{"job_id":"long","work_duration_ms":6000}"#.to_owned(),
+        ])
+        .await
+        .unwrap();
+    let args = ["--concurrency", "1", "--visibility-timeout", "4"];
+    let mut first = holding_worker(&s, &incoming, &args, 2).await;
+    // `quick` is done after 1 s; `long` has run 2.5 s of its 6 s.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let next = named_worker(&s, "second", &args);
+    let done = completions(&s, 2).await;
+    let mut next = [next];
+    assert!(terminate_all(&mut next).iter().all(|s| s.success()));
+    let long = done
+        .iter()
+        .find(|c| c.job_id.as_str() == "long")
+        .unwrap_or_else(|| panic!("no completion of `long`: {done:?}"));
+    assert!(long.is_completed());
+    assert_eq!(
+        (long.worker.as_deref(), long.attempt),
+        (Some("second"), Some(2)),
+        "the second delivery ran it"
+    );
 }

@@ -198,7 +198,7 @@ pub async fn handle(
                 Fate::Processed(
                     wired
                         .processor
-                        .refuse(&message.body, message.receive_count, claim, reason)
+                        .refuse(&message, claim, reason)
                         .await,
                 )
             } else {
@@ -250,6 +250,14 @@ pub async fn handle(
             }
             Fate::Processed(Disposition::Done { .. }) => {
                 outcome.failed += 1;
+                false
+            }
+            // A copy of a message whose job another delivery runs is
+            // dropped: that message stays queued until its job is done.
+            Fate::Processed(Disposition::Busy {
+                duplicate: true, ..
+            }) => {
+                outcome.retried += 1;
                 false
             }
             Fate::Processed(Disposition::Retry { .. } | Disposition::Busy { .. }) => {
@@ -326,13 +334,7 @@ async fn run_within(
         )
         .await;
     }
-    match tokio::time::timeout_at(
-        respond_by,
-        wired
-            .processor
-            .process_job(&message.body, message.receive_count, left),
-    )
-    .await
+    match tokio::time::timeout_at(respond_by, wired.processor.process_message(message, left)).await
     {
         Ok(disposition) => Fate::Processed(disposition),
         Err(_) => {
@@ -364,13 +366,8 @@ async fn give_up_unstarted(
         message.receive_count
     );
     let claim = respond_by.saturating_duration_since(Instant::now()) + RESPONSE_MARGIN;
-    let claimed = tokio::time::timeout_at(
-        respond_by,
-        wired
-            .processor
-            .refuse(&message.body, message.receive_count, claim, reason),
-    )
-    .await;
+    let claimed =
+        tokio::time::timeout_at(respond_by, wired.processor.refuse(message, claim, reason)).await;
     claimed.map_or(Fate::Deferred, Fate::Processed)
 }
 

@@ -17,7 +17,8 @@
 //!      started_at_ms INTEGER, completed_at_ms INTEGER, processing_time_ms REAL,
 //!      output_key TEXT, worker TEXT, error TEXT,
 //!      claim_until_ms INTEGER,               -- while running: the claim's expiry
-//!      test_run_id TEXT)
+//!      test_run_id TEXT,
+//!      claim_message TEXT)                   -- while running: the message claimed for
 //! ```
 
 use std::path::Path;
@@ -46,17 +47,22 @@ CREATE TABLE IF NOT EXISTS jobs (
     error              TEXT,
     claim_until_ms     INTEGER,
     test_run_id        TEXT,
+    claim_message      TEXT,
     PRIMARY KEY (run_id, job_id)
 ) WITHOUT ROWID;
 ";
 
 /// Columns added since the first schema, for ledgers of earlier runs.
-const ADDED_COLUMNS: &[(&str, &str)] = &[("claim_until_ms", "INTEGER"), ("test_run_id", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("claim_until_ms", "INTEGER"),
+    ("test_run_id", "TEXT"),
+    ("claim_message", "TEXT"),
+];
 
 /// Most requests one transaction takes.
 const GROUP: usize = 4096;
 
-const ROW_COLUMNS: &str = "status, attempts, started_at_ms, completed_at_ms, processing_time_ms, output_key, worker, error, claim_until_ms, test_run_id";
+const ROW_COLUMNS: &str = "status, attempts, started_at_ms, completed_at_ms, processing_time_ms, output_key, worker, error, claim_until_ms, test_run_id, claim_message";
 
 type Reply<T> = oneshot::Sender<Result<T, LedgerError>>;
 
@@ -69,6 +75,7 @@ enum Request {
         job: JobId,
         worker: String,
         test_run_id: String,
+        message: Option<String>,
         at: Timestamp,
         until: Timestamp,
         reply: Reply<Claim>,
@@ -249,6 +256,7 @@ impl JobLedger for SqliteLedger {
             job: job.clone(),
             worker: claimant.worker.to_owned(),
             test_run_id: claimant.test_run_id.to_owned(),
+            message: claimant.message.map(str::to_owned),
             at: claimant.at,
             until: claimant.until,
             reply,
@@ -375,6 +383,7 @@ fn row_of(run: &RunId, job: &JobId, row: &rusqlite::Row<'_>) -> rusqlite::Result
         error: row.get(7)?,
         claim_until: time(8)?,
         test_run_id: row.get(9)?,
+        claim_message: row.get(10)?,
     })
 }
 
@@ -406,6 +415,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
             job,
             worker,
             test_run_id,
+            message,
             at,
             until,
             reply,
@@ -413,13 +423,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
             let result = (|| {
                 let won: Option<u32> = tx
                     .prepare_cached(
-                        "INSERT INTO jobs (run_id, job_id, status, attempts, started_at_ms, worker, claim_until_ms, test_run_id)
-                         VALUES (?1, ?2, 'running', 1, ?3, ?4, ?5, ?6)
+                        "INSERT INTO jobs (run_id, job_id, status, attempts, started_at_ms, worker, claim_until_ms, test_run_id, claim_message)
+                         VALUES (?1, ?2, 'running', 1, ?3, ?4, ?5, ?6, ?7)
                          ON CONFLICT (run_id, job_id) DO UPDATE SET
                            attempts = attempts + 1, started_at_ms = excluded.started_at_ms,
                            worker = excluded.worker, claim_until_ms = excluded.claim_until_ms,
-                           test_run_id = excluded.test_run_id
-                         WHERE status = 'running' AND (claim_until_ms IS NULL OR claim_until_ms <= excluded.started_at_ms)
+                           test_run_id = excluded.test_run_id, claim_message = excluded.claim_message
+                         WHERE status = 'running' AND (claim_until_ms IS NULL
+                           OR claim_until_ms <= excluded.started_at_ms
+                           OR claim_message = excluded.claim_message)
                          RETURNING attempts",
                     )?
                     .query_row(
@@ -429,7 +441,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
                             at.unix_millis(),
                             worker,
                             until.unix_millis(),
-                            test_run_id
+                            test_run_id,
+                            message
                         ],
                         |row| row.get(0),
                     )
@@ -442,8 +455,11 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
                     LedgerStatus::Running => Claim::Busy {
                         worker: row.worker.clone().unwrap_or_default(),
                         until: row.claim_until.unwrap_or(at),
+                        duplicate: message.is_some()
+                            && row.claim_message.is_some()
+                            && row.claim_message != message,
                     },
-                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(row),
+                    LedgerStatus::Completed | LedgerStatus::Failed => Claim::Ended(Box::new(row)),
                 })
             })()
             .map_err(db_err);
@@ -501,7 +517,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, request: Request) -> Answer {
                      ON CONFLICT (run_id, job_id) DO UPDATE SET
                        status = excluded.status, completed_at_ms = excluded.completed_at_ms,
                        processing_time_ms = excluded.processing_time_ms, output_key = excluded.output_key,
-                       worker = excluded.worker, error = excluded.error, claim_until_ms = NULL
+                       worker = excluded.worker, error = excluded.error, claim_until_ms = NULL,
+                       claim_message = NULL
                      WHERE status NOT IN ('completed', 'failed')",
                 )
                 .and_then(|mut stmt| stmt.execute(params![

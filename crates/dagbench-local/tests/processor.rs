@@ -482,6 +482,7 @@ async fn a_job_held_by_another_delivery_is_left_for_later() {
             &job,
             &Claimant {
                 worker: "other",
+                message: None,
                 test_run_id: "t",
                 at: now,
                 until: now.plus_millis(60_000),
@@ -494,7 +495,12 @@ async fn a_job_held_by_another_delivery_is_left_for_later() {
         .process_job(r#"{"job_id":"held","data_size_kb":1}"#, 2, CLAIM)
         .await
     {
-        Disposition::Busy { job_id, until } => {
+        Disposition::Busy {
+            job_id,
+            until,
+            duplicate,
+        } => {
+            assert!(!duplicate, "a delivery of no known message");
             assert_eq!(job_id, job);
             assert_eq!(until, now.plus_millis(60_000));
         }

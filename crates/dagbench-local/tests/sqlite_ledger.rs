@@ -64,7 +64,8 @@ async fn a_ledger_of_an_earlier_version_keeps_its_rows() {
             "worker",
             "error",
             "claim_until_ms",
-            "test_run_id"
+            "test_run_id",
+            "claim_message"
         ]
     );
 }
@@ -81,6 +82,7 @@ async fn claims_left_by_a_dead_session_are_released_by_the_runs_owner() {
     let hour_long = |worker| Claimant {
         worker,
         test_run_id: "t",
+        message: None,
         at,
         until: at.plus_millis(3_600_000),
     };

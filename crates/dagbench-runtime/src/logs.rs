@@ -110,10 +110,14 @@ pub fn log_job(disposition: &Disposition, attempt: u32, took: Duration) {
             ms,
             reason = reason.as_str()
         ),
-        Disposition::Busy { job_id, until } => tracing::info!(
+        Disposition::Busy {
+            job_id,
+            until,
+            duplicate,
+        } => tracing::info!(
             event = "job",
             job_id = job_id.as_str(),
-            outcome = "busy",
+            outcome = if *duplicate { "duplicate" } else { "busy" },
             attempt,
             ms,
             until = until.to_string()

@@ -151,6 +151,9 @@ pub struct LedgerRow {
     /// past it, another delivery may take it over.
     #[serde(default)]
     pub claim_until: Option<Timestamp>,
+    /// While running: the queue message whose delivery holds the claim.
+    #[serde(default)]
+    pub claim_message: Option<String>,
     /// The `PerfTestRun` of the processor that recorded it.
     #[serde(default)]
     pub test_run_id: Option<String>,
@@ -198,11 +201,18 @@ pub enum Claim {
     Run { attempt: u32 },
     /// The job already ended: send its recorded outcome again, do not run
     /// it (its objects are not rewritten, its metrics not counted again).
-    Ended(LedgerRow),
+    Ended(Box<LedgerRow>),
     /// Another delivery holds the job until `until`: leave this one for
     /// later (it is the same job; once that delivery ends, this one gets
-    /// `Ended`, or the job if that delivery died).
-    Busy { worker: String, until: Timestamp },
+    /// `Ended`, or the job if that delivery died). `duplicate` when that
+    /// delivery is of another message (a copy sent twice): this copy may
+    /// then simply be dropped, since the other message stays in its queue
+    /// until its job is done.
+    Busy {
+        worker: String,
+        until: Timestamp,
+        duplicate: bool,
+    },
 }
 
 /// Who claims a job, when, and for how long: the claim always expires
@@ -212,6 +222,11 @@ pub enum Claim {
 pub struct Claimant<'a> {
     pub worker: &'a str,
     pub test_run_id: &'a str,
+    /// The id of the queue message being delivered, when known: a claim
+    /// held for the same message was left by a delivery of it that died
+    /// (the queue delivers a message again only once nobody holds it), and
+    /// is taken over at once instead of waiting for it to expire.
+    pub message: Option<&'a str>,
     pub at: Timestamp,
     pub until: Timestamp,
 }
@@ -258,9 +273,10 @@ impl LedgerError {
 /// later ones are reported as duplicates.
 #[async_trait]
 pub trait JobLedger: Send + Sync + Debug {
-    /// A delivery wants to run `job`: [`Claim::Run`] when nobody holds it
-    /// (or the holder's claim expired; attempts + 1), [`Claim::Ended`] when
-    /// it already ended, [`Claim::Busy`] while another delivery holds it.
+    /// A delivery wants to run `job`: [`Claim::Run`] when nobody holds it,
+    /// the holder's claim expired, or the holder was a delivery of the same
+    /// message (attempts + 1); [`Claim::Ended`] when it already ended;
+    /// [`Claim::Busy`] while another delivery holds it.
     async fn claim(
         &self,
         run: &RunId,

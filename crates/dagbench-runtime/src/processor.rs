@@ -29,7 +29,7 @@ use dagbench_store::{JobInput, RunStore, StoreError};
 
 use crate::ports::{
     Claim, Claimant, Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, LedgerError, LedgerRow,
-    LedgerStatus, Metric, MetricUnit, MetricsSink, PROCESSING_TIME_MS, Recorded,
+    LedgerStatus, Metric, MetricUnit, MetricsSink, PROCESSING_TIME_MS, ReceivedMessage, Recorded,
 };
 
 /// The end of simulated work is awaited by yielding for this long, for
@@ -103,8 +103,14 @@ pub enum Disposition {
         reason: String,
     },
     /// Another delivery of the same job holds it until `until`: leave this
-    /// message to come back then (not deleted, not run).
-    Busy { job_id: JobId, until: Timestamp },
+    /// message to come back then (not run). `duplicate` when that delivery
+    /// is of another message: this copy can be deleted instead, the other
+    /// one stays in its queue until its job is done.
+    Busy {
+        job_id: JobId,
+        until: Timestamp,
+        duplicate: bool,
+    },
     /// No usable job id, so no completion can be sent: move it to the DLQ.
     Poison { reason: String },
 }
@@ -158,7 +164,17 @@ impl Processor {
     /// claiming its job for `claim` (the delivery's visibility timeout, or
     /// what is left of the invocation), renewed while the job runs.
     pub async fn process_job(&self, body: &str, attempt: u32, claim: Duration) -> Disposition {
-        self.deliver(body, attempt, claim, None).await
+        self.deliver(body, attempt, None, claim, None).await
+    }
+
+    /// [`Self::process_job`] for a message whose id is known: a claim left
+    /// by an earlier delivery of the same message (one that died) is taken
+    /// over at once, and a copy of a message whose job another delivery
+    /// runs is told apart ([`Disposition::Busy`]'s `duplicate`).
+    pub async fn process_message(&self, message: &ReceivedMessage, claim: Duration) -> Disposition {
+        let id = Some(message.message_id.as_str()).filter(|id| !id.is_empty());
+        self.deliver(&message.body, message.receive_count, id, claim, None)
+            .await
     }
 
     /// Ends the job of `body` as `failed` with `reason` without running it
@@ -168,18 +184,26 @@ impl Processor {
     /// outcome re-sent instead; poison stays poison.
     pub async fn refuse(
         &self,
-        body: &str,
-        attempt: u32,
+        message: &ReceivedMessage,
         claim: Duration,
         reason: String,
     ) -> Disposition {
-        self.deliver(body, attempt, claim, Some(reason)).await
+        let id = Some(message.message_id.as_str()).filter(|id| !id.is_empty());
+        self.deliver(
+            &message.body,
+            message.receive_count,
+            id,
+            claim,
+            Some(reason),
+        )
+        .await
     }
 
     async fn deliver(
         &self,
         body: &str,
         attempt: u32,
+        message_id: Option<&str>,
         claim: Duration,
         refused: Option<String>,
     ) -> Disposition {
@@ -221,6 +245,7 @@ impl Processor {
         let claimant = Claimant {
             worker: &self.config.worker,
             test_run_id: &self.config.test_run_id,
+            message: message_id,
             at: started_at,
             until: started_at.plus_millis(claim.as_millis() as i64),
         };
@@ -231,10 +256,13 @@ impl Processor {
         {
             Ok(Claim::Run { .. }) => {}
             Ok(Claim::Ended(row)) => return self.resend(&delivery, &row).await,
-            Ok(Claim::Busy { until, .. }) => {
+            Ok(Claim::Busy {
+                until, duplicate, ..
+            }) => {
                 return Disposition::Busy {
                     job_id: message.job_id.clone(),
                     until,
+                    duplicate,
                 };
             }
             Err(e) => return self.failed_here(&delivery, e.into()).await,

@@ -244,11 +244,28 @@ pub async fn run_loop(
                         )
                         .await;
                 }
+                Disposition::Busy {
+                    duplicate: true, ..
+                } => {
+                    stats.busy += 1;
+                    // A copy of a message whose job another delivery runs:
+                    // that message stays queued until its job is done, so
+                    // this one is dropped rather than spending receives.
+                    let _ = incoming
+                        .delete_batch(std::slice::from_ref(&message.receipt))
+                        .await;
+                }
                 Disposition::Busy { until, .. } => {
                     stats.busy += 1;
-                    // Back when the other delivery's claim runs out.
+                    // Another delivery runs the job (a duplicate message,
+                    // most often): back when its claim runs out, and not
+                    // before a whole visibility timeout, so a duplicate
+                    // spends its receives no faster than a crash would.
                     let _ = incoming
-                        .change_visibility(&message.receipt, until_from_now(until, &processor))
+                        .change_visibility(
+                            &message.receipt,
+                            until_from_now(until, &processor).max(config.visibility),
+                        )
                         .await;
                 }
                 Disposition::Poison { reason } => {
@@ -300,7 +317,13 @@ async fn run_one(
     stop: &mut watch::Receiver<bool>,
     stop_deadline: &mut Option<Instant>,
 ) -> Option<Disposition> {
-    let job = processor.process_job(&message.body, message.receive_count, config.visibility);
+    // The claim lasts half the visibility timeout (renewed every quarter):
+    // the batch's heartbeat keeps the message invisible for up to a whole
+    // one, so should this worker die, its claim has always run out by the
+    // time the message is delivered again — the next delivery runs the job
+    // instead of finding it busy and wasting one of its receives.
+    let claim = (config.visibility / 2).max(Duration::from_millis(500));
+    let job = processor.process_message(message, claim);
     tokio::pin!(job);
     let period = (config.visibility / 2).max(Duration::from_millis(100));
     loop {

@@ -108,11 +108,43 @@ pub struct RunStore {
     /// Whether objects carry a `Content-Type` (S3 and memory do; local
     /// files have none to carry).
     typed: bool,
+    /// The directory of a local store: inputs read there must be regular
+    /// files inside it (no FIFO that blocks a reader, no symbolic link out).
+    local_root: Option<std::path::PathBuf>,
 }
 
 /// The larger an input object may be and still be read as job details
 /// (bigger ones are opaque inputs, counted as they stream by).
 pub const MAX_DETAILS_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An input of a local store is a regular file under its root reached
+/// without symbolic links: a FIFO or device would block or never end, and
+/// a link could lead anywhere on the machine. A missing file passes (the
+/// read then finds nothing).
+fn check_local_input(root: &Path, key: &ObjectKey) -> Result<(), StoreError> {
+    let mut path = root.to_path_buf();
+    let parts: Vec<&str> = key.as_str().split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return Ok(());
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            return Err(StoreError::invalid(
+                key,
+                "is reached through a symbolic link; inputs must be regular files inside the results directory",
+            ));
+        }
+        if i + 1 == parts.len() && !kind.is_file() && !kind.is_dir() {
+            return Err(StoreError::invalid(
+                key,
+                "is not a regular file (a FIFO, socket or device); inputs must be regular files",
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// What a job's `input_key` holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +175,7 @@ impl RunStore {
         Self {
             store,
             typed: false,
+            local_root: None,
         }
     }
 
@@ -162,7 +195,9 @@ impl RunStore {
         };
         std::fs::create_dir_all(root).map_err(|e| open_err(e.to_string()))?;
         let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| open_err(e.to_string()))?;
-        Ok(Self::new(Arc::new(fs)))
+        let mut store = Self::new(Arc::new(fs));
+        store.local_root = Some(root.to_path_buf());
+        Ok(store)
     }
 
     pub fn in_memory() -> Self {
@@ -314,6 +349,9 @@ impl RunStore {
     /// [`StoreError::Invalid`] for an object that declares itself job
     /// details but is not; backend errors.
     pub async fn get_job_input(&self, key: &ObjectKey) -> Result<Option<JobInput>, StoreError> {
+        if let Some(root) = &self.local_root {
+            check_local_input(root, key)?;
+        }
         let backend = |error| StoreError::Backend {
             key: key.to_string(),
             error,

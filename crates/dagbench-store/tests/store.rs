@@ -472,3 +472,41 @@ fn job_details_are_tagged_json() {
         r#"{"kind":"merge","run_id":"run-1","sequences":[1]}"#
     );
 }
+
+/// A local store reads inputs only from regular files under its root: a
+/// FIFO would block the reader for good, a symbolic link could lead to any
+/// file on the machine. Both are permanent errors naming the key.
+#[tokio::test]
+async fn local_inputs_are_regular_files_inside_the_root() {
+    use dagbench_core::key::ObjectKey;
+    let dir = Scratch::new("local-inputs");
+    let store = RunStore::local(&dir.0).unwrap();
+    std::fs::write(dir.0.join("plain.json"), b"{}").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", dir.0.join("link")).unwrap();
+    std::fs::create_dir_all(dir.0.join("via")).unwrap();
+    std::os::unix::fs::symlink("/etc", dir.0.join("via/etc")).unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(dir.0.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let input = |k: &str| {
+        let store = store.clone();
+        let key = ObjectKey::new(k).unwrap();
+        async move { store.get_job_input(&key).await }
+    };
+    assert!(input("plain.json").await.unwrap().is_some());
+    assert!(input("missing.json").await.unwrap().is_none());
+    for (key, says) in [
+        ("link", "symbolic link"),
+        ("via/etc/hostname", "symbolic link"),
+        ("fifo", "not a regular file"),
+    ] {
+        let err = input(key).await.unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+        assert!(
+            err.to_string().contains(key) && err.to_string().contains(says),
+            "{err}"
+        );
+    }
+}

@@ -130,10 +130,22 @@ impl Stack {
     /// Creates the resources on `moto`: the incoming queue redrives to the
     /// DLQ after 3 receives; all queues have `visibility_s`.
     pub async fn create(moto: &Moto, visibility_s: u32) -> Stack {
+        Stack::create_with_receives(moto, visibility_s, 3).await
+    }
+
+    /// [`Stack::create`] whose incoming queue allows `receives` receives
+    /// before the DLQ.
+    pub async fn create_with_receives(moto: &Moto, visibility_s: u32, receives: u32) -> Stack {
         let sdk = dagbench_aws::config::for_endpoint(&moto.endpoint, "us-east-1").await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let dlq = create_queue(&sqs, &unique("dlq"), visibility_s, None).await;
-        let incoming = create_queue(&sqs, &unique("incoming"), visibility_s, Some((&dlq, 3))).await;
+        let incoming = create_queue(
+            &sqs,
+            &unique("incoming"),
+            visibility_s,
+            Some((&dlq, receives)),
+        )
+        .await;
         let outgoing = create_queue(&sqs, &unique("outgoing"), visibility_s, None).await;
         let bucket = unique("data");
         create_bucket(&moto.endpoint, &bucket);

@@ -169,6 +169,12 @@ macro_rules! ledger_conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn claims_know_their_message() {
+                let b = backend!();
+                suites::ledger_claims_know_their_message(b.ledger().await.as_ref()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn failures_and_resume_listing() {
                 let b = backend!();
                 suites::ledger_failures_and_resume_listing(b.ledger().await.as_ref()).await;

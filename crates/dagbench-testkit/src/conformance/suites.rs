@@ -215,6 +215,7 @@ fn claimant(worker: &str, at: i64, until: i64) -> Claimant<'_> {
     Claimant {
         worker,
         test_run_id: "conf-test-run",
+        message: None,
         at: Timestamp::from_unix_millis(1_769_000_000_000 + at),
         until: Timestamp::from_unix_millis(1_769_000_000_000 + until),
     }
@@ -243,7 +244,15 @@ pub async fn ledger_first_completion_wins(ledger: &dyn JobLedger) {
         .await
         .expect("claim")
     {
-        Claim::Busy { worker, until } => {
+        Claim::Busy {
+            worker,
+            until,
+            duplicate,
+        } => {
+            assert!(
+                !duplicate,
+                "deliveries of unknown messages are not told apart"
+            );
             assert_eq!(worker, "w1");
             assert_eq!(until, Timestamp::from_unix_millis(1_769_000_030_000));
         }
@@ -315,6 +324,58 @@ pub async fn ledger_first_completion_wins(ledger: &dyn JobLedger) {
         }
         other => panic!("an ended job answers with its record, not {other:?}"),
     }
+}
+
+/// Claims name their message: a later delivery of the same message takes
+/// the claim over at once (its earlier delivery died: the queue delivers a
+/// message again only once nobody holds it); a delivery of another message
+/// for the same job is told it is a duplicate.
+pub async fn ledger_claims_know_their_message(ledger: &dyn JobLedger) {
+    let run = RunId::new("conf-message").unwrap();
+    let job = JobId::new("conf-message.j").unwrap();
+    let of = |worker, at, message| Claimant {
+        message: Some(message),
+        ..claimant(worker, at, at + 60_000)
+    };
+    assert_eq!(
+        ledger
+            .claim(&run, &job, &of("dead", 0, "m-1"))
+            .await
+            .expect("claim"),
+        Claim::Run { attempt: 1 }
+    );
+    match ledger
+        .claim(&run, &job, &of("copy", 1_000, "m-2"))
+        .await
+        .expect("claim")
+    {
+        Claim::Busy { duplicate, .. } => assert!(duplicate, "another message's delivery"),
+        other => panic!("a held job is busy, not {other:?}"),
+    }
+    assert_eq!(
+        ledger
+            .claim(&run, &job, &of("next", 2_000, "m-1"))
+            .await
+            .expect("claim"),
+        Claim::Run { attempt: 2 },
+        "the same message's next delivery takes the claim over"
+    );
+    let row = ledger.get(&run, &job).await.expect("get").expect("row");
+    assert_eq!(
+        (row.worker.as_deref(), row.claim_message.as_deref()),
+        (Some("next"), Some("m-1"))
+    );
+    ledger
+        .record_finished(&run, &job, &finished(Ok("output/m.json"), "next"))
+        .await
+        .expect("finished");
+    assert!(matches!(
+        ledger
+            .claim(&run, &job, &of("late", 3_000, "m-2"))
+            .await
+            .expect("claim"),
+        Claim::Ended(_)
+    ));
 }
 
 /// A claim whose holder died (it was never extended) expires: the next
