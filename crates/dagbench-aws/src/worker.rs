@@ -33,7 +33,15 @@ pub struct WorkerOptions {
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the data bucket: {0}")]
-pub struct ServeError(#[from] object_store::Error);
+pub struct ServeError(object_store::Error);
+
+// By hand rather than `#[from]`, which would also make the error its
+// source and print its message twice in a chain of causes.
+impl From<object_store::Error> for ServeError {
+    fn from(e: object_store::Error) -> Self {
+        ServeError(e)
+    }
+}
 
 /// Processes jobs from `env`'s incoming queue until `shutdown` resolves.
 ///

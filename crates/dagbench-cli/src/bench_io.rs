@@ -26,17 +26,17 @@ use crate::output::thousands;
 #[derive(Debug, Args)]
 pub(crate) struct IoArgs {
     /// Latency of every queue call, ms.
-    #[arg(long = "latency-ms", default_value_t = 15.0)]
+    #[arg(long = "latency-ms", default_value_t = 15.0, value_parser = crate::bounds::latency_ms)]
     latency_ms: f64,
     /// Extra latency per call, uniform in 0..=this, ms.
-    #[arg(long = "jitter-ms", default_value_t = 0.0)]
+    #[arg(long = "jitter-ms", default_value_t = 0.0, value_parser = crate::bounds::latency_ms)]
     jitter_ms: f64,
     /// Independent jobs run through the driver.
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     jobs: u32,
     /// Jobs of the serial baseline (it is slow by design) [default: enough
     /// for about 10 s at the latency given, 200..=20,000].
-    #[arg(long = "baseline-jobs", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "baseline-jobs", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     baseline_jobs: Option<u32>,
     /// Print one JSON object instead of text.
     #[arg(long)]

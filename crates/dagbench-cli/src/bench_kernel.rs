@@ -18,22 +18,35 @@ use serde::{Deserialize, Serialize};
 use crate::bench::tempdir;
 use crate::output::{rate, thousands};
 
+/// The project's venv when there is one here (`make venv` puts numpy and
+/// pyarrow in it), else `python3`.
+fn default_python() -> String {
+    let venv = std::path::Path::new(".venv/bin/python");
+    if venv.exists() {
+        venv.display().to_string()
+    } else {
+        "python3".into()
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct KernelArgs {
     /// Aircraft daily sequences to compute.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     sequences: u32,
     /// Monte Carlo samples per leg.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)))]
     samples: u32,
     /// Delays parquet files written for the write benchmark.
-    #[arg(long = "parquet-files", default_value_t = 200)]
+    #[arg(long = "parquet-files", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     parquet_files: u32,
     /// Seed of the sequences and of the run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Python interpreter with numpy and pyarrow; `none` skips the baselines.
-    #[arg(long, env = "DAGBENCH_PYTHON", default_value = "python3")]
+    /// Python interpreter with numpy and pyarrow; `none` skips the
+    /// baselines [default: the project's .venv/bin/python, which `make
+    /// venv` installs, when run from the project; else python3].
+    #[arg(long, env = "DAGBENCH_PYTHON", default_value_t = default_python())]
     python: String,
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -30,10 +30,10 @@ use crate::output::{rate, thousands};
 #[derive(Debug, Args)]
 pub(crate) struct LocalArgs {
     /// Jobs of the synthetic graph [default: 100,000; efficiency 1,000; scale 1,000,000].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_JOBS)))]
     jobs: Option<u32>,
     /// Concurrent processors [default: 64; scale 128].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_WORKERS)))]
     workers: Option<u32>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -97,6 +97,10 @@ async fn run_async(args: &LocalArgs, profile: Profile) -> anyhow::Result<ExitCod
             0,
         ),
     };
+    crate::bounds::check_memory(
+        dagbench_run::workload::bytes_per_job() * u64::from(jobs),
+        &format!("--jobs {jobs}"),
+    )?;
     let say = |msg: String| {
         if !args.json {
             errln!("{msg}");

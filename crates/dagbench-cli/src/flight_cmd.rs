@@ -29,7 +29,7 @@ pub(crate) struct GeneratorArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) airports: Option<PathBuf>,
     /// Shortest leg flown, km (excludes same-city hops).
-    #[arg(long = "min-leg-km", default_value_t = 150.0)]
+    #[arg(long = "min-leg-km", default_value_t = 150.0, value_parser = crate::bounds::non_negative)]
     pub(crate) min_leg_km: f64,
     /// Never pass through home before the day's last landing.
     #[arg(long = "no-home-visits")]
@@ -85,7 +85,7 @@ impl GeneratorArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SequencesArgs {
     /// Number of aircraft (sequence ids 1..=N).
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_SEQUENCES)))]
     count: u32,
     /// Seed: the same seed gives the same sequences.
     #[arg(long, default_value_t = 1)]
@@ -182,7 +182,7 @@ fn check_sequences(dir: &Path, airports: &Airports) -> anyhow::Result<ExitCode> 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct AircraftArgs {
     /// Number of aircraft daily sequences (aircraft shape).
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_SEQUENCES)))]
     pub(crate) sequences: u32,
     /// Monte Carlo samples per leg (aircraft shape), 1 to 1,000,000.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)))]
@@ -191,7 +191,7 @@ pub(crate) struct AircraftArgs {
     #[arg(long)]
     pub(crate) crew: bool,
     /// Probability of accepting each candidate crew connection.
-    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY)]
+    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY, value_parser = crate::bounds::fraction)]
     pub(crate) crew_probability: f64,
     /// Run id: the top folder of the run's results [default: aircraft-<seed>].
     #[arg(long = "run-id")]

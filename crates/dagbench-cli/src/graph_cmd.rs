@@ -24,6 +24,10 @@ pub(crate) enum GraphCommand {
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Check simulated work against a local run with this visibility
+        /// timeout, seconds (`dagbench run --visibility-timeout`).
+        #[arg(long = "visibility-timeout", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+        visibility_timeout: u64,
     },
 }
 
@@ -62,7 +66,7 @@ pub(crate) struct ShapeArgs {
     #[arg(long, value_enum, default_value = "layered")]
     pub(crate) shape: ShapeName,
     /// Number of jobs [default: 1000; 1,000,000 for benchmarks].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_JOBS)))]
     pub(crate) jobs: Option<u32>,
     /// Seed: the same seed gives the same graph.
     #[arg(long, default_value_t = 1)]
@@ -74,13 +78,13 @@ pub(crate) struct ShapeArgs {
     #[arg(long = "data-kb", default_value_t = 0)]
     pub(crate) data_kb: u32,
     /// Layer width (layered; default √jobs) or fan width (fan; default 100).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) width: Option<u32>,
     /// Jobs per chain (chains).
-    #[arg(long = "chain-length", default_value_t = 10)]
+    #[arg(long = "chain-length", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) chain_length: u32,
     /// Most dependencies per job (layered).
-    #[arg(long = "max-deps", default_value_t = 3)]
+    #[arg(long = "max-deps", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_deps: u32,
 }
 
@@ -88,33 +92,58 @@ impl ShapeArgs {
     /// The synthetic graph to generate; `default_jobs` when `--jobs` is not given.
     pub(crate) fn spec(&self, default_jobs: u32) -> anyhow::Result<ShapeSpec> {
         let jobs = self.jobs.unwrap_or(default_jobs);
-        let Some(default) = Shape::named(self.shape.as_str(), jobs) else {
-            anyhow::bail!(
-                "--shape {} is not a synthetic shape here; use independent, chains, layered or fan",
-                self.shape.as_str()
-            );
-        };
-        let shape = match default {
-            Shape::Independent => Shape::Independent,
-            Shape::Chains { .. } => Shape::Chains {
-                length: self.chain_length.max(1),
-            },
-            Shape::Layered { width, .. } => Shape::Layered {
-                width: self.width.unwrap_or(width).max(1),
-                max_deps: self.max_deps.max(1),
-            },
-            Shape::Fan { width } => Shape::Fan {
-                width: self.width.unwrap_or(width).max(1),
-            },
-        };
+        crate::bounds::check_memory(
+            dagbench_run::workload::bytes_per_job() * u64::from(jobs),
+            &format!("--jobs {jobs}"),
+        )?;
         Ok(ShapeSpec {
-            shape,
+            shape: synthetic_shape(
+                self.shape,
+                jobs,
+                self.width,
+                Some(self.chain_length),
+                Some(self.max_deps),
+            )?,
             jobs,
             seed: self.seed,
             work_duration_ms: self.work_ms,
             data_size_kb: self.data_kb,
         })
     }
+}
+
+/// The synthetic shape `name` of `jobs` jobs, with the given width, chain
+/// length and dependencies per job where they apply (else the shape's
+/// defaults).
+pub(crate) fn synthetic_shape(
+    name: ShapeName,
+    jobs: u32,
+    width: Option<u32>,
+    chain_length: Option<u32>,
+    max_deps: Option<u32>,
+) -> anyhow::Result<Shape> {
+    let Some(default) = Shape::named(name.as_str(), jobs) else {
+        anyhow::bail!(
+            "--shape {} is not a synthetic shape; use independent, chains, layered or fan (the aircraft workload is what `dagbench run` runs without --messages)",
+            name.as_str()
+        );
+    };
+    Ok(match default {
+        Shape::Independent => Shape::Independent,
+        Shape::Chains { length } => Shape::Chains {
+            length: chain_length.unwrap_or(length),
+        },
+        Shape::Layered {
+            width: w,
+            max_deps: d,
+        } => Shape::Layered {
+            width: width.unwrap_or(w),
+            max_deps: max_deps.unwrap_or(d),
+        },
+        Shape::Fan { width: w } => Shape::Fan {
+            width: width.unwrap_or(w),
+        },
+    })
 }
 
 impl ShapeArgs {
@@ -172,12 +201,43 @@ pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        GraphCommand::Validate { file, json } => {
+        GraphCommand::Validate {
+            file,
+            json,
+            visibility_timeout,
+        } => {
             let graph = read_graph(&file)?;
+            check_runnable(&graph, visibility_timeout)
+                .with_context(|| format!("{} cannot run", file.display()))?;
             print_figures(&graph, json);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A valid graph can still be unable to run: jobs over a processor's
+/// limits (checked as `dagbench run` checks them, for a local run with
+/// `visibility_timeout_s`), or job ids too long for any run id. A job id
+/// that leaves less room than the default run id needs gets a note.
+fn check_runnable(graph: &JobGraph, visibility_timeout_s: u64) -> anyhow::Result<()> {
+    let max_work =
+        dagbench_run::target::local_max_work(std::time::Duration::from_secs(visibility_timeout_s));
+    dagbench_run::check_job_limits(graph, Some(&max_work)).map_err(anyhow::Error::msg)?;
+    let longest = graph
+        .jobs()
+        .map(|j| j.job_id)
+        .max_by_key(|id| id.len())
+        .expect("a graph has jobs");
+    // `local-YYYYMMDD-HHMMSS`, the default run id.
+    const DEFAULT_RUN_ID_LEN: usize = 21;
+    if longest.len() + 1 + DEFAULT_RUN_ID_LEN > 128 {
+        let problem = dagbench_run::wire_id_problem(DEFAULT_RUN_ID_LEN, longest);
+        if longest.len() > 126 {
+            anyhow::bail!(problem);
+        }
+        errln!("note: {problem} (the default run id has {DEFAULT_RUN_ID_LEN})");
+    }
+    Ok(())
 }
 
 /// Reads and validates a graph file, naming the file in any error.

@@ -23,6 +23,8 @@ mod bench_kernel;
 #[cfg(feature = "full")]
 mod bench_local;
 #[cfg(feature = "full")]
+mod bounds;
+#[cfg(feature = "full")]
 mod flight_cmd;
 #[cfg(feature = "full")]
 mod graph_cmd;

@@ -88,13 +88,13 @@ pub(crate) struct CompareArgs {
     html: Option<PathBuf>,
     /// Fail when a run's p99 turnaround (dispatch → completion observed)
     /// exceeds this many milliseconds.
-    #[arg(long = "max-p99-ms", value_name = "MS")]
+    #[arg(long = "max-p99-ms", value_name = "MS", value_parser = crate::bounds::non_negative)]
     max_p99_ms: Option<f64>,
     /// Fail when a run's throughput is below this many jobs per second.
-    #[arg(long = "min-throughput", value_name = "JOBS_PER_S")]
+    #[arg(long = "min-throughput", value_name = "JOBS_PER_S", value_parser = crate::bounds::non_negative)]
     min_throughput: Option<f64>,
     /// Fail when a run's estimated cost exceeds this many US dollars.
-    #[arg(long = "max-cost", value_name = "USD")]
+    #[arg(long = "max-cost", value_name = "USD", value_parser = crate::bounds::non_negative)]
     max_cost: Option<f64>,
     #[command(flatten)]
     prices: PriceArgs,

@@ -17,7 +17,7 @@ use dagbench_runtime::driver::RunStatus;
 use dagbench_runtime::processor::WorkMode;
 
 use crate::flight_cmd::GeneratorArgs;
-use crate::graph_cmd::ShapeName;
+use crate::graph_cmd::{ShapeName, synthetic_shape};
 use crate::output::thousands;
 use crate::progress::ProgressDisplay;
 
@@ -47,19 +47,19 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     prices: crate::report_cmd::PriceArgs,
     /// Aircraft daily sequences of the default workload.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_SEQUENCES)), conflicts_with_all = ["resume", "messages", "graph"])]
     sequences: u32,
     /// Monte Carlo samples per leg, 1 to 1,000,000.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)), conflicts_with = "resume")]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(dagbench_flight::aircraft::MAX_SAMPLES)), conflicts_with_all = ["resume", "messages", "graph"])]
     samples: u32,
     /// Seed of the sequences, the delay model and synthetic shapes.
-    #[arg(long, default_value_t = 1, conflicts_with = "resume")]
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["resume", "graph"])]
     seed: u64,
     /// Add crew connections between aircraft.
-    #[arg(long, conflicts_with = "resume")]
+    #[arg(long, conflicts_with_all = ["resume", "messages", "graph"])]
     crew: bool,
     /// Probability of accepting each candidate crew connection (with --crew).
-    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY, conflicts_with = "resume")]
+    #[arg(long = "crew-probability", default_value_t = AircraftWorkload::DEFAULT_CREW_PROBABILITY, value_parser = crate::bounds::fraction, requires = "crew")]
     crew_probability: f64,
     #[command(flatten)]
     generator: GeneratorArgs,
@@ -67,7 +67,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["messages", "resume"])]
     graph: Option<PathBuf>,
     /// Run a synthetic graph of N jobs instead (see --shape).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "resume")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_JOBS)), conflicts_with = "resume")]
     messages: Option<u32>,
     /// Shape of the synthetic graph of --messages.
     #[arg(
@@ -78,17 +78,36 @@ pub(crate) struct RunArgs {
         conflicts_with = "resume"
     )]
     shape: ShapeName,
+    /// Layer width (layered; default √N) or fan width (fan; default 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "messages")]
+    width: Option<u32>,
+    /// Jobs per chain (chains) [default: 10].
+    #[arg(long = "chain-length", value_parser = clap::value_parser!(u32).range(1..), requires = "messages")]
+    chain_length: Option<u32>,
+    /// Most dependencies per job (layered) [default: 3].
+    #[arg(long = "max-deps", value_parser = clap::value_parser!(u32).range(1..), requires = "messages")]
+    max_deps: Option<u32>,
     /// Simulated work per synthetic job, ms.
-    #[arg(long = "work-ms", default_value_t = 0, conflicts_with = "resume")]
+    #[arg(
+        long = "work-ms",
+        default_value_t = 0,
+        requires = "messages",
+        conflicts_with = "resume"
+    )]
     work_ms: u32,
     /// Output object size per synthetic job, KiB.
-    #[arg(long = "data-kb", default_value_t = 0, conflicts_with = "resume")]
+    #[arg(
+        long = "data-kb",
+        default_value_t = 0,
+        requires = "messages",
+        conflicts_with = "resume"
+    )]
     data_kb: u32,
     /// How simulated work is done [default: sleep].
     #[arg(long, value_enum)]
     work: Option<WorkArg>,
     /// Concurrent processors [default: the number of cores].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::bounds::MAX_WORKERS)))]
     workers: Option<u32>,
     /// Run id: the run's folder under --results [default: local-<UTC time>].
     #[arg(long = "run-id", conflicts_with = "resume")]
@@ -112,15 +131,15 @@ pub(crate) struct RunArgs {
     #[arg(long = "take-over")]
     take_over: bool,
     /// End the run as stalled when nothing completes for this many seconds.
-    #[arg(long = "stall-timeout", default_value_t = 120)]
+    #[arg(long = "stall-timeout", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     stall_timeout: u64,
     /// Seconds a delivered job stays invisible before redelivery (local
     /// runs) [default: 60].
-    #[arg(long = "visibility-timeout")]
+    #[arg(long = "visibility-timeout", value_parser = clap::value_parser!(u64).range(1..=43_200))]
     visibility_timeout: Option<u64>,
     /// Deliveries before a job goes to the dead-letter queue (local runs)
     /// [default: 3].
-    #[arg(long = "max-receive-count")]
+    #[arg(long = "max-receive-count", value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_receive_count: Option<u32>,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
@@ -136,16 +155,49 @@ pub(crate) fn parse_scenario(s: &str) -> Result<Scenario, String> {
 impl RunArgs {
     /// What the flags ask to run.
     fn workload(&self) -> anyhow::Result<Workload> {
+        let other = match (&self.graph, self.messages) {
+            (Some(_), _) => Some("--graph"),
+            (None, Some(_)) => Some("--messages"),
+            (None, None) => None,
+        };
+        if let (Some(other), Some(flag)) = (other, self.generator.given()) {
+            anyhow::bail!(
+                "{flag} cannot be combined with {other}: it shapes the aircraft workload, which {other} replaces"
+            );
+        }
         if let Some(path) = &self.graph {
             return Ok(Workload::File(path.clone()));
         }
         if let Some(jobs) = self.messages {
-            let Some(shape) = Shape::named(self.shape.as_str(), jobs) else {
+            crate::bounds::check_memory(
+                dagbench_run::workload::bytes_per_job() * u64::from(jobs),
+                &format!("--messages {jobs}"),
+            )?;
+            let shape = synthetic_shape(
+                self.shape,
+                jobs,
+                self.width,
+                self.chain_length,
+                self.max_deps,
+            )?;
+            if self.width.is_some() && !matches!(shape, Shape::Layered { .. } | Shape::Fan { .. }) {
                 anyhow::bail!(
-                    "--shape {} cannot be combined with --messages; use independent, chains, layered or fan",
-                    self.shape.as_str()
+                    "--width applies to --shape layered and fan, not {}",
+                    shape.name()
                 );
-            };
+            }
+            if self.chain_length.is_some() && !matches!(shape, Shape::Chains { .. }) {
+                anyhow::bail!(
+                    "--chain-length applies to --shape chains, not {}",
+                    shape.name()
+                );
+            }
+            if self.max_deps.is_some() && !matches!(shape, Shape::Layered { .. }) {
+                anyhow::bail!(
+                    "--max-deps applies to --shape layered, not {}",
+                    shape.name()
+                );
+            }
             return Ok(Workload::Synthetic(ShapeSpec {
                 shape,
                 jobs,
@@ -154,6 +206,10 @@ impl RunArgs {
                 data_size_kb: self.data_kb,
             }));
         }
+        crate::bounds::check_memory(
+            dagbench_run::workload::bytes_per_sequence() * u64::from(self.sequences),
+            &format!("--sequences {}", self.sequences),
+        )?;
         Ok(Workload::Aircraft(AircraftWorkload {
             sequences: self.sequences,
             samples: self.samples,
@@ -193,14 +249,12 @@ impl RunArgs {
                     WorkArg::Sleep => WorkMode::Sleep,
                     WorkArg::Cpu => WorkMode::Cpu,
                 }),
-                visibility_timeout: self
-                    .visibility_timeout
-                    .map(|s| Duration::from_secs(s.max(1))),
-                max_receive_count: self.max_receive_count.map(|n| n.max(1)),
+                visibility_timeout: self.visibility_timeout.map(Duration::from_secs),
+                max_receive_count: self.max_receive_count,
                 test_run_id: self.resume.as_ref().and(self.test_run_id.clone()),
             },
             config: config.clone(),
-            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            stall_timeout: Duration::from_secs(self.stall_timeout),
             grace: Duration::from_secs(5),
             take_over: self.take_over,
         })

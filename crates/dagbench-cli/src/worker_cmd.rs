@@ -17,13 +17,13 @@ pub(crate) struct WorkerArgs {
     concurrency: u32,
     /// The incoming queue's visibility timeout, seconds: running jobs are
     /// extended by this much every half of it.
-    #[arg(long = "visibility-timeout", default_value_t = 360)]
+    #[arg(long = "visibility-timeout", default_value_t = 360, value_parser = clap::value_parser!(u64).range(1..=43_200))]
     visibility_timeout: u64,
     /// Seconds the jobs in hand may run after SIGTERM (ECS waits 30).
-    #[arg(long = "shutdown-grace", default_value_t = 25)]
+    #[arg(long = "shutdown-grace", default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3_600))]
     shutdown_grace: u64,
     /// Longest simulated work accepted, ms.
-    #[arg(long = "max-work-ms", default_value_t = 300_000)]
+    #[arg(long = "max-work-ms", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=43_200_000))]
     max_work_ms: u64,
 }
 

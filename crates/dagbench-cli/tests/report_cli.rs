@@ -36,16 +36,27 @@ fn aircraft_run(results: &str, id: &str, seed: &str) {
     assert!(Path::new(summary["html"].as_str().unwrap()).exists());
 }
 
-/// Headless Chromium from Debian (`make test` installs it). Its absence is
-/// a failure under CI and a skip elsewhere.
-fn chromium() -> Option<&'static str> {
-    for candidate in ["chromium", "chromium-browser"] {
+/// Headless Chromium: `DAGBENCH_CHROMIUM`, else the first of Chromium's and
+/// Chrome's usual commands that runs — the lookup `make browser` does
+/// before installing Debian's package. Its absence is a failure under CI
+/// and a skip elsewhere.
+fn chromium() -> Option<String> {
+    let given = std::env::var("DAGBENCH_CHROMIUM")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let candidates = given.iter().map(String::as_str).chain([
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]);
+    for candidate in candidates {
         if Command::new(candidate)
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success())
         {
-            return Some(candidate);
+            return Some(candidate.to_owned());
         }
     }
     assert!(
@@ -100,7 +111,7 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_no_errors() {
         );
     }
     let Some(browser) = chromium() else { return };
-    let (dom, log) = render(browser, Path::new(&html_path));
+    let (dom, log) = render(&browser, Path::new(&html_path));
     assert!(
         dom.contains("data-ready=\"1\""),
         "the page's script ran to the end"
@@ -256,7 +267,7 @@ fn compare_checks_results_and_thresholds() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("data-results=\"identical\""));
     if let Some(browser) = chromium() {
-        let (dom, log) = render(browser, Path::new(&page));
+        let (dom, log) = render(&browser, Path::new(&page));
         assert!(
             dom.contains("data-ready=\"1\"") && !dom.contains("data-errors"),
             "{dom}"

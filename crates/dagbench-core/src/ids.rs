@@ -23,6 +23,10 @@ pub enum IdError {
     #[error("{what} {value:?} may not be `.` or `..`")]
     DotSegment { what: &'static str, value: String },
     #[error(
+        "run id {value:?} contains `.` at position {position}; run ids may not (on the wire a job goes by <run id>.<job id>, and a dot in the run id would make two runs' jobs look alike); use `-` or `_`"
+    )]
+    DotInRunId { value: String, position: usize },
+    #[error(
         "{what} {value:?} contains {found:?} at position {position}; allowed are letters, digits and `._:-`"
     )]
     BadCharacter {
@@ -66,8 +70,20 @@ fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
 }
 
+/// Run ids also may not contain `.`: the separator of `<run id>.<job id>`.
+fn validate_run_id(what: &'static str, value: &str) -> Result<(), IdError> {
+    validate_id(what, value)?;
+    match value.find('.') {
+        Some(position) => Err(IdError::DotInRunId {
+            value: value.to_owned(),
+            position,
+        }),
+        None => Ok(()),
+    }
+}
+
 macro_rules! string_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $validate:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -77,7 +93,7 @@ macro_rules! string_id {
             /// Validates and wraps `value`.
             pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
-                validate_id($what, &value)?;
+                $validate($what, &value)?;
                 Ok(Self(value))
             }
 
@@ -123,12 +139,14 @@ macro_rules! string_id {
 string_id!(
     /// Identifies one job of a graph; safe as an object-key segment and a file name.
     JobId,
-    "job id"
+    "job id",
+    validate_id
 );
 string_id!(
     /// Identifies one run (e.g. `baseline-256mb`); the top-level folder of its results.
     RunId,
-    "run id"
+    "run id",
+    validate_run_id
 );
 
 /// Identifies one aircraft daily sequence. Numeric in the canonical JSON
@@ -158,6 +176,16 @@ mod tests {
     fn check_rejected(value: &str, expected: &str) {
         let err = JobId::new(value).unwrap_err().to_string();
         assert_eq!(err, expected);
+    }
+
+    #[test]
+    fn run_ids_may_not_contain_dots_so_wire_ids_never_collide() {
+        // Run `a.b` with job `c` and run `a` with job `b.c` would both be
+        // `a.b.c` on the wire.
+        let err = RunId::new("a.b").unwrap_err().to_string();
+        assert!(err.contains("contains `.` at position 1"), "{err}");
+        assert!(RunId::new("a-b_c:1").is_ok());
+        assert!(JobId::new("b.c").is_ok());
     }
 
     #[test]

@@ -115,18 +115,42 @@ pub enum DeployError {
 impl DeployError {
     pub(crate) fn aws<E>(context: impl Into<String>, err: &E) -> Self
     where
-        E: aws_sdk_cloudformation::error::ProvideErrorMetadata + fmt::Display,
+        E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error,
     {
         let message = match (err.code(), err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (None, Some(message)) => message.to_owned(),
-            _ => err.to_string(),
+            _ => unanswered(err),
         };
         DeployError::Aws {
             context: context.into(),
             message,
         }
     }
+}
+
+/// A call that got no answer from AWS ("dispatch failure" and the like):
+/// its whole chain of causes, and what usually fixes it.
+fn unanswered(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let chain = parts.join(": ");
+    let lower = chain.to_lowercase();
+    let hint = if lower.contains("credential") {
+        "; no AWS credentials were found: set AWS_PROFILE (after `aws configure` or `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    } else if lower.contains("dispatch") || lower.contains("connect") || lower.contains("dns") {
+        "; AWS could not be reached: check the network, AWS_REGION and AWS_ENDPOINT_URL"
+    } else {
+        ""
+    };
+    format!("{chain}{hint}")
 }
 
 impl Aws {

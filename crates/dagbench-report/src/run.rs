@@ -312,7 +312,7 @@ pub fn failure_line(report: &RunReport) -> String {
             )
         }
         RunStatus::Stalled => format!(
-            "run {id} stalled: {} jobs in flight made no progress{cause}; resume it with --resume {id}",
+            "run {id} stalled: no job completed within --stall-timeout while {} were in flight (running longer than that, lost, or with no processor to take them){cause}; resume it with --resume {id}, with a longer --stall-timeout if jobs take that long",
             c.dispatched
         ),
         RunStatus::Interrupted => format!(

@@ -65,8 +65,10 @@ pub enum RunError {
     Ledger(#[from] dagbench_runtime::ports::LedgerError),
     #[error(transparent)]
     Deploy(#[from] dagbench_deploy::DeployError),
+    /// Its message holds the store's (not a separate cause, so a chain
+    /// of causes prints it once).
     #[error("cannot open the stack's bucket: {0}")]
-    Bucket(#[from] object_store::Error),
+    Bucket(object_store::Error),
     /// The run ended, but its files could not be written (a full disk):
     /// how it ended is still told, and the ledger keeps it resumable.
     #[error(
@@ -79,6 +81,12 @@ pub enum RunError {
         reason: String,
         error: Box<RunError>,
     },
+}
+
+impl From<object_store::Error> for RunError {
+    fn from(e: object_store::Error) -> Self {
+        RunError::Bucket(e)
+    }
 }
 
 /// How a run starts.
@@ -339,24 +347,97 @@ fn check_wire_ids(run: &RunId, graph: &JobGraph) -> Result<(), RunError> {
         .map(|j| j.job_id)
         .max_by_key(|id| id.len())
         .expect("a graph has jobs");
-    wire_job_id(run, longest).map(|_| ()).map_err(|_| {
-        RunError::Setup(format!(
-            "run id {run} ({} characters) is too long for job {longest:?} ({} characters): on the wire a job goes by <run id>.<job id>, at most 128 characters; choose a run id of at most {} characters",
-            run.as_str().len(),
-            longest.len(),
-            127usize.saturating_sub(longest.len())
-        ))
-    })
+    wire_job_id(run, longest)
+        .map(|_| ())
+        .map_err(|_| RunError::Setup(wire_id_problem(run.as_str().len(), longest)))
+}
+
+/// Why job `job` cannot run under a run id of `run_len` characters: on the
+/// wire a job goes by `<run id>.<job id>`, at most 128 characters.
+#[must_use]
+pub fn wire_id_problem(run_len: usize, job: &str) -> String {
+    let room = 127usize.saturating_sub(job.len());
+    if room == 0 {
+        format!(
+            "job id {job:?} has {} characters: on the wire a job goes by <run id>.<job id>, at most 128 characters, so a job id may have at most 126; shorten it",
+            job.len()
+        )
+    } else {
+        format!(
+            "a run id of {run_len} characters is too long for job {job:?} ({} characters): on the wire a job goes by <run id>.<job id>, at most 128 characters; choose a run id (--run-id) of at most {room} characters",
+            job.len()
+        )
+    }
+}
+
+/// Checks every job of `graph` against what a processor accepts before any
+/// of it runs: output sizes against the processors' fixed limit, and, when
+/// the target knows it (`max_work`: the limit in ms and the flag that sets
+/// it), simulated work. Names the first offending job, how many more there
+/// are, and what would let them run.
+///
+/// # Errors
+/// The message above, when a job is over a limit.
+pub fn check_job_limits(graph: &JobGraph, max_work: Option<&(u64, String)>) -> Result<(), String> {
+    let max_kb = dagbench_core::message::Limits::default().max_data_size_kb;
+    let mut problems = Vec::new();
+    let too_big = graph.jobs().filter(|j| u64::from(j.data_size_kb) > max_kb);
+    if let Some((first, more)) = first_and_count(too_big) {
+        problems.push(format!(
+            "job {} asks for an output of {} KiB (data_size_kb){more}; processors write at most {max_kb} KiB",
+            first.job_id, first.data_size_kb
+        ));
+    }
+    if let Some((limit, flag)) = max_work {
+        let too_long = graph
+            .jobs()
+            .filter(|j| u64::from(j.work_duration_ms) > *limit);
+        if let Some((first, more)) = first_and_count(too_long) {
+            let longest = graph.jobs().map(|j| j.work_duration_ms).max().unwrap_or(0);
+            problems.push(format!(
+                "job {} asks for {} ms of work (work_duration_ms){more}, above the {limit} ms set by {flag}; the longest job needs {}",
+                first.job_id,
+                first.work_duration_ms,
+                flag.split(' ').next().map_or(String::new(), |f| format!(
+                    "{f} {} or more",
+                    u64::from(longest).div_ceil(1000)
+                ))
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn first_and_count<'g>(
+    mut jobs: impl Iterator<Item = dagbench_core::graph::JobView<'g>>,
+) -> Option<(dagbench_core::graph::JobView<'g>, String)> {
+    let first = jobs.next()?;
+    let more = jobs.count();
+    let more = match more {
+        0 => String::new(),
+        1 => " (and 1 more job)".to_owned(),
+        n => format!(" (and {n} more jobs)"),
+    };
+    Some((first, more))
 }
 
 /// Removes a run directory this process created, when preparing the run
 /// failed before it was started: a mistake leaves nothing behind.
-struct Cleanup(Option<PathBuf>);
+/// The results root too, when this process created it and it is empty.
+struct Cleanup(Option<PathBuf>, Option<PathBuf>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(dir) = self.0.take() {
             let _ = std::fs::remove_dir_all(dir);
+            if let Some(root) = self.1.take() {
+                // Fails, as it should, when anything else is in it.
+                let _ = std::fs::remove_dir(root);
+            }
         }
     }
 }
@@ -372,7 +453,10 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
     use dagbench_runtime::ports::{Clock as _, SystemClock};
 
     let now = SystemClock.now().to_string();
-    let mut cleanup = Cleanup(None);
+    let mut cleanup = Cleanup(
+        None,
+        (!request.results.exists()).then(|| request.results.clone()),
+    );
     let (run_id, new) = match &request.start {
         Start::New { run_id: None, .. } => {
             let id = default_run_dir(&request.results, &now)?;
@@ -492,6 +576,7 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
             let lease = target.lease(&context, request.take_over).await?;
             let built = workload.build(&run_id)?;
             check_wire_ids(&run_id, &built.graph)?;
+            check_job_limits(&built.graph, target.max_work().as_ref()).map_err(RunError::Setup)?;
             let d = workload.describe();
             let manifest = Manifest {
                 run_id: run_id.clone(),

@@ -71,6 +71,12 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn store(&self) -> &RunStore;
     /// Concurrent processors, as the report states them (0 = unknown).
     fn workers(&self) -> u64;
+    /// The longest simulated work a job may ask for here, in ms, and the
+    /// flag that sets it, when the target knows (else its processors check
+    /// each job as it arrives).
+    fn max_work(&self) -> Option<(u64, String)> {
+        None
+    }
     /// How a cloud target is deployed (for its cost estimate).
     fn deployment(&self) -> Option<&Deployment> {
         None
@@ -145,6 +151,19 @@ impl LocalTarget {
     }
 }
 
+/// A local job may work as long as its delivery stays invisible: the
+/// visibility timeout, which `--visibility-timeout` sets.
+#[must_use]
+pub fn local_max_work(visibility_timeout: Duration) -> (u64, String) {
+    (
+        visibility_timeout.as_millis() as u64,
+        format!(
+            "--visibility-timeout {} (a local job works at most as long as its delivery stays invisible)",
+            visibility_timeout.as_secs()
+        ),
+    )
+}
+
 #[async_trait]
 impl Target for LocalTarget {
     fn scenario(&self) -> Scenario {
@@ -157,6 +176,10 @@ impl Target for LocalTarget {
 
     fn workers(&self) -> u64 {
         self.options.workers as u64
+    }
+
+    fn max_work(&self) -> Option<(u64, String)> {
+        Some(local_max_work(self.options.visibility_timeout))
     }
 
     async fn completed_jobs(&self, run: &RunContext) -> Result<Vec<JobId>, RunError> {

@@ -202,3 +202,19 @@ impl Workload {
         d
     }
 }
+
+/// Memory a local run holds per job of a synthetic graph, bytes: measured
+/// at about 330 (graph, scheduler, ledger cache, timelines; `run
+/// --messages 200000` and `400000`, peak RSS), rounded up.
+#[must_use]
+pub fn bytes_per_job() -> u64 {
+    400
+}
+
+/// Memory a local run holds per aircraft sequence (about six jobs, the
+/// sequence itself and its legs' timelines), bytes: measured at about
+/// 6,500 (`run --sequences 2000` and `6000`, peak RSS), rounded up.
+#[must_use]
+pub fn bytes_per_sequence() -> u64 {
+    8 * 1024
+}

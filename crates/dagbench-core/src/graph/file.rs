@@ -19,10 +19,18 @@ use super::{GraphBuilder, GraphError, JobAttrs, JobGraph, JobIndex};
 /// well-formed file describing an invalid graph.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphFileError {
+    /// The parser's message is part of this one (not a separate cause, so
+    /// a chain of causes prints it once).
     #[error("not a valid graph file: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     #[error(transparent)]
     Graph(#[from] GraphError),
+}
+
+impl From<serde_json::Error> for GraphFileError {
+    fn from(e: serde_json::Error) -> Self {
+        GraphFileError::Json(e)
+    }
 }
 
 impl JobGraph {
