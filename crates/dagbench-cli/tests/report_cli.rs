@@ -320,3 +320,163 @@ fn compare_checks_results_and_thresholds() {
     let out = dagbench(&["compare", "a", "--results", &results]);
     assert!(!out.status.success(), "two runs at least");
 }
+
+/// `(chart, tag, x, y, (plot width, plot top, plot bottom))`.
+type Mark = (String, String, f64, f64, (f64, f64, f64));
+
+/// Every data mark of every chart of a page (bars, dots, lines, areas,
+/// markers) as `(chart, what, x, y)`, in its chart's coordinates, with the
+/// chart's plot box `(width, top, bottom)`.
+fn marks(page: &str) -> Vec<Mark> {
+    let number = |tag: &str, name: &str| -> Option<f64> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        tag[at..].split('"').next()?.parse().ok()
+    };
+    let mut out = Vec::new();
+    for figure in page.split("<figure class=\"chart\" data-chart=\"").skip(1) {
+        let chart = figure.split('"').next().unwrap().to_owned();
+        let svg = &figure[figure.find("<svg").unwrap()..figure.find("</svg>").unwrap()];
+        let view: Vec<f64> = svg
+            .split("viewBox=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        // The plot box: 16 px above it, 40 below (svg.rs's margins).
+        let plot = (view[2], 16.0, view[3] - 40.0);
+        for tag in svg.split('<').skip(1) {
+            let kind = tag.split([' ', '>']).next().unwrap();
+            match kind {
+                "rect" => {
+                    let (x, y) = (number(tag, "x").unwrap(), number(tag, "y").unwrap());
+                    let (w, h) = (
+                        number(tag, "width").unwrap(),
+                        number(tag, "height").unwrap(),
+                    );
+                    out.push((chart.clone(), tag.to_owned(), x, y, plot));
+                    out.push((chart.clone(), tag.to_owned(), x + w, y + h, plot));
+                }
+                "circle" => out.push((
+                    chart.clone(),
+                    tag.to_owned(),
+                    number(tag, "cx").unwrap(),
+                    number(tag, "cy").unwrap(),
+                    plot,
+                )),
+                "line" if tag.contains("class=\"marker\"") => {
+                    for (x, y) in [("x1", "y1"), ("x2", "y2")] {
+                        let p = (number(tag, x).unwrap(), number(tag, y).unwrap());
+                        out.push((chart.clone(), tag.to_owned(), p.0, p.1, plot));
+                    }
+                }
+                "polyline" | "polygon" => {
+                    let points = tag
+                        .split("points=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    for p in points.split(' ').filter(|p| !p.is_empty()) {
+                        let (x, y) = p.split_once(',').unwrap();
+                        out.push((
+                            chart.clone(),
+                            tag.to_owned(),
+                            x.parse().unwrap(),
+                            y.parse().unwrap(),
+                            plot,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The charts hold their data — no bar, line or dot drawn above the top
+/// of its axis or outside its chart — for a synthetic run, an aircraft
+/// run, a failed run and a resumed run.
+#[test]
+fn every_chart_holds_its_data_for_every_kind_of_run() {
+    let dir = Scratch::new("charts");
+    let results = dir.s();
+    let run = |args: &[&str]| {
+        let out = dagbench(&[args, &["--results", &results]].concat());
+        text(&out.stderr)
+    };
+    run(&[
+        "run",
+        "--run-id",
+        "synthetic",
+        "--messages",
+        "600",
+        "--shape",
+        "layered",
+        "--work-ms",
+        "3",
+        "--workers",
+        "16",
+    ]);
+    aircraft_run(&results, "aircraft", "3");
+    let failing = dir.file(
+        "failing.json",
+        r#"{"jobs": [{"job_id": "a", "work_duration_ms": 5}, {"job_id": "b", "depends_on": ["a"], "input_key": "nowhere/b.json"}, {"job_id": "c", "depends_on": ["b"]}, {"job_id": "d", "work_duration_ms": 20}]}"#,
+    );
+    let stderr = run(&["run", "--run-id", "failed", "--graph", &failing]);
+    assert!(
+        stderr.contains("finished with 1 failed and 1 blocked"),
+        "{stderr}"
+    );
+    // A run resumed after its first session ended without a report: the
+    // second session restores every job and processes none.
+    run(&[
+        "run",
+        "--run-id",
+        "resumed",
+        "--messages",
+        "200",
+        "--shape",
+        "chains",
+    ]);
+    std::fs::remove_file(dir.root().join("resumed/report.json")).unwrap();
+    let stderr = run(&["run", "--resume", "resumed"]);
+    assert!(stderr.contains("resuming run resumed"), "{stderr}");
+
+    for id in ["synthetic", "aircraft", "failed", "resumed"] {
+        let page = std::fs::read_to_string(dir.root().join(id).join("report.html")).unwrap();
+        let marks = marks(&page);
+        assert!(marks.len() > 20, "{id}: only {} marks", marks.len());
+        for chart in [
+            "throughput",
+            "completed",
+            "in-flight",
+            "efficiency",
+            "stage-processing",
+        ] {
+            if id != "resumed" || chart.starts_with("stage") || chart == "efficiency" {
+                assert!(
+                    marks.iter().any(|m| m.0 == chart),
+                    "{id}: no marks in chart {chart}"
+                );
+            }
+        }
+        for (chart, tag, x, y, (width, top, bottom)) in &marks {
+            // Horizontal bar charts have their own layout (no axes).
+            let (top, bottom) = if chart == "efficiency" {
+                (0.0, bottom + 40.0)
+            } else {
+                (*top, *bottom)
+            };
+            assert!(
+                (-0.05..=width + 0.05).contains(x) && (top - 0.05..=bottom + 0.05).contains(y),
+                "{id}: chart {chart} draws outside its plot ({x}, {y}) not in 0..{width} × {top}..{bottom}: <{tag}"
+            );
+        }
+    }
+}

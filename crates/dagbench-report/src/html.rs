@@ -12,7 +12,7 @@ use crate::run::{RunFiles, thousands};
 use crate::svg::{self, Series, Span, esc};
 
 /// Rows of the critical-path strip at most.
-const GANTT_ROWS: usize = 150;
+const GANTT_ROWS: usize = 40;
 /// Rows of the per-aircraft table at most.
 const AIRCRAFT_ROWS: usize = 2000;
 
@@ -32,7 +32,7 @@ svg { width: 100%; height: auto; display: block; }
 .grid { stroke: #eee; } .axis { stroke: #999; } .tick { font-size: 11px; fill: #555; } .label { font-size: 12px; fill: #333; }
 .line { fill: none; stroke-width: 2; } .area { opacity: .15; } .dot { opacity: 0; } .dot:hover { opacity: 1; }
 .bar:hover { opacity: .75; } .wait { fill: #c8c8c8; }
-.marker { stroke: #b00020; stroke-dasharray: 4 3; } .marker-label { fill: #b00020; }
+.marker { stroke-dasharray: 4 3; stroke-width: 1.5; } .marker-label { font-weight: 600; }
 .legend { font-size: .8rem; color: #444; display: flex; gap: 14px; flex-wrap: wrap; margin-top: 4px; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
 table { border-collapse: collapse; background: #fff; font-size: .85rem; margin: 8px 0; }
@@ -149,7 +149,7 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
     if let Some(e) = estimates.first() {
         kpi(
             &mut b,
-            &format!("${:.4}", e.total),
+            &usd(e.total),
             &format!("estimated cost, {}", e.setup.describe()),
             false,
         );
@@ -196,27 +196,33 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
             area: true,
         }],
     ));
+    let basis = match r.lower_bound_basis {
+        Some(dagbench_runtime::report::LowerBoundBasis::MeasuredProcessing) => {
+            "max(critical path, total / workers) of the measured processing times"
+        }
+        _ => "max(critical path work, total work / workers)",
+    };
+    let mut rows = vec![
+        (
+            "makespan".into(),
+            r.makespan_ms / 1e3,
+            "first dispatch to last completion observed".into(),
+        ),
+        ("lower bound".into(), r.lower_bound_ms / 1e3, basis.into()),
+    ];
+    // Only a graph with simulated work has a critical path of work.
+    if r.graph.critical_path_work_ms > 0 {
+        rows.push((
+            "critical path work".into(),
+            r.graph.critical_path_work_ms as f64 / 1e3,
+            "largest sum of work along a dependency chain".into(),
+        ));
+    }
     b.push_str(&svg::bars(
         "efficiency",
         "Makespan against the lower bound",
         "s",
-        &[
-            (
-                "makespan".into(),
-                r.makespan_ms / 1e3,
-                "first dispatch to last completion observed".into(),
-            ),
-            (
-                "lower bound".into(),
-                r.lower_bound_ms / 1e3,
-                "max(critical path work, total work / workers)".into(),
-            ),
-            (
-                "critical path work".into(),
-                r.graph.critical_path_work_ms as f64 / 1e3,
-                "largest sum of work along a dependency chain".into(),
-            ),
-        ],
+        &rows,
     ));
     b.push_str("</div>");
 
@@ -256,6 +262,28 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
         );
     }
     page(&format!("dagbench run {}", r.run_id), &b)
+}
+
+/// A dollar amount with at least four significant digits: $12.3456,
+/// $0.007255.
+fn usd(v: f64) -> String {
+    if v.abs() >= 1.0 {
+        format!("${v:.4}")
+    } else {
+        format!("${}", svg::significant(v, 4))
+    }
+}
+
+/// A billed quantity: whole counts with thousands separators (368, 20,000),
+/// fractions with four significant digits (0.0667 vCPU-hours).
+fn quantity(q: f64) -> String {
+    if q.fract() == 0.0 && q.abs() < 1e15 {
+        thousands(q as u64)
+    } else if q.abs() >= 1.0 {
+        format!("{q:.2}")
+    } else {
+        svg::significant(q, 4)
+    }
 }
 
 /// A centred moving average over about a twentieth of the points: short
@@ -569,10 +597,10 @@ fn cost_section(b: &mut String, estimates: &[Estimate], local: bool) {
         for l in &e.lines {
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{:.4}</td><td style=\"text-align:left\">{}</td><td>${:.10}</td><td>${:.6}</td></tr>",
+                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td>${:.10}</td><td>${:.6}</td></tr>",
                 esc(&l.service),
                 esc(&l.item),
-                l.quantity,
+                quantity(l.quantity),
                 esc(&l.unit),
                 l.unit_price,
                 l.cost

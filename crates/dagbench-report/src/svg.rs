@@ -34,17 +34,21 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// Round tick values covering `[lo, hi]`, about `n` of them.
-#[must_use]
-pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    let span = (hi - lo).max(f64::EPSILON);
-    let raw = span / n.max(1) as f64;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+/// The round step (1, 2, 2.5 or 5 times a power of ten) that cuts `span`
+/// into at most about `n` parts.
+fn tick_step(span: f64, n: usize) -> f64 {
+    let magnitude = 10f64.powf((span / n.max(1) as f64).log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * magnitude)
         .find(|s| span / s <= n as f64)
-        .unwrap_or(10.0 * magnitude);
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// Round tick values covering `[lo, hi]`, about `n` of them.
+#[must_use]
+pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let step = tick_step((hi - lo).max(f64::EPSILON), n);
     let first = (lo / step).floor() * step;
     let mut out = Vec::new();
     let mut v = first;
@@ -55,6 +59,16 @@ pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         v += step;
     }
     out
+}
+
+/// The top of a value axis that holds `hi`: the first round tick (of the
+/// steps [`ticks`] uses for about `n` of them) at or above it, so the
+/// largest value is always drawn inside the chart.
+#[must_use]
+pub fn nice_top(hi: f64, n: usize) -> f64 {
+    let hi = if hi.is_finite() && hi > 0.0 { hi } else { 1.0 };
+    let step = tick_step(hi, n);
+    (hi / step - 1e-9).ceil().max(1.0) * step
 }
 
 /// A short number for an axis.
@@ -70,7 +84,24 @@ pub fn short(v: f64) -> String {
     } else if a >= 1.0 {
         format!("{v:.1}")
     } else {
-        format!("{v:.2}")
+        significant(v, 3)
+    }
+}
+
+/// `v` (below 1 in magnitude) with `digits` significant digits, trailing
+/// zeros dropped: 0.0133, 0.25, 0.000412.
+#[must_use]
+pub fn significant(v: f64, digits: usize) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = ((-a.log10().floor()) as usize + digits - 1).min(12);
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
 }
 
@@ -79,15 +110,33 @@ struct Frame {
     x1: f64,
     y0: f64,
     y1: f64,
+    /// Where the plot starts (room for y ticks, or row labels).
+    left: f64,
+    /// The chart's whole height.
+    h: f64,
 }
 
 impl Frame {
+    /// The usual frame: value axis ticks on the left, height [`H`].
+    fn new(x0: f64, x1: f64, y0: f64, y1: f64) -> Self {
+        Frame {
+            x0,
+            x1,
+            y0,
+            y1,
+            left: LEFT,
+            h: H,
+        }
+    }
+
     fn x(&self, v: f64) -> f64 {
-        LEFT + (v - self.x0) / (self.x1 - self.x0).max(f64::EPSILON) * (W - LEFT - RIGHT)
+        self.left + (v - self.x0) / (self.x1 - self.x0).max(f64::EPSILON) * (W - self.left - RIGHT)
     }
 
     fn y(&self, v: f64) -> f64 {
-        H - BOTTOM - (v - self.y0) / (self.y1 - self.y0).max(f64::EPSILON) * (H - TOP - BOTTOM)
+        self.h
+            - BOTTOM
+            - (v - self.y0) / (self.y1 - self.y0).max(f64::EPSILON) * (self.h - TOP - BOTTOM)
     }
 
     fn axes(&self, out: &mut String, x_label: &str, y_label: &str) {
@@ -101,9 +150,10 @@ impl Frame {
             let y = self.y(t);
             let _ = write!(
                 out,
-                r##"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{tx}" y="{ty:.1}" text-anchor="end">{label}</text>"##,
+                r##"<line class="grid" x1="{left}" x2="{x2}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{tx}" y="{ty:.1}" text-anchor="end">{label}</text>"##,
                 x2 = W - RIGHT,
-                tx = LEFT - 6.0,
+                tx = self.left - 6.0,
+                left = self.left,
                 ty = y + 4.0,
                 label = short(t)
             );
@@ -113,20 +163,21 @@ impl Frame {
             let _ = write!(
                 out,
                 r##"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{y0}" y2="{y1}"/><text class="tick" x="{x:.1}" y="{ty}" text-anchor="middle">{label}</text>"##,
-                y0 = H - BOTTOM,
-                y1 = H - BOTTOM + 4.0,
-                ty = H - BOTTOM + 16.0,
+                y0 = self.h - BOTTOM,
+                y1 = self.h - BOTTOM + 4.0,
+                ty = self.h - BOTTOM + 16.0,
                 label = short(t)
             );
         }
         let _ = write!(
             out,
-            r##"<line class="axis" x1="{LEFT}" x2="{x2}" y1="{y}" y2="{y}"/><text class="label" x="{cx}" y="{ly}" text-anchor="middle">{xl}</text><text class="label" transform="translate(14 {cy}) rotate(-90)" text-anchor="middle">{yl}</text>"##,
+            r##"<line class="axis" x1="{left}" x2="{x2}" y1="{y}" y2="{y}"/><text class="label" x="{cx}" y="{ly}" text-anchor="middle">{xl}</text><text class="label" transform="translate(14 {cy}) rotate(-90)" text-anchor="middle">{yl}</text>"##,
+            left = self.left,
             x2 = W - RIGHT,
-            y = H - BOTTOM,
-            cx = (LEFT + W - RIGHT) / 2.0,
-            ly = H - 6.0,
-            cy = (TOP + H - BOTTOM) / 2.0,
+            y = self.h - BOTTOM,
+            cx = (self.left + W - RIGHT) / 2.0,
+            ly = self.h - 6.0,
+            cy = (TOP + self.h - BOTTOM) / 2.0,
             xl = esc(x_label),
             yl = esc(y_label),
         );
@@ -134,8 +185,12 @@ impl Frame {
 }
 
 fn open(id: &str, title: &str) -> String {
+    open_sized(id, title, H)
+}
+
+fn open_sized(id: &str, title: &str, height: f64) -> String {
     format!(
-        r##"<figure class="chart" data-chart="{id}"><figcaption>{t}</figcaption><svg viewBox="0 0 {W} {H}" role="img" aria-label="{t}">"##,
+        r##"<figure class="chart" data-chart="{id}"><figcaption>{t}</figcaption><svg viewBox="0 0 {W} {height}" role="img" aria-label="{t}">"##,
         t = esc(title)
     )
 }
@@ -186,12 +241,12 @@ pub fn line_chart(
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
     }
-    let f = Frame {
+    let f = Frame::new(
         x0,
-        x1: if x1 > x0 { x1 } else { x0 + 1.0 },
-        y0: 0.0,
-        y1: *ticks(0.0, y1.max(1.0), 5).last().unwrap_or(&1.0),
-    };
+        if x1 > x0 { x1 } else { x0 + 1.0 },
+        0.0,
+        nice_top(y1.max(1.0), 5),
+    );
     let mut out = open(id, title);
     f.axes(&mut out, x_label, y_label);
     let mut legend = Vec::new();
@@ -291,12 +346,12 @@ pub fn histogram(
     let x0 = bins.first().map_or(0.0, |b| b.0);
     let x1 = bins.last().map_or(1.0, |b| b.1);
     let top = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64;
-    let f = Frame {
+    let f = Frame::new(
         x0,
-        x1: if x1 > x0 { x1 } else { x0 + 1.0 },
-        y0: 0.0,
-        y1: *ticks(0.0, top, 5).last().unwrap_or(&top),
-    };
+        if x1 > x0 { x1 } else { x0 + 1.0 },
+        0.0,
+        nice_top(top, 5),
+    );
     let mut out = open(id, title);
     f.axes(&mut out, x_label, "count");
     for &(from, to, count) in bins {
@@ -312,20 +367,33 @@ pub fn histogram(
             c = COLORS[0],
         );
     }
+    // Markers as dashed lines over the plot, their names in the margin
+    // above it (moved apart when markers are close), their values in the
+    // legend: labels never cover bars or each other.
+    let mut legend = Vec::new();
+    let mut next_free = f64::NEG_INFINITY;
     for (i, (x, label)) in markers.iter().enumerate() {
-        let px = f.x(*x);
+        let color = MARKER_COLORS[i % MARKER_COLORS.len()];
+        let px = f.x(x.clamp(f.x0, f.x1));
+        let name = label.split_whitespace().next().unwrap_or(label);
+        let tx = px.max(next_free);
+        next_free = tx + 7.0 * name.len() as f64 + 4.0;
         let _ = write!(
             out,
-            r#"<line class="marker" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{y2}"/><text class="tick marker-label" x="{tx:.1}" y="{ty}">{l}</text>"#,
+            r#"<line class="marker" stroke="{color}" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{y2}"><title>{l}</title></line><text class="tick marker-label" fill="{color}" x="{tx:.1}" y="{ty}" text-anchor="middle">{n}</text>"#,
             y2 = H - BOTTOM,
-            tx = px + 3.0,
-            ty = TOP + 10.0 + 12.0 * i as f64,
-            l = esc(label)
+            ty = TOP - 4.0,
+            l = esc(label),
+            n = esc(name),
         );
+        legend.push((label.clone(), color));
     }
-    close(&mut out, &[]);
+    close(&mut out, &legend);
     out
 }
+
+/// Colours of histogram markers (percentiles), after the bars' blue.
+const MARKER_COLORS: [&str; 3] = ["#d55e00", "#cc79a7", "#000000"];
 
 /// One bar of a Gantt strip: label, waiting from `queued`, running from
 /// `start` to `end` (ms).
@@ -341,7 +409,12 @@ pub struct Span {
     pub end: f64,
 }
 
-/// A Gantt strip of `spans` along one time axis (seconds).
+/// Height of one Gantt row, and the room for row labels on its left.
+const GANTT_ROW: f64 = 14.0;
+const GANTT_LABELS: f64 = 150.0;
+
+/// A Gantt strip of `spans` along one time axis (seconds): one labelled
+/// row per span, the chart as tall as its rows need.
 #[must_use]
 pub fn gantt(id: &str, title: &str, spans: &[Span]) -> String {
     let x0 = spans
@@ -357,30 +430,38 @@ pub fn gantt(id: &str, title: &str, spans: &[Span]) -> String {
     } else {
         (0.0, 1.0)
     };
+    let height = TOP + spans.len().max(1) as f64 * GANTT_ROW + BOTTOM;
     let f = Frame {
         x0,
         x1,
         y0: 0.0,
         y1: 1.0,
+        left: GANTT_LABELS,
+        h: height,
     };
-    let mut out = open(id, title);
+    let mut out = open_sized(id, title, height);
     f.axes(&mut out, "seconds since the run started", "");
-    let n = spans.len().max(1) as f64;
-    let row = (H - TOP - BOTTOM) / n;
     for (i, s) in spans.iter().enumerate() {
-        let y = TOP + i as f64 * row;
-        let h = (row - 1.0).max(1.0);
+        let y = TOP + i as f64 * GANTT_ROW;
+        let h = GANTT_ROW - 2.0;
         let (q, a, b) = (f.x(s.queued / 1e3), f.x(s.start / 1e3), f.x(s.end / 1e3));
+        let label = if s.label.chars().count() > 22 {
+            format!("{}…", s.label.chars().take(21).collect::<String>())
+        } else {
+            s.label.clone()
+        };
         let _ = write!(
             out,
-            r#"<rect class="wait" x="{q:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}"><title>{}: queued {:.0} ms</title></rect><rect class="bar" x="{a:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{}: ran {:.0} ms</title></rect>"#,
+            r#"<text class="tick" x="{lx}" y="{ty:.1}" text-anchor="end">{l}<title>{full}</title></text><rect class="wait" x="{q:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}"><title>{full}: queued {:.0} ms</title></rect><rect class="bar" x="{a:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{full}: ran {:.0} ms</title></rect>"#,
             (a - q).max(0.0),
-            esc(&s.label),
             s.start - s.queued,
             (b - a).max(1.0),
             COLORS[2],
-            esc(&s.label),
             s.end - s.start,
+            lx = GANTT_LABELS - 6.0,
+            ty = y + h - 2.0,
+            l = esc(&label),
+            full = esc(&s.label),
         );
     }
     close(
@@ -396,6 +477,33 @@ pub fn gantt(id: &str, title: &str, spans: &[Span]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_axis_top_is_a_round_value_at_or_above_the_data() {
+        for hi in [
+            1.0, 7.0, 9.9, 10.0, 10.1, 1_080.0, 1_212.0, 8_700.0, 0.013, 123_456.0,
+        ] {
+            let top = nice_top(hi, 5);
+            assert!(top >= hi, "{hi} -> {top}");
+            assert!(top <= hi * 2.5 + 1e-9, "{hi} -> {top}: too much headroom");
+            assert!(
+                ticks(0.0, top, 5)
+                    .last()
+                    .is_some_and(|&t| (t - top).abs() < 1e-9)
+            );
+        }
+        assert_eq!(nice_top(1_212.0, 5), 1_250.0);
+        assert_eq!(nice_top(10.0, 5), 10.0);
+    }
+
+    #[test]
+    fn small_numbers_keep_their_significant_digits() {
+        assert_eq!(short(0.0133), "0.0133");
+        assert_eq!(short(0.25), "0.25");
+        assert_eq!(short(0.5), "0.5");
+        assert_eq!(significant(0.000_412_3, 3), "0.000412");
+        assert_eq!(short(1_212.0), "1212");
+    }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
