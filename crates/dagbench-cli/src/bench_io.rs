@@ -270,6 +270,7 @@ async fn echo(
                     attempt: Some(1),
                     run_id: job.run_id,
                     fatal: false,
+                    calls: dagbench_core::calls::Calls::default(),
                 }
                 .to_json()
             })

@@ -218,6 +218,8 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
                 "services": actual.services.iter().map(|s| serde_json::json!({"service": s.service, "amount": s.amount, "unit": s.unit})).collect::<Vec<_>>(),
                 "total": actual.total,
                 "estimated_by_aws": actual.estimated,
+                "cost_explorer_requests": actual.requests,
+                "cost_explorer_requests_usd": actual.requests as f64 * dagbench_deploy::costs::REQUEST_USD,
                 "runs": runs,
                 "dagbench_estimate": estimated,
             })
@@ -253,6 +255,13 @@ pub(crate) fn cost(args: &CostArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
+    outln!(
+        "this query made {} Cost Explorer request{} (${:.2}, billed at ${} each)",
+        actual.requests,
+        if actual.requests == 1 { "" } else { "s" },
+        actual.requests as f64 * dagbench_deploy::costs::REQUEST_USD,
+        dagbench_deploy::costs::REQUEST_USD
+    );
     if runs.is_empty() {
         outln!(
             "dagbench's estimate: no cloud runs with test run id {} under {}",

@@ -569,6 +569,9 @@ fn cost_reads_cost_explorer_by_tag_beside_the_estimates() {
     assert!((costs["services"][0]["amount"].as_f64().unwrap() - 0.0123).abs() < 1e-12);
     assert!((costs["total"].as_f64().unwrap() - 0.0144).abs() < 1e-12);
     assert_eq!(costs["estimated_by_aws"], true);
+    // Asking Cost Explorer is billed too: one request for one page.
+    assert_eq!(costs["cost_explorer_requests"], 1);
+    assert_eq!(costs["cost_explorer_requests_usd"], 0.01);
     assert_eq!(costs["runs"], serde_json::json!(["s2"]));
     assert!(costs["dagbench_estimate"].as_f64().unwrap() > 0.0);
 
@@ -582,7 +585,9 @@ fn cost_reads_cost_explorer_by_tag_beside_the_estimates() {
         "{shown}"
     );
     assert!(
-        shown.contains("dagbench's estimate for 1 run (s2)"),
+        shown.contains("dagbench's estimate for 1 run (s2)")
+            && shown
+                .contains("this query made 1 Cost Explorer request ($0.01, billed at $0.01 each)"),
         "{shown}"
     );
 }

@@ -4,6 +4,7 @@
 //! what makes every piece testable with literal data and property tests.
 //!
 //! # Layout
+//! - [`calls`]: counts of the billed API calls a run makes.
 //! - [`ids`]: validated `JobId`, `RunId`, `SequenceId` (safe as path segments).
 //! - [`key`]: validated relative object keys (`input_key`).
 //! - [`keys`]: the one place that spells every object key of the results tree.
@@ -17,6 +18,7 @@
 //! - [`scenario`]: where a run's jobs are processed (local, Scenario 1, 2).
 //! - [`rng`]: SplitMix64, the counter-based generator the workload is keyed on.
 
+pub mod calls;
 pub mod graph;
 pub mod ids;
 pub mod key;

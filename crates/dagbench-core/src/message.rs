@@ -312,6 +312,10 @@ pub struct Completion {
     /// denied), not of the job: the scheduler stops the run instead of
     /// failing the job, which stays resumable.
     pub fatal: bool,
+    /// The billed calls the processor made since its previous completion
+    /// (this job's, and its own polling): summed over a run's completions,
+    /// every call its processors made up to their last one.
+    pub calls: crate::calls::Calls,
 }
 
 /// The longest `error` a completion carries: a completion always fits a
@@ -376,6 +380,8 @@ struct CompletionWire {
     run_id: Option<RunId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     fatal: bool,
+    #[serde(default, skip_serializing_if = "crate::calls::Calls::is_zero")]
+    calls: crate::calls::Calls,
 }
 
 impl TryFrom<CompletionWire> for Completion {
@@ -408,6 +414,7 @@ impl TryFrom<CompletionWire> for Completion {
             attempt: w.attempt,
             run_id: w.run_id,
             fatal: w.fatal,
+            calls: w.calls,
         })
     }
 }
@@ -431,6 +438,7 @@ impl From<Completion> for CompletionWire {
             attempt: c.attempt,
             run_id: c.run_id,
             fatal: c.fatal,
+            calls: c.calls,
         }
     }
 }
@@ -578,6 +586,7 @@ mod tests {
             attempt: Some(2),
             run_id: None,
             fatal: false,
+            calls: crate::calls::Calls::default(),
         };
         let json = c.to_json();
         assert_eq!(

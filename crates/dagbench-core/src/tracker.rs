@@ -144,6 +144,11 @@ pub struct DriverOutcome {
     pub error: Option<String>,
     /// Jobs already completed when this session started (a resumed run).
     pub restored: u64,
+    /// The billed calls the processors reported with this run's
+    /// completions (duplicates and failures included).
+    pub processor_calls: crate::calls::Calls,
+    /// The billed calls the scheduler made (set by the driver).
+    pub scheduler_calls: crate::calls::Calls,
 }
 
 /// Why a dead-lettered job failed.
@@ -159,6 +164,7 @@ pub struct RunTracker {
     anomalies: Anomalies,
     started_at: i64,
     error: Option<String>,
+    processor_calls: crate::calls::Calls,
     /// Foreign messages already counted (they come back after their
     /// visibility timeout: count each once).
     foreign_seen: std::collections::HashSet<String>,
@@ -185,6 +191,7 @@ impl RunTracker {
             anomalies: Anomalies::default(),
             started_at: now_ms,
             error: None,
+            processor_calls: crate::calls::Calls::default(),
             foreign_seen: std::collections::HashSet::new(),
         }
     }
@@ -315,6 +322,7 @@ impl RunTracker {
         if completion.run_id.as_ref() != Some(&self.run_id) {
             return self.foreign(message_id, false);
         }
+        self.processor_calls.add(&completion.calls);
         if completion.fatal {
             let error = match &completion.outcome {
                 Outcome::Failed { error } => error.as_str(),
@@ -466,6 +474,8 @@ impl RunTracker {
                 _ => None,
             },
             restored: self.restored,
+            processor_calls: self.processor_calls,
+            scheduler_calls: crate::calls::Calls::default(),
         }
     }
 }

@@ -41,7 +41,14 @@ pub struct ActualCosts {
     pub total: f64,
     /// Whether some days are still estimated by AWS (not final).
     pub estimated: bool,
+    /// `GetCostAndUsage` requests this query made (one per page), each
+    /// billed [`REQUEST_USD`].
+    pub requests: u64,
 }
+
+/// What one Cost Explorer API request costs (USD): asking is not free, and
+/// a query can cost more than a small run.
+pub const REQUEST_USD: f64 = 0.01;
 
 /// Costs tagged `PerfTestRun = test_run_id` from `start` to `end`
 /// (`YYYY-MM-DD`, end exclusive), by service.
@@ -76,7 +83,9 @@ pub async fn actual_costs(
     let mut by_service: BTreeMap<String, (f64, String)> = BTreeMap::new();
     let mut estimated = false;
     let mut token = None;
+    let mut requests = 0;
     loop {
+        requests += 1;
         let out = ce
             .get_cost_and_usage()
             .time_period(period.clone())
@@ -127,6 +136,7 @@ pub async fn actual_costs(
         total: services.iter().map(|s| s.amount).sum(),
         services,
         estimated,
+        requests,
     })
 }
 

@@ -64,9 +64,11 @@ impl LocalCluster {
         let outgoing = Arc::new(MemoryQueue::new("outgoing", config.visibility_timeout));
         let (stop, stop_rx) = watch::channel(false);
         let mut workers = JoinSet::new();
+        // The processors' calls, apart from the run's own (its uploads).
+        let processor_calls = Arc::new(dagbench_core::calls::CallTally::default());
         for w in 0..config.workers.max(1) {
             let processor = Arc::new(Processor {
-                store: shared.store.clone(),
+                store: shared.store.counting(Arc::clone(&processor_calls)),
                 ledger: Arc::clone(&shared.ledger),
                 metrics: Arc::clone(&shared.metrics),
                 clock: Arc::clone(&shared.clock),

@@ -268,6 +268,7 @@ async fn echo(incoming: Arc<MemoryQueue>, outgoing: Arc<MemoryQueue>) {
                 attempt: Some(m.receive_count),
                 run_id: job.run_id,
                 fatal: false,
+                calls: dagbench_core::calls::Calls::default(),
             };
             outgoing.send_batch(&[done.to_json()]).await.unwrap();
             incoming.delete_batch(&[m.receipt]).await.unwrap();

@@ -1,6 +1,13 @@
 //! What a run costs: an estimate computed from what the run measured, priced
 //! from a dated table (bundled: [`PriceTable::bundled`]; or a user's file).
 //!
+//! Quantities the run counted (its report's `calls`: every billed call,
+//! counted where it was made) are priced as counted, in lines marked
+//! `(counted)`. The model below covers what no run observes (the event
+//! source mapping's polling, Lambda and Fargate time, a local run's queue
+//! consumption on a cloud scenario) and reports without counts, in lines
+//! marked `(modelled)`.
+//!
 //! The model, per scenario (every count is per run):
 //!
 //! - **SQS** (standard queue; every 64 KiB chunk of a request's payload is
@@ -67,6 +74,30 @@ pub struct RegionPrices {
     pub cloudwatch_logs_ingestion_gb: f64,
     pub fargate_vcpu_hour: PerArch,
     pub fargate_gb_hour: PerArch,
+    /// A public IPv4 address per hour (every Fargate task in a public
+    /// subnet has one; billed since February 2024).
+    #[serde(default = "public_ipv4_hour")]
+    pub public_ipv4_hour: f64,
+    /// Where each price above comes from, by its field name, with the date
+    /// it was read; `unconfirmed …` when no public source could confirm it.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
+}
+
+impl RegionPrices {
+    /// The prices whose source says they are unconfirmed.
+    #[must_use]
+    pub fn unconfirmed(&self) -> Vec<&str> {
+        self.sources
+            .iter()
+            .filter(|(_, s)| s.starts_with("unconfirmed"))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+}
+
+fn public_ipv4_hour() -> f64 {
+    0.005
 }
 
 /// A dated price table.
@@ -161,6 +192,14 @@ pub struct Measured {
     /// Bytes of one completion message.
     #[serde(default = "default_completion_bytes")]
     pub completion_bytes: u64,
+    /// The billed calls the run counted, when its report has them: these
+    /// replace the modelled quantities they cover.
+    #[serde(default)]
+    pub calls: Option<dagbench_runtime::report::RunCalls>,
+    /// Where the run ran: a run's own queue polling is counted only when it
+    /// ran on the scenario being priced.
+    #[serde(default)]
+    pub ran_on: Option<dagbench_core::Scenario>,
 }
 
 /// A job message's usual size (id, work, data size, input key).
@@ -227,6 +266,9 @@ pub const CUSTOM_METRICS: f64 = 2.0;
 pub const HOURS_PER_MONTH: f64 = 730.0;
 /// Seconds between a Fargate task's PutMetricData calls.
 pub const PUT_METRIC_INTERVAL_S: f64 = 10.0;
+/// Data points one `PutMetricData` call carries (the worker's sink flushes
+/// every 20).
+pub const METRIC_POINTS_PER_CALL: u64 = 20;
 /// Fargate's minimum billed time per task, seconds.
 pub const FARGATE_MINIMUM_S: f64 = 60.0;
 
@@ -262,30 +304,57 @@ pub fn estimate(
     // The scheduler's side: sends, receives + deletes of completions,
     // long polls of the outgoing queue and the DLQ.
     let (job_b, done_b) = (measured.job_message_bytes, measured.completion_bytes);
-    let scheduler = batches(jobs, 10) * chunks(10 * job_b)
-        + batches(jobs, 10) * chunks(10 * done_b)
-        + batches(jobs, 10)
-        + 2.0 * polls;
-    line(
-        "SQS",
-        "scheduler requests",
-        scheduler,
-        "requests",
-        sqs_price,
-    );
-    line(
-        "SQS",
-        "completions sent",
-        jobs as f64,
-        "requests",
-        sqs_price,
-    );
+    let counted = measured.calls;
+    let total = counted.map(|c| c.total());
+    match counted {
+        Some(c) => {
+            line(
+                "SQS",
+                "scheduler requests (counted)",
+                (c.scheduler.sqs_requests + c.scheduler.sqs_polling_requests) as f64,
+                "requests",
+                sqs_price,
+            );
+            line(
+                "SQS",
+                "completions and dead letters sent (counted)",
+                c.processors.sqs_requests as f64,
+                "requests",
+                sqs_price,
+            );
+        }
+        None => {
+            let scheduler = batches(jobs, 10) * chunks(10 * job_b)
+                + batches(jobs, 10) * chunks(10 * done_b)
+                + batches(jobs, 10)
+                + 2.0 * polls;
+            line(
+                "SQS",
+                "scheduler requests (modelled)",
+                scheduler,
+                "requests",
+                sqs_price,
+            );
+            line(
+                "SQS",
+                "completions sent (modelled)",
+                jobs as f64,
+                "requests",
+                sqs_price,
+            );
+        }
+    }
+    // The processors' own queue polling is counted when the run ran where
+    // it is priced, by processors that poll (Fargate workers).
+    let own_polling = counted
+        .filter(|_| measured.ran_on == Some(setup.scenario()))
+        .map(|c| c.processors.sqs_polling_requests as f64);
     match setup {
         Setup::Lambda(l) => {
             let invocations = batches(jobs, l.batch_size);
             line(
                 "SQS",
-                "event source mapping receives, deletes, idle polls",
+                "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
                 invocations * chunks(u64::from(l.batch_size) * job_b)
                     + invocations
                     + ESM_POLLERS * polls,
@@ -310,15 +379,24 @@ pub fn estimate(
         }
         Setup::Fargate(f) => {
             let loops = f64::from(f.tasks) * f64::from(f.concurrency.max(1));
-            line(
-                "SQS",
-                "task receives, deletes, idle polls",
-                batches(jobs, f.batch_size) * chunks(u64::from(f.batch_size) * job_b)
-                    + batches(jobs, f.batch_size)
-                    + loops * polls,
-                "requests",
-                sqs_price,
-            );
+            match own_polling {
+                Some(n) => line(
+                    "SQS",
+                    "task receives, deletes, heartbeats (counted)",
+                    n,
+                    "requests",
+                    sqs_price,
+                ),
+                None => line(
+                    "SQS",
+                    "task receives, deletes, idle polls (modelled)",
+                    batches(jobs, f.batch_size) * chunks(u64::from(f.batch_size) * job_b)
+                        + batches(jobs, f.batch_size)
+                        + loops * polls,
+                    "requests",
+                    sqs_price,
+                ),
+            }
             let hours = measured.makespan_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
             line(
                 "Fargate",
@@ -335,38 +413,89 @@ pub fn estimate(
                 p.fargate_gb_hour.get(f.arch),
             );
             line(
-                "CloudWatch",
-                "PutMetricData",
-                f64::from(f.tasks)
-                    * (measured.makespan_s / PUT_METRIC_INTERVAL_S)
-                        .ceil()
-                        .max(1.0),
+                "Fargate",
+                &format!("public IPv4 ({} tasks)", f.tasks),
+                f64::from(f.tasks) * hours,
+                "IP-hours",
+                p.public_ipv4_hour,
+            );
+            match total {
+                Some(t) => line(
+                    "CloudWatch",
+                    "PutMetricData (counted data points, 20 per call)",
+                    t.metric_points.div_ceil(METRIC_POINTS_PER_CALL) as f64,
+                    "requests",
+                    p.cloudwatch_put_metric_data_per_thousand / 1e3,
+                ),
+                None => line(
+                    "CloudWatch",
+                    "PutMetricData (modelled)",
+                    f64::from(f.tasks)
+                        * (measured.makespan_s / PUT_METRIC_INTERVAL_S)
+                            .ceil()
+                            .max(1.0),
+                    "requests",
+                    p.cloudwatch_put_metric_data_per_thousand / 1e3,
+                ),
+            }
+        }
+    }
+    match total {
+        Some(t) => {
+            // LIST is billed at the PUT rate.
+            line(
+                "S3",
+                "PUT and LIST (counted)",
+                (t.s3_put + t.s3_list) as f64,
                 "requests",
-                p.cloudwatch_put_metric_data_per_thousand / 1e3,
+                p.s3_put_per_thousand / 1e3,
+            );
+            line(
+                "S3",
+                "GET (counted)",
+                t.s3_get as f64,
+                "requests",
+                p.s3_get_per_thousand / 1e3,
+            );
+            line(
+                "DynamoDB",
+                "write request units (counted)",
+                t.dynamodb_write_units as f64,
+                "WRU",
+                p.dynamodb_write_units_per_million / 1e6,
+            );
+            line(
+                "DynamoDB",
+                "read request units (counted)",
+                t.dynamodb_read_units as f64,
+                "RRU",
+                p.dynamodb_read_units_per_million / 1e6,
+            );
+        }
+        None => {
+            line(
+                "S3",
+                "PUT (modelled)",
+                measured.s3_puts as f64,
+                "requests",
+                p.s3_put_per_thousand / 1e3,
+            );
+            line(
+                "S3",
+                "GET (modelled)",
+                measured.s3_gets as f64,
+                "requests",
+                p.s3_get_per_thousand / 1e3,
+            );
+            line(
+                "DynamoDB",
+                "write request units (modelled)",
+                2.0 * jobs as f64,
+                "WRU",
+                p.dynamodb_write_units_per_million / 1e6,
             );
         }
     }
-    line(
-        "S3",
-        "PUT",
-        measured.s3_puts as f64,
-        "requests",
-        p.s3_put_per_thousand / 1e3,
-    );
-    line(
-        "S3",
-        "GET",
-        measured.s3_gets as f64,
-        "requests",
-        p.s3_get_per_thousand / 1e3,
-    );
-    line(
-        "DynamoDB",
-        "write request units",
-        2.0 * jobs as f64,
-        "WRU",
-        p.dynamodb_write_units_per_million / 1e6,
-    );
     line(
         "CloudWatch",
         "log ingestion",
@@ -433,6 +562,8 @@ mod tests {
             log_bytes_per_job: 600,
             job_message_bytes: JOB_MESSAGE_BYTES,
             completion_bytes: COMPLETION_BYTES,
+            calls: None,
+            ran_on: None,
         }
     }
 
@@ -467,6 +598,53 @@ mod tests {
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} != {b}");
+    }
+
+    #[test]
+    fn every_bundled_price_names_its_source() {
+        let t = PriceTable::bundled();
+        for (region, prices) in &t.regions {
+            let value = serde_json::to_value(prices).unwrap();
+            for field in value
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "sources")
+            {
+                let source = prices
+                    .sources
+                    .get(field)
+                    .unwrap_or_else(|| panic!("{region}: {field} names no source"));
+                assert!(
+                    source.starts_with("https://aws.amazon.com/")
+                        || source.starts_with("unconfirmed ("),
+                    "{region}: {field}: {source}"
+                );
+                assert!(
+                    source.contains("2026-11-01"),
+                    "{region}: {field} has no date: {source}"
+                );
+            }
+            // No source for a price that does not exist.
+            for field in prices.sources.keys() {
+                assert!(
+                    value.get(field).is_some(),
+                    "{region}: a source for unknown {field}"
+                );
+            }
+        }
+        let mut eu = t.regions["eu-west-1"].unconfirmed();
+        eu.sort_unstable();
+        assert_eq!(
+            eu,
+            [
+                "cloudwatch_logs_ingestion_gb",
+                "dynamodb_read_units_per_million",
+                "fargate_gb_hour",
+                "fargate_vcpu_hour"
+            ]
+        );
+        assert!(t.regions["us-east-1"].unconfirmed().is_empty());
     }
 
     #[test]
@@ -545,16 +723,21 @@ mod tests {
         close(cost(Architecture::X86_64), 100.0 * 0.0000166667);
     }
 
-    #[test]
-    fn fargate_lines_match_hand_computed_figures() {
-        let setup = Setup::Fargate(FargateSetup {
+    /// Two tasks of 0.5 vCPU and 1 GB, four loops each.
+    fn two_half_vcpu_tasks() -> Setup {
+        Setup::Fargate(FargateSetup {
             cpu: 512,
             memory_mb: 1024,
             arch: Architecture::X86_64,
             tasks: 2,
             concurrency: 4,
             batch_size: 10,
-        });
+        })
+    }
+
+    #[test]
+    fn fargate_lines_match_hand_computed_figures() {
+        let setup = two_half_vcpu_tasks();
         let e = estimate(&measured(), &setup, "us-east-1", &PriceTable::bundled()).unwrap();
         // 2 tasks × 0.5 vCPU × 100 s = 100 vCPU-s = 1/36 vCPU-h.
         let vcpu = line(&e, "Fargate", "vCPU");
@@ -569,6 +752,79 @@ mod tests {
         close(line(&e, "SQS", "task").quantity, 240.0);
         // PutMetricData: 2 tasks × 10 flushes.
         close(line(&e, "CloudWatch", "PutMetricData").quantity, 20.0);
+    }
+
+    #[test]
+    fn counted_calls_replace_the_model_and_say_so() {
+        use dagbench_core::Scenario;
+        use dagbench_core::calls::Calls;
+        let mut m = measured();
+        m.calls = Some(dagbench_runtime::report::RunCalls {
+            scheduler: Calls {
+                sqs_requests: 100,
+                sqs_polling_requests: 50,
+                ..Calls::default()
+            },
+            processors: Calls {
+                sqs_requests: 1000,
+                sqs_polling_requests: 700,
+                s3_put: 2100,
+                s3_get: 1500,
+                s3_list: 3,
+                dynamodb_write_units: 2200,
+                dynamodb_read_units: 4,
+                metric_points: 2001,
+            },
+            setup: Calls {
+                s3_put: 300,
+                s3_get: 1,
+                ..Calls::default()
+            },
+        });
+        m.ran_on = Some(Scenario::Fargate);
+        let fargate = two_half_vcpu_tasks();
+        let table = PriceTable::bundled();
+        let e = estimate(&m, &fargate, "us-east-1", &table).unwrap();
+        // Every counted line as counted; the workers' polling too, since the
+        // run ran on Fargate; 2,001 metric data points at 20 per call.
+        for (service, item, quantity) in [
+            ("S3", "PUT and LIST (counted)", 2403.0),
+            ("S3", "GET (counted)", 1501.0),
+            ("DynamoDB", "write request units (counted)", 2200.0),
+            ("DynamoDB", "read request units (counted)", 4.0),
+            ("SQS", "scheduler requests (counted)", 150.0),
+            ("SQS", "completions and dead letters sent (counted)", 1000.0),
+            ("SQS", "task receives, deletes, heartbeats (counted)", 700.0),
+            ("CloudWatch", "PutMetricData (counted", 101.0),
+        ] {
+            close(line(&e, service, item).quantity, quantity);
+        }
+        // Each task's public IPv4 for the billed time (100 s).
+        let ip = line(&e, "Fargate", "public IPv4");
+        close(ip.quantity, 2.0 * 100.0 / 3600.0);
+        close(ip.cost, 2.0 * 100.0 / 3600.0 * 0.005);
+        assert!(
+            !e.lines
+                .iter()
+                .any(|l| l.item.contains("(modelled)") && l.service == "S3")
+        );
+        // The same counts from a local run: its queue polling is not a
+        // Fargate task's, so that line is modelled.
+        m.ran_on = Some(Scenario::Local);
+        let e = estimate(&m, &fargate, "us-east-1", &table).unwrap();
+        assert!(line(&e, "SQS", "task receives, deletes, idle polls (modelled)").quantity > 0.0);
+        // On Lambda the event source mapping's polling is always modelled.
+        let lambda = Setup::Lambda(LambdaSetup {
+            memory_mb: 256,
+            arch: Architecture::X86_64,
+            batch_size: 10,
+        });
+        let e = estimate(&m, &lambda, "us-east-1", &table).unwrap();
+        assert!(
+            line(&e, "SQS", "event source mapping")
+                .item
+                .contains("modelled")
+        );
     }
 
     #[test]

@@ -499,7 +499,15 @@ fn domain_section(b: &mut String, run: &RunFiles) {
         false,
     );
     kpi(b, &thousands(d.sequences), "aircraft", false);
-    kpi(b, &thousands(d.samples), "Monte Carlo samples each", false);
+    kpi(
+        b,
+        &thousands(d.samples_per_sequence),
+        &format!(
+            "Monte Carlo samples each ({} in all)",
+            thousands(d.sample_count)
+        ),
+        false,
+    );
     b.push_str("</section>");
     let Some(m) = &run.merged else {
         b.push_str("<p class=\"note\">The merged percentiles file is not in this run directory; the histogram and per-aircraft tables are in the run's results.</p>");

@@ -136,7 +136,8 @@ pub const LOG_BYTES_PER_JOB: u64 = 600;
 /// What `report` measured that costs money.
 #[must_use]
 pub fn measured(report: &RunReport) -> Measured {
-    let jobs = report.counts.completed + report.counts.failed;
+    // Jobs processed in this session: restored ones cost nothing now.
+    let jobs = report.completed_in_session() + report.counts.failed;
     // Aircraft jobs read their details and write a domain result beside the
     // output object; the merge also reads each sequence's percentiles.
     let (s3_gets, s3_puts) = match &report.domain {
@@ -152,6 +153,8 @@ pub fn measured(report: &RunReport) -> Measured {
         log_bytes_per_job: LOG_BYTES_PER_JOB,
         job_message_bytes: crate::cost::JOB_MESSAGE_BYTES,
         completion_bytes: crate::cost::COMPLETION_BYTES,
+        calls: report.calls,
+        ran_on: Some(report.scenario),
     }
 }
 

@@ -744,13 +744,17 @@ impl Prepared {
         } else {
             None
         };
-        let report = RunReport::build(
+        let mut report = RunReport::build(
             &self.graph,
             &outcome,
             &ctx,
             merged.as_ref().map(DomainSummary::from_merged),
-        )
-        .after(earlier);
+        );
+        // The run's own calls: its inputs uploaded, its results read back.
+        if let Some(calls) = report.calls.as_mut() {
+            calls.setup = self.target.store().calls().snapshot();
+        }
+        let report = report.after(earlier);
         let report_path =
             dir.write_json("report.json", &report)
                 .map_err(|e| RunError::Unreported {

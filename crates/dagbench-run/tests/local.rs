@@ -377,3 +377,83 @@ async fn a_job_that_never_succeeds_goes_to_the_dlq_and_blocks_its_dependents() {
         r.failed[0].reason
     );
 }
+
+fn files_under(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .map(|e| e.unwrap().path())
+            .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+            .sum()
+    })
+}
+
+/// The run counts its billed calls where they are made: its uploads, the
+/// scheduler's queue calls, and what each processor reports with its
+/// completions; the estimate prices those counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_billed_calls_are_counted_where_they_are_made() {
+    let dir = dagbench_testkit::scratch("run-calls");
+    let run = run(request(dir.path(), "calls", aircraft(6), options())).await;
+    let report = &run.report;
+    assert_eq!(report.status, RunStatus::Completed);
+    let jobs = report.counts.completed;
+    let calls = report.calls.expect("a run counts its calls");
+    // Every input object the run uploaded before dispatch, one PUT each.
+    let inputs = files_under(&dir.path().join("calls/sequences"))
+        + files_under(&dir.path().join("calls/jobs"));
+    assert!(inputs > 0);
+    assert_eq!(calls.setup.s3_put, inputs, "{calls:?}");
+    // One completion per job (no duplicates here), each one request.
+    assert_eq!(calls.processors.sqs_requests, jobs, "{calls:?}");
+    // A claim and a finish per job; two metric data points per job.
+    assert!(
+        calls.processors.dynamodb_write_units >= 2 * jobs,
+        "{calls:?}"
+    );
+    assert_eq!(calls.processors.metric_points, 2 * jobs, "{calls:?}");
+    // Every job writes its output and reads its inputs.
+    assert!(
+        calls.processors.s3_put >= jobs && calls.processors.s3_get >= jobs,
+        "{calls:?}"
+    );
+    // The scheduler sends in batches of up to ten and polls for completions.
+    assert!(
+        calls.scheduler.sqs_requests >= jobs.div_ceil(10),
+        "{calls:?}"
+    );
+    assert!(calls.scheduler.sqs_polling_requests > 0, "{calls:?}");
+
+    let measured = dagbench_report::run::measured(report);
+    let table = dagbench_report::cost::PriceTable::bundled();
+    let config = dagbench_infra::Config::default();
+    let total = calls.total();
+    for setup in [
+        dagbench_report::cost::Setup::Lambda(config.lambda_setup()),
+        dagbench_report::cost::Setup::Fargate(config.fargate_setup(2)),
+    ] {
+        let e = dagbench_report::cost::estimate(&measured, &setup, "us-east-1", &table).unwrap();
+        let quantity = |item: &str| {
+            e.lines
+                .iter()
+                .find(|l| l.item == item)
+                .unwrap_or_else(|| panic!("no line {item}: {e}"))
+                .quantity
+        };
+        assert_eq!(
+            quantity("PUT and LIST (counted)"),
+            (total.s3_put + total.s3_list) as f64
+        );
+        assert_eq!(quantity("GET (counted)"), total.s3_get as f64);
+        assert_eq!(
+            quantity("write request units (counted)"),
+            total.dynamodb_write_units as f64
+        );
+        assert_eq!(
+            quantity("completions and dead letters sent (counted)"),
+            jobs as f64
+        );
+        // A local run's queue consumption is not a cloud scenario's: it
+        // stays modelled, and says so.
+        assert!(e.lines.iter().any(|l| l.item.contains("(modelled")), "{e}");
+    }
+}

@@ -163,6 +163,14 @@ pub async fn drive(
     let now = || clock.now().unix_millis();
     let mut tracker = RunTracker::new(scheduler, config.run_id.clone(), now());
     let c = config.concurrency;
+    // The scheduler's own queue calls, counted as SQS bills them.
+    let calls = Arc::new(dagbench_core::calls::CallTally::default());
+    let counted = Queues {
+        incoming: crate::ports::Counted::wrap(Arc::clone(&queues.incoming), Arc::clone(&calls)),
+        outgoing: crate::ports::Counted::wrap(Arc::clone(&queues.outgoing), Arc::clone(&calls)),
+        dlq: crate::ports::Counted::wrap(Arc::clone(&queues.dlq), Arc::clone(&calls)),
+    };
+    let queues = &counted;
 
     let mut sends: FuturesUnordered<Call<Sent>> = FuturesUnordered::new();
     let mut receives: FuturesUnordered<Call<Received>> = FuturesUnordered::new();
@@ -357,7 +365,9 @@ pub async fn drive(
     };
     let _ = tokio::time::timeout(config.grace.max(Duration::from_secs(1)), flush).await;
     on_progress(&tracker.progress());
-    tracker.finish(status, now())
+    let mut outcome = tracker.finish(status, now());
+    outcome.scheduler_calls = calls.snapshot();
+    outcome
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! `dagbench_store::RunStore` (object_store) instead of a port of our own.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -352,5 +353,77 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         Timestamp::from_unix_millis(since.as_millis() as i64)
+    }
+}
+
+/// A queue whose calls are counted, as SQS bills them, in a tally: each
+/// send, receive (empty ones too), delete, visibility change and dead
+/// letter is a request per started 64 KiB of its payload; sends count as
+/// sending, the rest as polling.
+#[derive(Debug)]
+pub struct Counted {
+    inner: Arc<dyn JobQueue>,
+    calls: Arc<dagbench_core::calls::CallTally>,
+}
+
+impl Counted {
+    /// `inner`, counting into `calls`.
+    pub fn wrap(
+        inner: Arc<dyn JobQueue>,
+        calls: Arc<dagbench_core::calls::CallTally>,
+    ) -> Arc<dyn JobQueue> {
+        Arc::new(Counted { inner, calls })
+    }
+}
+
+#[async_trait]
+impl JobQueue for Counted {
+    async fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        self.calls.sqs(bodies.iter().map(String::len).sum());
+        self.inner.send_batch(bodies).await
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let got = self.inner.receive(max, wait).await;
+        let bytes = got
+            .as_ref()
+            .map_or(0, |m| m.iter().map(|m| m.body.len()).sum());
+        self.calls.sqs_polling(bytes);
+        got
+    }
+
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        self.calls.sqs_polling(0);
+        self.inner.delete_batch(receipts).await
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.calls.sqs_polling(0);
+        self.inner.change_visibility(receipt, timeout).await
+    }
+
+    /// `GetQueueAttributes`, one request.
+    async fn approximate_depth(&self) -> Result<QueueDepth, QueueError> {
+        self.calls.sqs_polling(0);
+        self.inner.approximate_depth().await
+    }
+
+    async fn send_dead_letter(
+        &self,
+        message: &ReceivedMessage,
+        reason: &str,
+    ) -> Result<(), QueueError> {
+        self.calls.sqs(message.body.len());
+        self.inner.send_dead_letter(message, reason).await
     }
 }

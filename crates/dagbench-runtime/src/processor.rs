@@ -160,6 +160,16 @@ struct Delivery<'a> {
 }
 
 impl Processor {
+    /// The calls made since the last completion, with the send of the
+    /// completion they go into (one request: a completion is always far
+    /// below 64 KiB) and the `metric_points` recorded once it is sent
+    /// (counted ahead, so that they travel with it).
+    fn taken_calls(&self, metric_points: u64) -> dagbench_core::calls::Calls {
+        self.store.calls().sqs(0);
+        self.store.calls().metric_points(metric_points);
+        self.store.calls().take()
+    }
+
     /// Processes one message body delivered for the `attempt`-th time,
     /// claiming its job for `claim` (the delivery's visibility timeout, or
     /// what is left of the invocation), renewed while the job runs.
@@ -249,6 +259,7 @@ impl Processor {
             at: started_at,
             until: started_at.plus_millis(claim.as_millis() as i64),
         };
+        self.store.calls().dynamodb_write();
         match self
             .ledger
             .claim(&delivery.run, &message.job_id, &claimant)
@@ -296,6 +307,7 @@ impl Processor {
             },
         };
         let run = run_id.unwrap_or_else(|| self.config.run_id.clone());
+        self.store.calls().dynamodb_write();
         let _ = self
             .ledger
             .release(&run, &job_id, &self.config.worker)
@@ -316,6 +328,7 @@ impl Processor {
                 () = tokio::time::sleep(period) => {
                     let until = self.clock.now().plus_millis(claim.as_millis() as i64);
                     // A lost claim is found out when the job is recorded.
+                    self.store.calls().dynamodb_write();
                     let _ = self
                         .ledger
                         .extend(&delivery.run, delivery.job_id, &self.config.worker, until)
@@ -350,6 +363,7 @@ impl Processor {
     /// A transient or fatal error of this processor, not of the job: the
     /// claim is given back; a fatal error also tells the run to stop.
     async fn failed_here(&self, delivery: &Delivery<'_>, error: JobError) -> Disposition {
+        self.store.calls().dynamodb_write();
         let _ = self
             .ledger
             .release(&delivery.run, delivery.job_id, &self.config.worker)
@@ -369,6 +383,7 @@ impl Processor {
                     attempt: Some(delivery.attempt),
                     run_id: delivery.message_run.clone(),
                     fatal: true,
+                    calls: self.taken_calls(0),
                 };
                 self.send(delivery.job_id, completion, Ended::Fatal).await
             }
@@ -406,6 +421,7 @@ impl Processor {
             attempt: Some(delivery.attempt),
             run_id: delivery.message_run.clone(),
             fatal: false,
+            calls: self.taken_calls(0),
         };
         self.send(delivery.job_id, completion, Ended::Resent).await
     }
@@ -629,6 +645,7 @@ impl Processor {
             worker: self.config.worker.clone(),
             outcome: outcome.clone(),
         };
+        self.store.calls().dynamodb_write();
         match self
             .ledger
             .record_finished(&delivery.run, delivery.job_id, &finished)
@@ -636,6 +653,7 @@ impl Processor {
         {
             Ok(Recorded::First) => {}
             Ok(Recorded::Duplicate) => {
+                self.store.calls().dynamodb_read();
                 return match self.ledger.get(&delivery.run, delivery.job_id).await {
                     Ok(Some(row)) => self.resend(delivery, &row).await,
                     Ok(None) => Disposition::Retry {
@@ -665,6 +683,7 @@ impl Processor {
             attempt: Some(delivery.attempt),
             run_id: delivery.message_run.clone(),
             fatal: false,
+            calls: self.taken_calls(if completed { 2 } else { 0 }),
         };
         let ended = if completed {
             Ended::Completed

@@ -3,6 +3,7 @@
 //! failures, the domain results' headline and, for graphs up to
 //! [`TIMELINE_LIMIT`] jobs, every job's timeline.
 
+use dagbench_core::calls::Calls;
 use dagbench_core::graph::{GraphStats, PathWeight};
 use dagbench_core::scheduler::Progress;
 use dagbench_core::{JobGraph, JobIndex, RunId, Scenario};
@@ -101,7 +102,13 @@ pub struct FailedJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainSummary {
     pub sequences: u64,
-    pub samples: u64,
+    /// Final arrival delays sampled, all aircraft together (sequences ×
+    /// samples per sequence).
+    #[serde(alias = "samples")]
+    pub sample_count: u64,
+    /// Monte Carlo samples of each sequence (`--samples`).
+    #[serde(default)]
+    pub samples_per_sequence: u64,
     pub final_arr_delay: FinalFigures,
     pub arr_delay_share_delayed: f64,
     pub reactionary_share: f64,
@@ -123,7 +130,8 @@ impl DomainSummary {
         let f = &m.final_arr_delay;
         Self {
             sequences: m.sequence_count,
-            samples: m.samples,
+            sample_count: m.samples,
+            samples_per_sequence: m.samples.checked_div(m.sequence_count).unwrap_or(0),
             final_arr_delay: FinalFigures {
                 mean: f.mean,
                 p50: f.p50,
@@ -218,6 +226,34 @@ pub struct RunReport {
     pub domain: Option<DomainSummary>,
     /// Per-job timelines, for graphs up to `TIMELINE_LIMIT` jobs.
     pub jobs: Option<Vec<JobTimeline>>,
+    /// The billed calls this session made, counted where they were made
+    /// (absent in reports of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<RunCalls>,
+}
+
+/// A session's billed calls, by who made them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCalls {
+    /// The scheduler's queue calls (sends, receives and deletes of
+    /// completions and dead letters).
+    pub scheduler: Calls,
+    /// What the processors reported with this run's completions: their
+    /// reads, writes, ledger, completions, and (workers) their polling.
+    pub processors: Calls,
+    /// The run's own: inputs uploaded before dispatch, results read back.
+    pub setup: Calls,
+}
+
+impl RunCalls {
+    /// Everything counted.
+    #[must_use]
+    pub fn total(&self) -> Calls {
+        let mut all = self.scheduler;
+        all.add(&self.processors);
+        all.add(&self.setup);
+        all
+    }
 }
 
 /// Identifies the run in its report.
@@ -333,6 +369,11 @@ impl RunReport {
                 .collect(),
             domain,
             jobs,
+            calls: Some(RunCalls {
+                scheduler: outcome.scheduler_calls,
+                processors: outcome.processor_calls,
+                setup: Calls::default(),
+            }),
         }
     }
 }

@@ -165,6 +165,10 @@ pub async fn run_loop(
     config: WorkerConfig,
     mut stop: watch::Receiver<bool>,
 ) -> (WorkerStats, Vec<String>) {
+    // Its queue calls are counted with the processor's, and reported with
+    // its completions.
+    let incoming = crate::ports::Counted::wrap(incoming, Arc::clone(processor.store.calls()));
+    let dlq = dlq.map(|q| crate::ports::Counted::wrap(q, Arc::clone(processor.store.calls())));
     let mut stats = WorkerStats::default();
     let mut handback = Vec::new();
     let batch = config.batch_size.clamp(1, MAX_BATCH);

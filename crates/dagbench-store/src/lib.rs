@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dagbench_core::calls::CallTally;
 use dagbench_core::ids::{JobId, RunId, SequenceId};
 use dagbench_core::key::ObjectKey;
 use dagbench_core::keys;
@@ -111,6 +112,9 @@ pub struct RunStore {
     /// The directory of a local store: inputs read there must be regular
     /// files inside it (no FIFO that blocks a reader, no symbolic link out).
     local_root: Option<std::path::PathBuf>,
+    /// Where its requests are counted (shared by clones; see
+    /// [`RunStore::counting`]).
+    calls: Arc<CallTally>,
 }
 
 /// The larger an input object may be and still be read as job details
@@ -176,7 +180,23 @@ impl RunStore {
             store,
             typed: false,
             local_root: None,
+            calls: Arc::default(),
         }
+    }
+
+    /// This store, counting its requests (and whatever else its user
+    /// counts there) in `calls` instead of the tally it shared so far.
+    #[must_use]
+    pub fn counting(&self, calls: Arc<CallTally>) -> Self {
+        Self {
+            calls,
+            ..self.clone()
+        }
+    }
+
+    /// The tally of this store's requests.
+    pub fn calls(&self) -> &Arc<CallTally> {
+        &self.calls
     }
 
     /// This store, writing a `Content-Type` with every object
@@ -226,6 +246,7 @@ impl RunStore {
                 .attributes
                 .insert(Attribute::ContentType, content_type(key).into());
         }
+        self.calls.s3_put();
         self.store
             .put_opts(&path(key), PutPayload::from_bytes(bytes), options)
             .await
@@ -242,6 +263,7 @@ impl RunStore {
             key: key.to_string(),
             error,
         };
+        self.calls.s3_get();
         match self.store.get(&path(key)).await {
             Ok(result) => result.bytes().await.map(Some).map_err(backend),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -274,6 +296,7 @@ impl RunStore {
     /// Keys of the objects directly or indirectly under `dir`.
     pub async fn list(&self, dir: &ObjectKey) -> Result<Vec<String>, StoreError> {
         let prefix = path(dir);
+        self.calls.s3_list();
         let found: Vec<_> =
             self.store
                 .list(Some(&prefix))
@@ -356,6 +379,7 @@ impl RunStore {
             key: key.to_string(),
             error,
         };
+        self.calls.s3_get();
         let result = match self.store.get(&path(key)).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
