@@ -310,7 +310,27 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     runtime()?.block_on(async {
         let aws = Aws::from_env().await?;
-        out!("{}", lifecycle::status(&aws, &config, args.events).await?);
+        let status = lifecycle::status(&aws, &config, args.events).await?;
+        out!("{status}");
+        // What stays on the bill between runs.
+        let setup = dagbench_report::cost::Setup::Fargate(
+            config.fargate_setup(u32::try_from(status.running.max(0)).unwrap_or(0)),
+        );
+        let table = dagbench_report::cost::PriceTable::bundled();
+        match dagbench_report::cost::standing_per_hour(&setup, &aws.region(), &table) {
+            Ok(lines) => {
+                let total: f64 = lines.iter().map(|l| l.cost).sum();
+                outln!(
+                    "  standing cost while idle: ${total:.4} per hour ({} prices {})",
+                    aws.region(),
+                    table.name
+                );
+                for l in lines.iter().filter(|l| l.quantity > 0.0) {
+                    outln!("    {:<10} {}: ${:.6}/h", l.service, l.item, l.cost);
+                }
+            }
+            Err(e) => errln!("note: no standing cost: {e}"),
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -450,7 +450,8 @@ async fn scenario_2_lifecycle_through_the_cli() {
     let out = run(&["status", "--env", &env_name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("2 desired"),
+        text(&out.stdout).contains("2 desired")
+            && text(&out.stdout).contains("standing cost while idle: $"),
         "{}",
         text(&out.stdout)
     );

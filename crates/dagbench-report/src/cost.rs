@@ -14,8 +14,9 @@
 //!   billed as one request): the scheduler sends jobs in batches of 10, receives and deletes
 //!   completions in batches of 10, long-polls the outgoing queue and the DLQ
 //!   (one empty receive per 20 s each); each job sends one completion.
-//!   Lambda's event source mapping receives and deletes a batch per
-//!   invocation and keeps 5 pollers long-polling; Fargate tasks receive and
+//!   Lambda's event source mapping receives and deletes at most 10
+//!   messages per call whatever its batch size, and keeps 5 pollers
+//!   long-polling; Fargate tasks receive and
 //!   delete a batch at a time, and every polling loop (tasks × concurrency)
 //!   long-polls.
 //! - **Lambda**: one request per batch; a batch's records run concurrently,
@@ -78,6 +79,9 @@ pub struct RegionPrices {
     /// subnet has one; billed since February 2024).
     #[serde(default = "public_ipv4_hour")]
     pub public_ipv4_hour: f64,
+    /// KMS requests to an AWS managed key (the job table's `aws/dynamodb`).
+    #[serde(default = "kms_requests_per_ten_thousand")]
+    pub kms_requests_per_ten_thousand: f64,
     /// Where each price above comes from, by its field name, with the date
     /// it was read; `unconfirmed …` when no public source could confirm it.
     #[serde(default)]
@@ -98,6 +102,10 @@ impl RegionPrices {
 
 fn public_ipv4_hour() -> f64 {
     0.005
+}
+
+fn kms_requests_per_ten_thousand() -> f64 {
+    0.03
 }
 
 /// A dated price table.
@@ -253,6 +261,10 @@ pub struct Estimate {
     pub total: f64,
     /// USD per 1,000 jobs.
     pub per_1000_jobs: f64,
+    /// What the stack costs per hour between runs, USD (see
+    /// [`standing_per_hour`]): not part of `total`.
+    #[serde(default)]
+    pub standing_per_hour: f64,
 }
 
 /// Seconds of one SQS long poll.
@@ -269,8 +281,17 @@ pub const PUT_METRIC_INTERVAL_S: f64 = 10.0;
 /// Data points one `PutMetricData` call carries (the worker's sink flushes
 /// every 20).
 pub const METRIC_POINTS_PER_CALL: u64 = 20;
+/// How long DynamoDB keeps a table key from KMS per client, seconds.
+pub const KMS_KEY_CACHE_S: f64 = 300.0;
+/// Lambda execution environments counted for the KMS line (each is a
+/// DynamoDB client) at most: the average concurrency, capped here.
+pub const LAMBDA_ENVIRONMENTS: f64 = 100.0;
 /// Fargate's minimum billed time per task, seconds.
 pub const FARGATE_MINIMUM_S: f64 = 60.0;
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
 
 fn batches(n: u64, size: u32) -> f64 {
     n.div_ceil(u64::from(size.max(1))) as f64
@@ -352,12 +373,13 @@ pub fn estimate(
     match setup {
         Setup::Lambda(l) => {
             let invocations = batches(jobs, l.batch_size);
+            // However large the mapping's batch, each of its receives and
+            // deletes takes at most 10 messages.
+            let calls = batches(jobs, 10);
             line(
                 "SQS",
                 "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
-                invocations * chunks(u64::from(l.batch_size) * job_b)
-                    + invocations
-                    + ESM_POLLERS * polls,
+                calls * chunks(10 * job_b) + calls + ESM_POLLERS * polls,
                 "requests",
                 sqs_price,
             );
@@ -400,7 +422,10 @@ pub fn estimate(
             let hours = measured.makespan_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
             line(
                 "Fargate",
-                &format!("vCPU ({} × {} CPU {})", f.tasks, f.cpu, f.arch),
+                &format!(
+                    "vCPU ({} × {} CPU {}; modelled: the makespan, one-minute minimum; tasks kept running around the run cost the between-runs rate)",
+                    f.tasks, f.cpu, f.arch
+                ),
                 f64::from(f.tasks) * f64::from(f.cpu) / 1024.0 * hours,
                 "vCPU-hours",
                 p.fargate_vcpu_hour.get(f.arch),
@@ -414,7 +439,7 @@ pub fn estimate(
             );
             line(
                 "Fargate",
-                &format!("public IPv4 ({} tasks)", f.tasks),
+                &format!("public IPv4 ({} task{})", f.tasks, plural(f.tasks)),
                 f64::from(f.tasks) * hours,
                 "IP-hours",
                 p.public_ipv4_hour,
@@ -503,6 +528,27 @@ pub fn estimate(
         "GB",
         p.cloudwatch_logs_ingestion_gb,
     );
+    // The job table is encrypted with the AWS managed key: DynamoDB asks
+    // KMS for it about every 5 minutes per client it serves.
+    let clients = 1.0
+        + match setup {
+            // Environments running at once on average: invocation time
+            // over the makespan.
+            Setup::Lambda(l) => (batches(jobs, l.batch_size)
+                * measured.processing_p90_ms.max(1.0).ceil()
+                / 1e3
+                / measured.makespan_s.max(1e-3))
+            .ceil()
+            .clamp(1.0, LAMBDA_ENVIRONMENTS),
+            Setup::Fargate(f) => f64::from(f.tasks),
+        };
+    line(
+        "KMS",
+        "requests for the job table's key (modelled: one per client per 5 minutes)",
+        clients * (measured.makespan_s / KMS_KEY_CACHE_S).ceil().max(1.0),
+        "requests",
+        p.kms_requests_per_ten_thousand / 1e4,
+    );
     let metric_hours = (measured.makespan_s / 3600.0).ceil().max(1.0);
     line(
         "CloudWatch",
@@ -523,19 +569,94 @@ pub fn estimate(
         } else {
             total / jobs as f64 * 1000.0
         },
+        standing_per_hour: standing_per_hour(setup, region, table)?
+            .iter()
+            .map(|l| l.cost)
+            .sum(),
     })
+}
+
+/// What a deployed stack of `setup` costs per hour between runs, at
+/// `region`'s prices: running Fargate tasks (vCPU, memory, public IPv4)
+/// and their loops' idle long polls, or a Lambda event source mapping's
+/// pollers. The job table's point-in-time recovery ($0.20 per GB-month) is
+/// left out: the table holds a few KB.
+///
+/// # Errors
+/// When the table lacks the region.
+pub fn standing_per_hour(
+    setup: &Setup,
+    region: &str,
+    table: &PriceTable,
+) -> Result<Vec<CostLine>, CostError> {
+    let p = table.region(region)?;
+    let polls_per_hour = 3600.0 / LONG_POLL_S;
+    let sqs = p.sqs_requests_per_million / 1e6;
+    let mut lines = Vec::new();
+    let mut line = |service: &str, item: String, quantity: f64, unit: &str, unit_price: f64| {
+        lines.push(CostLine {
+            service: service.into(),
+            item,
+            quantity,
+            unit: unit.into(),
+            unit_price,
+            cost: quantity * unit_price,
+        });
+    };
+    match setup {
+        Setup::Fargate(f) => {
+            let tasks = f64::from(f.tasks);
+            line(
+                "Fargate",
+                format!("vCPU ({} running × {} CPU {})", f.tasks, f.cpu, f.arch),
+                tasks * f64::from(f.cpu) / 1024.0,
+                "vCPU-hours",
+                p.fargate_vcpu_hour.get(f.arch),
+            );
+            line(
+                "Fargate",
+                format!("memory ({} × {} MiB)", f.tasks, f.memory_mb),
+                tasks * f64::from(f.memory_mb) / 1024.0,
+                "GB-hours",
+                p.fargate_gb_hour.get(f.arch),
+            );
+            line(
+                "Fargate",
+                format!("public IPv4 ({} task{})", f.tasks, plural(f.tasks)),
+                tasks,
+                "IP-hours",
+                p.public_ipv4_hour,
+            );
+            line(
+                "SQS",
+                format!("idle long polls ({} loops)", f.tasks * f.concurrency.max(1)),
+                tasks * f64::from(f.concurrency.max(1)) * polls_per_hour,
+                "requests",
+                sqs,
+            );
+        }
+        Setup::Lambda(_) => line(
+            "SQS",
+            format!("event source mapping idle polls ({ESM_POLLERS} pollers)"),
+            ESM_POLLERS * polls_per_hour,
+            "requests",
+            sqs,
+        ),
+    }
+    Ok(lines)
 }
 
 impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} in {}: ${:.6} (${:.6} per 1,000 jobs; prices {})",
+            "{} in {}: ${:.6} (${:.6} per 1,000 jobs; prices {}); between runs ${:.4} per hour",
             self.setup.describe(),
             self.region,
             self.total,
             self.per_1000_jobs,
-            self.prices
+            self.prices,
+            self.standing_per_hour
         )?;
         for l in &self.lines {
             writeln!(
@@ -684,6 +805,20 @@ mod tests {
         close(line(&e, "SQS", "completions").quantity, 1000.0);
         // Mapping: 2 × 100 + 5 pollers × 5 polls = 225.
         close(line(&e, "SQS", "event source").quantity, 225.0);
+        // KMS: the scheduler and one environment (100 invocations of 0.1 s
+        // in 100 s), once each.
+        let kms = line(&e, "KMS", "requests");
+        close(kms.quantity, 2.0);
+        close(kms.cost, 2.0 * 0.03 / 1e4);
+        // A batch of 100 still takes 10 receives and 10 deletes of 10.
+        let big = Setup::Lambda(LambdaSetup {
+            memory_mb: 512,
+            arch: Architecture::X86_64,
+            batch_size: 100,
+        });
+        let e = estimate(&measured(), &big, "us-east-1", &PriceTable::bundled()).unwrap();
+        close(line(&e, "SQS", "event source").quantity, 225.0);
+        close(line(&e, "Lambda", "requests").quantity, 10.0);
         // S3: 2000 PUT × $0.005/1000 = $0.01; 1000 GET × $0.0004/1000.
         close(line(&e, "S3", "PUT").cost, 0.01);
         close(line(&e, "S3", "GET").cost, 0.0004);
@@ -825,6 +960,36 @@ mod tests {
                 .item
                 .contains("modelled")
         );
+    }
+
+    #[test]
+    fn a_stack_between_runs_costs_its_running_tasks_and_its_polling() {
+        let table = PriceTable::bundled();
+        let lines = standing_per_hour(&two_half_vcpu_tasks(), "us-east-1", &table).unwrap();
+        let total: f64 = lines.iter().map(|l| l.cost).sum();
+        // 2 × 0.5 vCPU, 2 × 1 GB, 2 IPv4, 8 loops × 180 polls.
+        let expected = 1.0 * 0.04048 + 2.0 * 0.004445 + 2.0 * 0.005 + 1440.0 * 0.4 / 1e6;
+        close(total, expected);
+        let idle = Setup::Fargate(FargateSetup {
+            tasks: 0,
+            ..match two_half_vcpu_tasks() {
+                Setup::Fargate(f) => f,
+                Setup::Lambda(_) => unreachable!(),
+            }
+        });
+        let none: f64 = standing_per_hour(&idle, "us-east-1", &table)
+            .unwrap()
+            .iter()
+            .map(|l| l.cost)
+            .sum();
+        assert_eq!(none, 0.0, "no task running, nothing standing");
+        let lambda = Setup::Lambda(LambdaSetup {
+            memory_mb: 256,
+            arch: Architecture::X86_64,
+            batch_size: 10,
+        });
+        let lines = standing_per_hour(&lambda, "us-east-1", &table).unwrap();
+        close(lines[0].quantity, 900.0);
     }
 
     #[test]

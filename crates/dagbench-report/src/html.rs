@@ -23,7 +23,7 @@ h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.15rem; margin: 32px
 .sub { color: #666; margin: 0 0 16px; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 12px; }
 .kpi { background: #fff; border: 1px solid #e3e3e3; border-radius: 8px; padding: 10px 14px; }
-.kpi b { display: block; font-size: 1.35rem; } .kpi span { color: #666; font-size: .85rem; }
+.kpi b { display: block; font-size: 1.35rem; overflow-wrap: anywhere; } .kpi span { color: #666; font-size: .85rem; }
 .kpi.bad b { color: #b00020; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure.chart { background: #fff; border: 1px solid #e3e3e3; border-radius: 8px; margin: 0; padding: 8px 12px; }
@@ -595,12 +595,13 @@ fn cost_section(b: &mut String, estimates: &[Estimate], local: bool) {
     for e in estimates {
         let _ = write!(
             b,
-            "<table data-table=\"cost\"><caption style=\"text-align:left\"><b>{}</b> in {} — ${:.6} total, ${:.6} per 1,000 jobs (prices {})</caption><thead><tr><th>service</th><th>item</th><th>quantity</th><th>unit</th><th>unit price</th><th>cost</th></tr></thead><tbody>",
+            "<table data-table=\"cost\"><caption style=\"text-align:left\"><b>{}</b> in {} — ${:.6} total, ${:.6} per 1,000 jobs (prices {}); between runs the stack costs ${:.4} per hour</caption><thead><tr><th>service</th><th>item</th><th>quantity</th><th>unit</th><th>unit price</th><th>cost</th></tr></thead><tbody>",
             esc(&e.setup.describe()),
             esc(&e.region),
             e.total,
             e.per_1000_jobs,
-            esc(&e.prices)
+            esc(&e.prices),
+            e.standing_per_hour
         );
         for l in &e.lines {
             let _ = write!(

@@ -129,12 +129,13 @@ pub fn cost_lines(estimates: &[Estimate]) -> String {
     let mut out = String::new();
     for e in estimates {
         out.push_str(&format!(
-            "  estimated cost {}: ${:.6} (${:.6} per 1,000 jobs; {} prices {})\n",
+            "  estimated cost {}: ${:.6} (${:.6} per 1,000 jobs; {} prices {}; between runs ${:.4}/h)\n",
             e.setup.describe(),
             e.total,
             e.per_1000_jobs,
             e.region,
-            e.prices
+            e.prices,
+            e.standing_per_hour
         ));
     }
     out
