@@ -35,6 +35,10 @@ pub struct Calls {
     /// Custom metric data points (one `PutMetricData` carries up to 20;
     /// Lambda writes them as EMF log lines instead).
     pub metric_points: u64,
+    /// Lambda invocations that ended (Scenario 1's function).
+    pub lambda_invocations: u64,
+    /// Their durations, each rounded up to the millisecond as Lambda bills.
+    pub lambda_billed_ms: u64,
 }
 
 impl Calls {
@@ -54,6 +58,8 @@ impl Calls {
         self.dynamodb_write_units += other.dynamodb_write_units;
         self.dynamodb_read_units += other.dynamodb_read_units;
         self.metric_points += other.metric_points;
+        self.lambda_invocations += other.lambda_invocations;
+        self.lambda_billed_ms += other.lambda_billed_ms;
     }
 }
 
@@ -76,6 +82,8 @@ pub struct CallTally {
     dynamodb_write_units: AtomicU64,
     dynamodb_read_units: AtomicU64,
     metric_points: AtomicU64,
+    lambda_invocations: AtomicU64,
+    lambda_billed_ms: AtomicU64,
 }
 
 impl CallTally {
@@ -122,6 +130,14 @@ impl CallTally {
         self.metric_points.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// One Lambda invocation that lasted `took`.
+    pub fn lambda_invocation(&self, took: std::time::Duration) {
+        self.lambda_invocations.fetch_add(1, Ordering::Relaxed);
+        let ms = took.as_nanos().div_ceil(1_000_000).max(1);
+        self.lambda_billed_ms
+            .fetch_add(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// The counts so far, without resetting them.
     #[must_use]
     pub fn snapshot(&self) -> Calls {
@@ -135,6 +151,8 @@ impl CallTally {
             dynamodb_write_units: get(&self.dynamodb_write_units),
             dynamodb_read_units: get(&self.dynamodb_read_units),
             metric_points: get(&self.metric_points),
+            lambda_invocations: get(&self.lambda_invocations),
+            lambda_billed_ms: get(&self.lambda_billed_ms),
         }
     }
 
@@ -151,6 +169,8 @@ impl CallTally {
             dynamodb_write_units: swap(&self.dynamodb_write_units),
             dynamodb_read_units: swap(&self.dynamodb_read_units),
             metric_points: swap(&self.metric_points),
+            lambda_invocations: swap(&self.lambda_invocations),
+            lambda_billed_ms: swap(&self.lambda_billed_ms),
         }
     }
 }
@@ -173,7 +193,7 @@ mod tests {
         /// However the takes interleave with the calls, every call is in
         /// exactly one taken set.
         #[test]
-        fn takes_partition_the_calls(ops in proptest::collection::vec(0u8..9, 0..200)) {
+        fn takes_partition_the_calls(ops in proptest::collection::vec(0u8..10, 0..200)) {
             let tally = CallTally::default();
             let mut taken = Calls::default();
             let mut expected = Calls::default();
@@ -187,6 +207,11 @@ mod tests {
                     5 => { tally.sqs(70_000); expected.sqs_requests += 2; }
                     6 => { tally.metric_points(2); expected.metric_points += 2; }
                     7 => { tally.sqs_polling(0); expected.sqs_polling_requests += 1; }
+                    8 => {
+                        tally.lambda_invocation(std::time::Duration::from_micros(1500));
+                        expected.lambda_invocations += 1;
+                        expected.lambda_billed_ms += 2;
+                    }
                     _ => taken.add(&tally.take()),
                 }
             }

@@ -166,6 +166,7 @@ pub async fn handle(
     event: SqsEvent,
     budget: &Budget,
 ) -> (SqsBatchResponse, Outcome) {
+    let invoked = Instant::now();
     let slots = Semaphore::new(budget.concurrency.max(1));
     let memory = Semaphore::new(budget.memory_mb.max(1) as usize);
     let respond_by = budget.respond_by();
@@ -210,6 +211,7 @@ pub async fn handle(
                 Fate::Processed(Disposition::Poison { reason }) => {
                     // Dead-lettered with its reason; if that fails, the
                     // queue's redrive takes it there.
+                    wired.processor.store.calls().sqs(message.body.len());
                     let moved = tokio::time::timeout_at(
                         respond_by,
                         wired.dlq.send_dead_letter(&message, &reason),
@@ -281,6 +283,13 @@ pub async fn handle(
             response.add_failure(id);
         }
     }
+    // This invocation's duration travels with this environment's next
+    // completion (the last invocation of an environment goes uncounted).
+    wired
+        .processor
+        .store
+        .calls()
+        .lambda_invocation(invoked.elapsed());
     (response, outcome)
 }
 

@@ -272,6 +272,14 @@ async fn the_real_bootstrap_processes_sqs_events() {
         4,
         "a completion per message on the outgoing queue"
     );
+    // The function reports its billed calls with its completions: an
+    // output written, a claim and a finish, a completion sent per job.
+    let mut calls = dagbench_core::calls::Calls::default();
+    for c in &done {
+        calls.add(&c.calls);
+    }
+    assert_eq!((calls.s3_put, calls.sqs_requests), (4, 4), "{calls:?}");
+    assert!(calls.dynamodb_write_units >= 8, "{calls:?}");
     let ledger = DynamoLedger::new(stack.dynamodb.clone(), &stack.table);
     let store = dagbench_aws::s3::run_store(&dagbench_aws::s3::S3Location {
         bucket: stack.bucket.clone(),

@@ -383,17 +383,32 @@ pub fn estimate(
                 "requests",
                 sqs_price,
             );
+            // Counted when the run ran on Lambda: the function reports each
+            // invocation's duration with its environment's next completion.
+            let counted_lambda = total
+                .filter(|t| measured.ran_on == Some(setup.scenario()) && t.lambda_invocations > 0);
+            let (requests, seconds, how) = match counted_lambda {
+                Some(t) => (
+                    t.lambda_invocations as f64,
+                    t.lambda_billed_ms as f64 / 1e3,
+                    "counted; an environment's last invocation reports with no completion",
+                ),
+                None => (
+                    invocations,
+                    invocations * measured.processing_p90_ms.max(1.0).ceil() / 1e3,
+                    "modelled: one per batch, lasting the processing p90",
+                ),
+            };
             line(
                 "Lambda",
-                "requests",
-                invocations,
+                &format!("requests ({how})"),
+                requests,
                 "requests",
                 p.lambda_requests_per_million / 1e6,
             );
-            let seconds = invocations * measured.processing_p90_ms.max(1.0).ceil() / 1e3;
             line(
                 "Lambda",
-                &format!("duration ({} MB {})", l.memory_mb, l.arch),
+                &format!("duration ({} MB {}; {how})", l.memory_mb, l.arch),
                 seconds * f64::from(l.memory_mb) / 1024.0,
                 "GB-seconds",
                 p.lambda_gb_second.get(l.arch),
@@ -909,6 +924,7 @@ mod tests {
                 dynamodb_write_units: 2200,
                 dynamodb_read_units: 4,
                 metric_points: 2001,
+                ..Calls::default()
             },
             setup: Calls {
                 s3_put: 300,
@@ -959,6 +975,20 @@ mod tests {
             line(&e, "SQS", "event source mapping")
                 .item
                 .contains("modelled")
+        );
+        // A local run has no invocations to count: Lambda stays modelled.
+        assert!(line(&e, "Lambda", "requests (modelled").quantity > 0.0);
+        // A Scenario 1 run counted 40 invocations of 2.5 s in all.
+        m.ran_on = Some(Scenario::Lambda);
+        if let Some(c) = m.calls.as_mut() {
+            c.processors.lambda_invocations = 40;
+            c.processors.lambda_billed_ms = 2_500;
+        }
+        let e = estimate(&m, &lambda, "us-east-1", &table).unwrap();
+        close(line(&e, "Lambda", "requests (counted").quantity, 40.0);
+        close(
+            line(&e, "Lambda", "duration").quantity,
+            2.5 * 256.0 / 1024.0,
         );
     }
 
