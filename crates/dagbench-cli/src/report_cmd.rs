@@ -24,17 +24,24 @@ pub(crate) struct PriceArgs {
     /// scenario [default: ./dagbench.toml when it exists].
     #[arg(long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Minutes each Fargate task was billed for the run — from its start
+    /// (`dagbench scale` up, image pull included) to its stop — when known
+    /// [default: the run's makespan, at least one minute].
+    #[arg(long = "fargate-task-minutes", value_name = "MINUTES", value_parser = crate::bounds::non_negative)]
+    fargate_task_minutes: Option<f64>,
 }
 
 impl PriceArgs {
     /// Reads the price table and the configuration once, for any number of
     /// runs; a region the table lacks is an error here, before any work.
     pub(crate) fn load(&self) -> anyhow::Result<Pricing> {
-        Ok(Pricing::load(
+        let mut pricing = Pricing::load(
             self.prices.as_deref(),
             crate::infra_cmd::file_config(self.config.as_deref())?,
             &self.region,
-        )?)
+        )?;
+        pricing.fargate_task_s = self.fargate_task_minutes.map(|m| m * 60.0);
+        Ok(pricing)
     }
 }
 

@@ -230,6 +230,11 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         1,
         "job j0 asks for an output of 100000 KiB (data_size_kb) (and 2 more jobs); processors write at most 10240 KiB",
     ),
+    (
+        &["report", "r", "--fargate-task-minutes", "NaN"],
+        2,
+        "NaN is not a finite number",
+    ),
     // Options that only matter at the end, checked at the start.
     (
         &["run", "--messages", "3", "--region", "mars-1"],

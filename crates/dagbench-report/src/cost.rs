@@ -208,6 +208,10 @@ pub struct Measured {
     /// ran on the scenario being priced.
     #[serde(default)]
     pub ran_on: Option<dagbench_core::Scenario>,
+    /// Seconds each Fargate task was billed, when stated (`--fargate-task-
+    /// minutes`); else the makespan is assumed.
+    #[serde(default)]
+    pub fargate_task_s: Option<f64>,
 }
 
 /// A job message's usual size (id, work, data size, input key).
@@ -434,11 +438,18 @@ pub fn estimate(
                     sqs_price,
                 ),
             }
-            let hours = measured.makespan_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
+            let (billed_s, how) = match measured.fargate_task_s {
+                Some(s) => (s, "as stated by --fargate-task-minutes"),
+                None => (
+                    measured.makespan_s,
+                    "modelled: the makespan; tasks kept running around the run cost the between-runs rate, or state their time with --fargate-task-minutes",
+                ),
+            };
+            let hours = billed_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
             line(
                 "Fargate",
                 &format!(
-                    "vCPU ({} × {} CPU {}; modelled: the makespan, one-minute minimum; tasks kept running around the run cost the between-runs rate)",
+                    "vCPU ({} × {} CPU {}; {how}; one-minute minimum)",
                     f.tasks, f.cpu, f.arch
                 ),
                 f64::from(f.tasks) * f64::from(f.cpu) / 1024.0 * hours,
@@ -700,6 +711,7 @@ mod tests {
             completion_bytes: COMPLETION_BYTES,
             calls: None,
             ran_on: None,
+            fargate_task_s: None,
         }
     }
 
@@ -1020,6 +1032,24 @@ mod tests {
         });
         let lines = standing_per_hour(&lambda, "us-east-1", &table).unwrap();
         close(lines[0].quantity, 900.0);
+    }
+
+    #[test]
+    fn a_stated_task_lifetime_replaces_the_makespan() {
+        let mut m = measured();
+        m.fargate_task_s = Some(1800.0);
+        let e = estimate(
+            &m,
+            &two_half_vcpu_tasks(),
+            "us-east-1",
+            &PriceTable::bundled(),
+        )
+        .unwrap();
+        // 2 tasks × 0.5 vCPU × half an hour.
+        let vcpu = line(&e, "Fargate", "vCPU");
+        close(vcpu.quantity, 0.5);
+        assert!(vcpu.item.contains("as stated"), "{}", vcpu.item);
+        close(line(&e, "Fargate", "public IPv4").quantity, 1.0);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Pricing {
     pub table: PriceTable,
     pub config: dagbench_infra::Config,
     pub region: String,
+    /// Seconds each Fargate task was billed, when the user knows (else the
+    /// makespan is assumed).
+    pub fargate_task_s: Option<f64>,
 }
 
 /// Why a price table or a page could not be used.
@@ -57,6 +60,7 @@ impl Pricing {
             table,
             config,
             region: region.to_owned(),
+            fargate_task_s: None,
         })
     }
 
@@ -66,7 +70,8 @@ impl Pricing {
     /// # Errors
     /// When the table lacks the region to price.
     pub fn estimates(&self, run: &RunFiles) -> Result<Vec<Estimate>, CostError> {
-        let measured = run::measured(&run.report);
+        let mut measured = run::measured(&run.report);
+        measured.fargate_task_s = self.fargate_task_s;
         if let Some(d) = &run.deployment {
             return Ok(vec![cost::estimate(
                 &measured,

@@ -155,6 +155,7 @@ pub fn measured(report: &RunReport) -> Measured {
         completion_bytes: crate::cost::COMPLETION_BYTES,
         calls: report.calls,
         ran_on: Some(report.scenario),
+        fargate_task_s: None,
     }
 }
 
