@@ -53,6 +53,41 @@ pub(crate) fn latency_ms(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Checks that `path` (given with `flag`) is a regular file of at most
+/// `max_bytes` before it is read: a FIFO would block the reader for ever,
+/// `/dev/zero` would fill memory, a directory cannot be read.
+pub(crate) fn input_file(path: &std::path::Path, flag: &str, max_bytes: u64) -> anyhow::Result<()> {
+    // A file that cannot be looked at is reported by the read that
+    // follows, in its own words.
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{flag} {} is not a regular file ({}); give a file",
+            path.display(),
+            if meta.is_dir() {
+                "a directory"
+            } else {
+                "a device, pipe or socket"
+            }
+        );
+    }
+    if meta.len() > max_bytes {
+        anyhow::bail!(
+            "{flag} {} has {} bytes; the most this flag reads is {max_bytes}",
+            path.display(),
+            meta.len()
+        );
+    }
+    Ok(())
+}
+
+/// The largest graph file read (a million-job graph is about 100 MB).
+pub(crate) const MAX_GRAPH_BYTES: u64 = 4 << 30;
+/// The largest price table, configuration or airports file read.
+pub(crate) const MAX_SMALL_FILE_BYTES: u64 = 64 << 20;
+
 /// Bytes of memory available to new processes (`MemAvailable` of
 /// `/proc/meminfo`), when the system says.
 fn available_memory() -> Option<u64> {

@@ -47,6 +47,7 @@ impl GeneratorArgs {
         match &self.airports {
             None => Ok(Airports::embedded()),
             Some(path) => {
+                crate::bounds::input_file(path, "--airports", crate::bounds::MAX_SMALL_FILE_BYTES)?;
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 Ok(Airports::parse(&text, &path.display().to_string())?)

@@ -242,6 +242,7 @@ fn check_runnable(graph: &JobGraph, visibility_timeout_s: u64) -> anyhow::Result
 
 /// Reads and validates a graph file, naming the file in any error.
 pub(crate) fn read_graph(path: &Path) -> anyhow::Result<JobGraph> {
+    crate::bounds::input_file(path, "graph file", crate::bounds::MAX_GRAPH_BYTES)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     JobGraph::from_json_slice(&bytes)
         .with_context(|| format!("{} is not a valid job graph", path.display()))

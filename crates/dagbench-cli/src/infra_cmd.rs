@@ -77,6 +77,7 @@ pub(crate) fn file_config(path: Option<&Path>) -> anyhow::Result<Config> {
         None if Path::new(DEFAULT_CONFIG).exists() => Path::new(DEFAULT_CONFIG),
         None => return Ok(Config::default()),
     };
+    crate::bounds::input_file(path, "--config", crate::bounds::MAX_SMALL_FILE_BYTES)?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration {}", path.display()))?;
     Ok(Config::from_toml(&text, &path.display().to_string())?)

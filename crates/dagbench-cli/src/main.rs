@@ -170,7 +170,11 @@ fn main() -> ExitCode {
         Err(err) if output::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             errln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.downcast_ref::<output::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

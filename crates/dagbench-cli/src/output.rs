@@ -144,3 +144,25 @@ mod tests {
         assert_eq!(super::rate(12.0), "12/s");
     }
 }
+
+/// A mistake in how a command was called, found after parsing (flags that
+/// contradict each other or do nothing together): exits 2, as clap's own
+/// usage errors do.
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Fails with a [`Usage`] error.
+#[allow(unused_macros)] // the worker build has no command that uses it
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::output::Usage(format!($($arg)*))))
+    };
+}

@@ -35,6 +35,9 @@ impl PriceArgs {
     /// Reads the price table and the configuration once, for any number of
     /// runs; a region the table lacks is an error here, before any work.
     pub(crate) fn load(&self) -> anyhow::Result<Pricing> {
+        if let Some(path) = &self.prices {
+            crate::bounds::input_file(path, "--prices", crate::bounds::MAX_SMALL_FILE_BYTES)?;
+        }
         let mut pricing = Pricing::load(
             self.prices.as_deref(),
             crate::infra_cmd::file_config(self.config.as_deref())?,

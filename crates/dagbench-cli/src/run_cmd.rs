@@ -161,11 +161,17 @@ impl RunArgs {
             (None, None) => None,
         };
         if let (Some(other), Some(flag)) = (other, self.generator.given()) {
-            anyhow::bail!(
+            usage!(
                 "{flag} cannot be combined with {other}: it shapes the aircraft workload, which {other} replaces"
             );
         }
         if let Some(path) = &self.graph {
+            if self.work_ms != 0 || self.data_kb != 0 {
+                usage!(
+                    "--work-ms and --data-kb apply to --messages graphs; a graph file sets work_duration_ms and data_size_kb per job"
+                );
+            }
+            crate::bounds::input_file(path, "--graph", crate::bounds::MAX_GRAPH_BYTES)?;
             return Ok(Workload::File(path.clone()));
         }
         if let Some(jobs) = self.messages {
@@ -173,27 +179,32 @@ impl RunArgs {
                 dagbench_run::workload::bytes_per_job() * u64::from(jobs),
                 &format!("--messages {jobs}"),
             )?;
-            let shape = synthetic_shape(
+            let Ok(shape) = synthetic_shape(
                 self.shape,
                 jobs,
                 self.width,
                 self.chain_length,
                 self.max_deps,
-            )?;
+            ) else {
+                usage!(
+                    "--shape {} is not a synthetic shape; use independent, chains, layered or fan (the aircraft workload is what `dagbench run` runs without --messages)",
+                    self.shape.as_str()
+                );
+            };
             if self.width.is_some() && !matches!(shape, Shape::Layered { .. } | Shape::Fan { .. }) {
-                anyhow::bail!(
+                usage!(
                     "--width applies to --shape layered and fan, not {}",
                     shape.name()
                 );
             }
             if self.chain_length.is_some() && !matches!(shape, Shape::Chains { .. }) {
-                anyhow::bail!(
+                usage!(
                     "--chain-length applies to --shape chains, not {}",
                     shape.name()
                 );
             }
             if self.max_deps.is_some() && !matches!(shape, Shape::Layered { .. }) {
-                anyhow::bail!(
+                usage!(
                     "--max-deps applies to --shape layered, not {}",
                     shape.name()
                 );
@@ -221,10 +232,21 @@ impl RunArgs {
     }
 
     fn request(&self, config: &dagbench_infra::Config) -> anyhow::Result<RunRequest> {
+        let local = self.scenario.is_none_or(|s| s == Scenario::Local);
+        if local && self.resume.is_none() {
+            if self.env.is_some() && std::env::var_os("ENV").is_none() {
+                usage!("--env applies to --scenario 1|2 (a deployed stack), not to a local run");
+            }
+            if self.take_over {
+                usage!(
+                    "--take-over applies to --scenario 1|2 (a stack's lease), not to a local run"
+                );
+            }
+        }
         let start = match &self.resume {
             Some(run_id) => {
                 if let Some(flag) = self.generator.given() {
-                    anyhow::bail!(
+                    usage!(
                         "{flag} cannot be combined with --resume: a resumed run keeps the workload in its graph.json"
                     );
                 }

@@ -114,6 +114,10 @@ fn invalid_graphs_fail_with_the_reason() {
             "{\"jobs\": [",
             "not a valid graph file: EOF while parsing a list at line 1 column 10",
         ),
+        (
+            r#"{"jobs": [{"job_id": "a", "work_duraton_ms": 5000}]}"#,
+            "unknown field `work_duraton_ms`",
+        ),
     ];
     for (i, (contents, expected)) in cases.iter().enumerate() {
         let file = dir.file(&format!("bad{i}.json"), contents);

@@ -167,7 +167,7 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
     ),
     (
         &["run", "--messages", "5", "--homes", "LHR"],
-        1,
+        2,
         "--homes cannot be combined with --messages",
     ),
     (
@@ -179,7 +179,7 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
     (&["run", "--crew-probability", "0.5"], 2, "--crew"),
     (
         &["run", "--messages", "5", "--width", "3"],
-        1,
+        2,
         "--width applies to --shape layered and fan, not independent",
     ),
     (
@@ -192,12 +192,12 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
             "--chain-length",
             "3",
         ],
-        1,
+        2,
         "--chain-length applies to --shape chains, not fan",
     ),
     (
         &["run", "--messages", "5", "--shape", "aircraft"],
-        1,
+        2,
         "--shape aircraft is not a synthetic shape",
     ),
     // Run ids that would make two runs' jobs look alike on the wire.
@@ -234,6 +234,76 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         &["report", "r", "--fargate-task-minutes", "NaN"],
         2,
         "NaN is not a finite number",
+    ),
+    // Flags that would do nothing, as usage errors.
+    (
+        &[
+            "run",
+            "--messages",
+            "5",
+            "--shape",
+            "chains",
+            "--max-deps",
+            "2",
+        ],
+        2,
+        "--max-deps applies to --shape layered, not chains",
+    ),
+    (
+        &["run", "--env", "prod"],
+        2,
+        "--env applies to --scenario 1|2",
+    ),
+    (
+        &["run", "--take-over"],
+        2,
+        "--take-over applies to --scenario 1|2",
+    ),
+    (
+        &["run", "--run-id=-x", "--messages", "2"],
+        2,
+        "starts with `-`",
+    ),
+    (
+        &["run", "--run-id=a/b", "--messages", "2"],
+        2,
+        "allowed are letters, digits and `_:-`",
+    ),
+    // Files that are not files: refused before they are opened.
+    (
+        &["run", "--graph", "/dev/zero"],
+        1,
+        "--graph /dev/zero is not a regular file",
+    ),
+    (
+        &["run", "--airports", "/dev/zero"],
+        1,
+        "--airports /dev/zero is not a regular file",
+    ),
+    (
+        &["run", "--prices", "/dev/zero"],
+        1,
+        "--prices /dev/zero is not a regular file",
+    ),
+    (
+        &["run", "--config", "/dev/zero"],
+        1,
+        "--config /dev/zero is not a regular file",
+    ),
+    (
+        &["graph", "validate", "/tmp"],
+        1,
+        "graph file /tmp is not a regular file (a directory)",
+    ),
+    (
+        &["run", "--results", "/dev/null", "--messages", "2"],
+        1,
+        "--results /dev/null is not a directory",
+    ),
+    (
+        &["report", "no-such-run"],
+        1,
+        "there is no run results/no-such-run",
     ),
     // Options that only matter at the end, checked at the start.
     (

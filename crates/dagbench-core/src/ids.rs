@@ -14,7 +14,10 @@ pub const MAX_ID_LEN: usize = 128;
 pub enum IdError {
     #[error("{what} is empty")]
     Empty { what: &'static str },
-    #[error("{what} {value:?} is {len} characters long; the limit is {MAX_ID_LEN}")]
+    #[error(
+        "{what} {:?} is {len} characters long; the limit is {MAX_ID_LEN}",
+        shown(value)
+    )]
     TooLong {
         what: &'static str,
         value: String,
@@ -26,8 +29,12 @@ pub enum IdError {
         "run id {value:?} contains `.` at position {position}; run ids may not (on the wire a job goes by <run id>.<job id>, and a dot in the run id would make two runs' jobs look alike); use `-` or `_`"
     )]
     DotInRunId { value: String, position: usize },
+    #[error("run id {value:?} starts with `-`, which command lines would take for a flag")]
+    LeadingDash { value: String },
     #[error(
-        "{what} {value:?} contains {found:?} at position {position}; allowed are letters, digits and `._:-`"
+        "{what} {:?} contains {found:?} at position {position}; allowed are letters, digits and {}",
+        shown(value),
+        if *what == "run id" { "`_:-`" } else { "`._:-`" }
     )]
     BadCharacter {
         what: &'static str,
@@ -35,6 +42,15 @@ pub enum IdError {
         found: char,
         position: usize,
     },
+}
+
+/// `value` as an error quotes it: at most 60 characters, then `…`.
+fn shown(value: &str) -> String {
+    if value.chars().count() <= 60 {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(59).collect::<String>())
+    }
 }
 
 /// Checks `value` against the id rules without allocating on success.
@@ -70,9 +86,21 @@ fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
 }
 
-/// Run ids also may not contain `.`: the separator of `<run id>.<job id>`.
+/// Run ids also may not contain `.`: the separator of `<run id>.<job id>`,
+/// nor start with `-` (a run id is passed on command lines).
 fn validate_run_id(what: &'static str, value: &str) -> Result<(), IdError> {
+    if let Some(position) = value.find('.') {
+        return Err(IdError::DotInRunId {
+            value: value.to_owned(),
+            position,
+        });
+    }
     validate_id(what, value)?;
+    if value.starts_with('-') {
+        return Err(IdError::LeadingDash {
+            value: value.to_owned(),
+        });
+    }
     match value.find('.') {
         Some(position) => Err(IdError::DotInRunId {
             value: value.to_owned(),

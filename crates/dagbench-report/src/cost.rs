@@ -285,6 +285,8 @@ pub const PUT_METRIC_INTERVAL_S: f64 = 10.0;
 /// Data points one `PutMetricData` call carries (the worker's sink flushes
 /// every 20).
 pub const METRIC_POINTS_PER_CALL: u64 = 20;
+/// Seconds between renewals of the scheduler's lease on a stack.
+pub const LEASE_RENEWAL_S: f64 = 20.0;
 /// How long DynamoDB keeps a table key from KMS per client, seconds.
 pub const KMS_KEY_CACHE_S: f64 = 300.0;
 /// Lambda execution environments counted for the KMS line (each is a
@@ -458,14 +460,14 @@ pub fn estimate(
             );
             line(
                 "Fargate",
-                &format!("memory ({} × {} MiB)", f.tasks, f.memory_mb),
+                &format!("memory ({} × {} MiB; {how})", f.tasks, f.memory_mb),
                 f64::from(f.tasks) * f64::from(f.memory_mb) / 1024.0 * hours,
                 "GB-hours",
                 p.fargate_gb_hour.get(f.arch),
             );
             line(
                 "Fargate",
-                &format!("public IPv4 ({} task{})", f.tasks, plural(f.tasks)),
+                &format!("public IPv4 ({} task{}; {how})", f.tasks, plural(f.tasks)),
                 f64::from(f.tasks) * hours,
                 "IP-hours",
                 p.public_ipv4_hour,
@@ -549,10 +551,19 @@ pub fn estimate(
     }
     line(
         "CloudWatch",
-        "log ingestion",
+        "log ingestion (modelled: about 600 bytes of log lines per job)",
         (jobs * measured.log_bytes_per_job) as f64 / f64::from(1u32 << 30),
         "GB",
         p.cloudwatch_logs_ingestion_gb,
+    );
+    // The scheduler's lease on the stack: taken, renewed every 20 s,
+    // released (a local run has none; its cloud equivalent would).
+    line(
+        "DynamoDB",
+        "scheduler lease writes (modelled: taken, renewed every 20 s, released)",
+        (measured.makespan_s / LEASE_RENEWAL_S).ceil() + 2.0,
+        "WRU",
+        p.dynamodb_write_units_per_million / 1e6,
     );
     // The job table is encrypted with the AWS managed key: DynamoDB asks
     // KMS for it about every 5 minutes per client it serves.
@@ -578,7 +589,7 @@ pub fn estimate(
     let metric_hours = (measured.makespan_s / 3600.0).ceil().max(1.0);
     line(
         "CloudWatch",
-        "custom metrics (prorated)",
+        "custom metrics (modelled: two metrics, prorated by the hour, one-hour minimum)",
         CUSTOM_METRICS * metric_hours / HOURS_PER_MONTH,
         "metric-months",
         p.cloudwatch_metric_month,

@@ -595,7 +595,7 @@ fn cost_section(b: &mut String, estimates: &[Estimate], local: bool) {
     for e in estimates {
         let _ = write!(
             b,
-            "<table data-table=\"cost\"><caption style=\"text-align:left\"><b>{}</b> in {} — ${:.6} total, ${:.6} per 1,000 jobs (prices {}); between runs the stack costs ${:.4} per hour</caption><thead><tr><th>service</th><th>item</th><th>quantity</th><th>unit</th><th>unit price</th><th>cost</th></tr></thead><tbody>",
+            "<table data-table=\"cost\"><caption style=\"text-align:left\"><b>{}</b> in {} — ${:.6} total, ${:.6} per 1,000 jobs (prices {}); between runs the stack costs ${:.4} per hour</caption><thead><tr><th>service</th><th style=\"text-align:left\">item</th><th>quantity</th><th style=\"text-align:left\">unit</th><th>unit price</th><th>cost</th></tr></thead><tbody>",
             esc(&e.setup.describe()),
             esc(&e.region),
             e.total,
@@ -606,13 +606,13 @@ fn cost_section(b: &mut String, estimates: &[Estimate], local: bool) {
         for l in &e.lines {
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td>${:.10}</td><td>${:.6}</td></tr>",
+                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td>${:.10}</td><td>{}</td></tr>",
                 esc(&l.service),
                 esc(&l.item),
                 quantity(l.quantity),
                 esc(&l.unit),
                 l.unit_price,
-                l.cost
+                usd(l.cost)
             );
         }
         b.push_str("</tbody></table>");

@@ -33,7 +33,7 @@ pub struct RunFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// No such run.
-    #[error("{0} is not a run directory (it has no report.json){1}")]
+    #[error("{0}{1}")]
     Missing(String, String),
     /// A file is unreadable or not what it should be.
     #[error("{path}: {message}")]
@@ -103,7 +103,15 @@ impl RunFiles {
                     format!("; runs there: {}", shown.join(", "))
                 })
                 .unwrap_or_default();
-            LoadError::Missing(dir.display().to_string(), hint)
+            let what = if dir.is_dir() {
+                format!(
+                    "{} is not a run directory (it has no report.json)",
+                    dir.display()
+                )
+            } else {
+                format!("there is no run {}", dir.display())
+            };
+            LoadError::Missing(what, hint)
         })?;
         Self::with_report(dir, report)
     }

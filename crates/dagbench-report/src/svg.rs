@@ -376,11 +376,14 @@ pub fn histogram(
         let color = MARKER_COLORS[i % MARKER_COLORS.len()];
         let px = f.x(x.clamp(f.x0, f.x1));
         let name = label.split_whitespace().next().unwrap_or(label);
-        let tx = px.max(next_free);
-        next_free = tx + 7.0 * name.len() as f64 + 4.0;
+        // Left-aligned from half a label before its marker, after the
+        // previous label with a gap.
+        let width = 7.0 * name.len() as f64;
+        let tx = (px - width / 2.0).max(next_free);
+        next_free = tx + width + 6.0;
         let _ = write!(
             out,
-            r#"<line class="marker" stroke="{color}" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{y2}"><title>{l}</title></line><text class="tick marker-label" fill="{color}" x="{tx:.1}" y="{ty}" text-anchor="middle">{n}</text>"#,
+            r#"<line class="marker" stroke="{color}" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{y2}"><title>{l}</title></line><text class="tick marker-label" fill="{color}" x="{tx:.1}" y="{ty}" text-anchor="start">{n}</text>"#,
             y2 = H - BOTTOM,
             ty = TOP - 4.0,
             l = esc(label),

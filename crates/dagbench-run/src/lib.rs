@@ -453,6 +453,12 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
     use dagbench_runtime::ports::{Clock as _, SystemClock};
 
     let now = SystemClock.now().to_string();
+    if request.results.exists() && !request.results.is_dir() {
+        return Err(RunError::Setup(format!(
+            "--results {} is not a directory: runs go in a directory (created when missing)",
+            request.results.display()
+        )));
+    }
     let mut cleanup = Cleanup(
         None,
         (!request.results.exists()).then(|| request.results.clone()),

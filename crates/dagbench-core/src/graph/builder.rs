@@ -13,8 +13,10 @@ use crate::ids::{IdError, validate_id};
 pub enum GraphError {
     #[error("the graph has no jobs")]
     Empty,
-    #[error("job #{position}: {source}")]
-    InvalidJobId { position: usize, source: IdError },
+    /// (`error`, not `source`: the message already holds it, and a chain of
+    /// causes would print it twice.)
+    #[error("job #{position}: {error}")]
+    InvalidJobId { position: usize, error: IdError },
     #[error("job id {0:?} appears more than once")]
     DuplicateId(String),
     #[error("job {job:?} depends on {dependency:?}, which is not a job of the graph")]
@@ -94,7 +96,7 @@ impl GraphBuilder {
         }
         let position = self.len();
         validate_id("job id", job_id)
-            .map_err(|source| GraphError::InvalidJobId { position, source })?;
+            .map_err(|error| GraphError::InvalidJobId { position, error })?;
         if let Some(key) = attrs.input_key {
             crate::key::validate_key(key).map_err(|e| GraphError::InvalidAttribute {
                 job: job_id.to_owned(),
@@ -278,7 +280,10 @@ impl StrColumn {
 }
 
 /// Deserialized form of one job, borrowing from the input where it can.
+/// An unknown field is an error naming it: a misspelt `work_duration_ms`
+/// would otherwise run with no work.
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct JobSpec<'a> {
     #[serde(borrow)]
     pub(crate) job_id: Cow<'a, str>,
