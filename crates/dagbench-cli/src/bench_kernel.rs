@@ -85,6 +85,13 @@ struct Baseline {
 }
 
 pub(crate) fn run(args: &KernelArgs) -> anyhow::Result<ExitCode> {
+    // An interpreter chosen by the user must exist, checked before the
+    // benchmark runs; the default one may be missing (its baseline is then
+    // skipped, saying so).
+    let chosen = args.python != "none" && args.python != default_python();
+    if chosen && let Err(e) = Command::new(&args.python).arg("--version").output() {
+        anyhow::bail!("--python {}: cannot run it: {e}", args.python);
+    }
     let say = |msg: String| {
         if !args.json {
             errln!("{msg}");

@@ -147,6 +147,29 @@ pub(crate) fn synthetic_shape(
 }
 
 impl ShapeArgs {
+    /// Flags that would do nothing for this shape are usage errors.
+    fn check_flags(&self) -> anyhow::Result<()> {
+        let name = self.shape.as_str();
+        if self.shape == ShapeName::Aircraft {
+            for (given, flag) in [
+                (self.jobs.is_some(), "--jobs"),
+                (self.width.is_some(), "--width"),
+                (self.work_ms != 0, "--work-ms"),
+                (self.data_kb != 0, "--data-kb"),
+            ] {
+                if given {
+                    usage!(
+                        "{flag} does not apply to --shape aircraft, whose jobs come from --sequences (and have no simulated work)"
+                    );
+                }
+            }
+        } else if self.width.is_some() && !matches!(self.shape, ShapeName::Layered | ShapeName::Fan)
+        {
+            usage!("--width applies to --shape layered and fan, not {name}");
+        }
+        Ok(())
+    }
+
     /// These arguments as a command line, with `jobs` jobs.
     pub(crate) fn to_args(&self, jobs: u32) -> Vec<String> {
         let mut args = vec![
@@ -179,6 +202,7 @@ pub(crate) struct GenerateArgs {
 pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
     match command {
         GraphCommand::Generate(args) => {
+            args.shape.check_flags()?;
             let graph = if args.shape.shape == ShapeName::Aircraft {
                 std::sync::Arc::unwrap_or_clone(args.aircraft.build(args.shape.seed)?.graph)
             } else {
@@ -189,6 +213,14 @@ pub(crate) fn run(command: GraphCommand) -> anyhow::Result<ExitCode> {
                 .write_json(&mut out)
                 .and_then(|()| out.flush())
                 .with_context(|| format!("cannot write {}", args.out.display()))?;
+            // A graph a default local run would refuse is still written
+            // (a cloud run or a longer visibility timeout may take it),
+            // with what it needs.
+            let default_local =
+                dagbench_run::target::local_max_work(std::time::Duration::from_secs(60));
+            if let Err(problem) = dagbench_run::check_job_limits(&graph, Some(&default_local)) {
+                errln!("note: a default local run would refuse this graph: {problem}");
+            }
             if args.out.as_os_str() != "-" {
                 let s = graph.stats();
                 errln!(

@@ -269,6 +269,25 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         2,
         "allowed are letters, digits and `_:-`",
     ),
+    (
+        &[
+            "graph", "generate", "--out", "g.json", "--shape", "chains", "--width", "5",
+        ],
+        2,
+        "--width applies to --shape layered and fan, not chains",
+    ),
+    (
+        &[
+            "graph", "generate", "--out", "g.json", "--shape", "aircraft", "--jobs", "5",
+        ],
+        2,
+        "--jobs does not apply to --shape aircraft",
+    ),
+    (
+        &["bench", "kernel", "--python", "/nonexistent/python"],
+        1,
+        "--python /nonexistent/python: cannot run it",
+    ),
     // Files that are not files: refused before they are opened.
     (
         &["run", "--graph", "/dev/zero"],

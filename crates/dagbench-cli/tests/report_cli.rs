@@ -234,7 +234,7 @@ fn the_report_summarizes_and_prices_a_run() {
     let out = dagbench(&["report", "nope", "--results", &results]);
     let err = text(&out.stderr);
     assert!(
-        err.contains("not a run directory") && err.contains("r1"),
+        err.contains("there is no run") && err.contains("runs there: r1"),
         "{err}"
     );
 }

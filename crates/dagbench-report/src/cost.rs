@@ -212,6 +212,10 @@ pub struct Measured {
     /// minutes`); else the makespan is assumed.
     #[serde(default)]
     pub fargate_task_s: Option<f64>,
+    /// The graph's topological levels: jobs of successive levels never
+    /// share a batch, so a run takes at least one batch per level.
+    #[serde(default)]
+    pub levels: u64,
 }
 
 /// A job message's usual size (id, work, data size, input key).
@@ -299,6 +303,12 @@ fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Batches of at most `size` for `n` jobs spread over `levels` levels
+/// (jobs of different levels are never in flight together).
+fn level_batches(n: u64, size: u32, levels: u64) -> f64 {
+    batches(n, size).max(levels.min(n) as f64)
+}
+
 fn batches(n: u64, size: u32) -> f64 {
     n.div_ceil(u64::from(size.max(1))) as f64
 }
@@ -378,10 +388,10 @@ pub fn estimate(
         .map(|c| c.processors.sqs_polling_requests as f64);
     match setup {
         Setup::Lambda(l) => {
-            let invocations = batches(jobs, l.batch_size);
+            let invocations = level_batches(jobs, l.batch_size, measured.levels);
             // However large the mapping's batch, each of its receives and
             // deletes takes at most 10 messages.
-            let calls = batches(jobs, 10);
+            let calls = level_batches(jobs, 10, measured.levels);
             line(
                 "SQS",
                 "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
@@ -433,8 +443,9 @@ pub fn estimate(
                 None => line(
                     "SQS",
                     "task receives, deletes, idle polls (modelled)",
-                    batches(jobs, f.batch_size) * chunks(u64::from(f.batch_size) * job_b)
-                        + batches(jobs, f.batch_size)
+                    level_batches(jobs, f.batch_size, measured.levels)
+                        * chunks(u64::from(f.batch_size) * job_b)
+                        + level_batches(jobs, f.batch_size, measured.levels)
                         + loops * polls,
                     "requests",
                     sqs_price,
@@ -723,6 +734,7 @@ mod tests {
             calls: None,
             ran_on: None,
             fargate_task_s: None,
+            levels: 1,
         }
     }
 
@@ -1061,6 +1073,20 @@ mod tests {
         close(vcpu.quantity, 0.5);
         assert!(vcpu.item.contains("as stated"), "{}", vcpu.item);
         close(line(&e, "Fargate", "public IPv4").quantity, 1.0);
+    }
+
+    #[test]
+    fn a_deep_graph_takes_a_batch_per_level_at_least() {
+        let mut m = measured();
+        m.levels = 400;
+        let lambda = Setup::Lambda(LambdaSetup {
+            memory_mb: 256,
+            arch: Architecture::X86_64,
+            batch_size: 10,
+        });
+        let e = estimate(&m, &lambda, "us-east-1", &PriceTable::bundled()).unwrap();
+        // 1,000 jobs over 400 levels: 400 invocations, not 100.
+        close(line(&e, "Lambda", "requests").quantity, 400.0);
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub fn measured(report: &RunReport) -> Measured {
         calls: report.calls,
         ran_on: Some(report.scenario),
         fargate_task_s: None,
+        levels: u64::from(report.graph.levels),
     }
 }
 
