@@ -261,10 +261,14 @@ mod tests {
             "é",
             "job id \"é\" contains 'é' at position 0; allowed are letters, digits and `._:-`",
         );
+        // A long id is quoted shortened: 59 characters and an ellipsis.
         let long = "x".repeat(129);
         check_rejected(
             &long,
-            &format!("job id {long:?} is 129 characters long; the limit is 128"),
+            &format!(
+                "job id \"{}…\" is 129 characters long; the limit is 128",
+                "x".repeat(59)
+            ),
         );
     }
 

@@ -80,7 +80,7 @@ fn json_errors_carry_a_position() {
 fn attributes_defaults_and_unknown_fields() {
     let g = graph(
         r#"{"version": 3, "jobs": [
-            {"job_id": "a", "work_duration_ms": 50, "data_size_kb": 4, "input_key": "run/jobs/a.json", "kind": "leg", "note": "x"},
+            {"job_id": "a", "work_duration_ms": 50, "data_size_kb": 4, "input_key": "run/jobs/a.json", "kind": "leg"},
             {"job_id": "b", "depends_on": ["a", "a"], "input_key": null, "kind": null}]}"#,
     );
     let a = g.job(g.find("a").unwrap());
@@ -96,6 +96,12 @@ fn attributes_defaults_and_unknown_fields() {
     // The dependency named twice is one edge.
     assert_eq!(g.edge_count(), 1);
     assert_eq!(g.find("nope"), None);
+    // Unknown top-level keys are ignored; an unknown field of a job (a
+    // misspelt `work_duration_ms`) is an error naming it.
+    let err = JobGraph::from_json_slice(br#"{"jobs": [{"job_id": "a", "work_duraton_ms": 50}]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `work_duraton_ms`"), "{err}");
 }
 
 #[test]
