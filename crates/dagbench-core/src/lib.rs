@@ -13,6 +13,7 @@
 //! - [`graph`]: the compact job graph, its file format, analysis and
 //!   synthetic shapes.
 //! - [`scheduler`]: the scheduling state machine.
+//! - [`sim`]: a discrete-event simulation of a run through the scheduler.
 //! - [`tracker`]: the scheduler driver's bookkeeping (timeline, anomalies)
 //!   as events in, batches out.
 //! - [`scenario`]: where a run's jobs are processed (local, Scenario 1, 2).
@@ -27,6 +28,7 @@ pub mod message;
 pub mod rng;
 pub mod scenario;
 pub mod scheduler;
+pub mod sim;
 pub mod time;
 pub mod tracker;
 
