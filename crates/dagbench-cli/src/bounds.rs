@@ -88,6 +88,16 @@ pub(crate) const MAX_GRAPH_BYTES: u64 = 4 << 30;
 /// The largest price table, configuration or airports file read.
 pub(crate) const MAX_SMALL_FILE_BYTES: u64 = 64 << 20;
 
+/// How long a Fargate task ran, minutes: from 0 to a year.
+pub(crate) fn task_minutes(s: &str) -> Result<f64, String> {
+    let v = non_negative(s)?;
+    if v <= 366.0 * 24.0 * 60.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} minutes is more than a year"))
+    }
+}
+
 /// Bytes of memory available to new processes (`MemAvailable` of
 /// `/proc/meminfo`), when the system says.
 fn available_memory() -> Option<u64> {

@@ -80,12 +80,12 @@ pub(crate) struct ShapeArgs {
     /// Layer width (layered; default √jobs) or fan width (fan; default 100).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) width: Option<u32>,
-    /// Jobs per chain (chains).
-    #[arg(long = "chain-length", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
-    pub(crate) chain_length: u32,
-    /// Most dependencies per job (layered).
-    #[arg(long = "max-deps", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub(crate) max_deps: u32,
+    /// Jobs per chain (chains) [default: 10].
+    #[arg(long = "chain-length", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) chain_length: Option<u32>,
+    /// Most dependencies per job (layered) [default: 3].
+    #[arg(long = "max-deps", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_deps: Option<u32>,
 }
 
 impl ShapeArgs {
@@ -101,8 +101,8 @@ impl ShapeArgs {
                 self.shape,
                 jobs,
                 self.width,
-                Some(self.chain_length),
-                Some(self.max_deps),
+                self.chain_length,
+                self.max_deps,
             )?,
             jobs,
             seed: self.seed,
@@ -113,8 +113,9 @@ impl ShapeArgs {
 }
 
 /// The synthetic shape `name` of `jobs` jobs, with the given width, chain
-/// length and dependencies per job where they apply (else the shape's
-/// defaults).
+/// length and dependencies per job (else the shape's defaults). A flag
+/// given for a shape it does not apply to is a usage error: it would do
+/// nothing.
 pub(crate) fn synthetic_shape(
     name: ShapeName,
     jobs: u32,
@@ -123,11 +124,21 @@ pub(crate) fn synthetic_shape(
     max_deps: Option<u32>,
 ) -> anyhow::Result<Shape> {
     let Some(default) = Shape::named(name.as_str(), jobs) else {
-        anyhow::bail!(
+        usage!(
             "--shape {} is not a synthetic shape; use independent, chains, layered or fan (the aircraft workload is what `dagbench run` runs without --messages)",
             name.as_str()
         );
     };
+    let name = default.name();
+    if width.is_some() && !matches!(default, Shape::Layered { .. } | Shape::Fan { .. }) {
+        usage!("--width applies to --shape layered and fan, not {name}");
+    }
+    if chain_length.is_some() && !matches!(default, Shape::Chains { .. }) {
+        usage!("--chain-length applies to --shape chains, not {name}");
+    }
+    if max_deps.is_some() && !matches!(default, Shape::Layered { .. }) {
+        usage!("--max-deps applies to --shape layered, not {name}");
+    }
     Ok(match default {
         Shape::Independent => Shape::Independent,
         Shape::Chains { length } => Shape::Chains {
@@ -147,9 +158,9 @@ pub(crate) fn synthetic_shape(
 }
 
 impl ShapeArgs {
-    /// Flags that would do nothing for this shape are usage errors.
+    /// Flags that would do nothing for the aircraft shape are usage errors
+    /// (the synthetic shapes' are checked by [`synthetic_shape`]).
     fn check_flags(&self) -> anyhow::Result<()> {
-        let name = self.shape.as_str();
         if self.shape == ShapeName::Aircraft {
             for (given, flag) in [
                 (self.jobs.is_some(), "--jobs"),
@@ -163,9 +174,6 @@ impl ShapeArgs {
                     );
                 }
             }
-        } else if self.width.is_some() && !matches!(self.shape, ShapeName::Layered | ShapeName::Fan)
-        {
-            usage!("--width applies to --shape layered and fan, not {name}");
         }
         Ok(())
     }
@@ -178,11 +186,15 @@ impl ShapeArgs {
             format!("--seed={}", self.seed),
             format!("--work-ms={}", self.work_ms),
             format!("--data-kb={}", self.data_kb),
-            format!("--chain-length={}", self.chain_length),
-            format!("--max-deps={}", self.max_deps),
         ];
-        if let Some(width) = self.width {
-            args.push(format!("--width={width}"));
+        for (flag, value) in [
+            ("width", self.width),
+            ("chain-length", self.chain_length),
+            ("max-deps", self.max_deps),
+        ] {
+            if let Some(v) = value {
+                args.push(format!("--{flag}={v}"));
+            }
         }
         args
     }
@@ -255,11 +267,7 @@ fn check_runnable(graph: &JobGraph, visibility_timeout_s: u64) -> anyhow::Result
     let max_work =
         dagbench_run::target::local_max_work(std::time::Duration::from_secs(visibility_timeout_s));
     dagbench_run::check_job_limits(graph, Some(&max_work)).map_err(anyhow::Error::msg)?;
-    let longest = graph
-        .jobs()
-        .map(|j| j.job_id)
-        .max_by_key(|id| id.len())
-        .expect("a graph has jobs");
+    let longest = dagbench_run::longest_job_id(graph);
     // `local-YYYYMMDD-HHMMSS`, the default run id.
     const DEFAULT_RUN_ID_LEN: usize = 21;
     if longest.len() + 1 + DEFAULT_RUN_ID_LEN > 128 {

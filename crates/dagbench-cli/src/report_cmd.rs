@@ -27,7 +27,7 @@ pub(crate) struct PriceArgs {
     /// Minutes each Fargate task was billed for the run — from its start
     /// (`dagbench scale` up, image pull included) to its stop — when known
     /// [default: the run's makespan, at least one minute].
-    #[arg(long = "fargate-task-minutes", value_name = "MINUTES", value_parser = crate::bounds::non_negative)]
+    #[arg(long = "fargate-task-minutes", value_name = "MINUTES", value_parser = crate::bounds::task_minutes)]
     fargate_task_minutes: Option<f64>,
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use dagbench_core::Scenario;
-use dagbench_core::graph::shapes::{Shape, ShapeSpec};
+use dagbench_core::graph::shapes::ShapeSpec;
 use dagbench_core::ids::RunId;
 use dagbench_report::pricing::cost_lines;
 use dagbench_run::{AircraftWorkload, Preparation, RunRequest, Settings, Start, Workload};
@@ -179,36 +179,13 @@ impl RunArgs {
                 dagbench_run::workload::bytes_per_job() * u64::from(jobs),
                 &format!("--messages {jobs}"),
             )?;
-            let Ok(shape) = synthetic_shape(
+            let shape = synthetic_shape(
                 self.shape,
                 jobs,
                 self.width,
                 self.chain_length,
                 self.max_deps,
-            ) else {
-                usage!(
-                    "--shape {} is not a synthetic shape; use independent, chains, layered or fan (the aircraft workload is what `dagbench run` runs without --messages)",
-                    self.shape.as_str()
-                );
-            };
-            if self.width.is_some() && !matches!(shape, Shape::Layered { .. } | Shape::Fan { .. }) {
-                usage!(
-                    "--width applies to --shape layered and fan, not {}",
-                    shape.name()
-                );
-            }
-            if self.chain_length.is_some() && !matches!(shape, Shape::Chains { .. }) {
-                usage!(
-                    "--chain-length applies to --shape chains, not {}",
-                    shape.name()
-                );
-            }
-            if self.max_deps.is_some() && !matches!(shape, Shape::Layered { .. }) {
-                usage!(
-                    "--max-deps applies to --shape layered, not {}",
-                    shape.name()
-                );
-            }
+            )?;
             return Ok(Workload::Synthetic(ShapeSpec {
                 shape,
                 jobs,

@@ -288,6 +288,20 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         1,
         "--python /nonexistent/python: cannot run it",
     ),
+    (
+        &[
+            "graph",
+            "generate",
+            "--out",
+            "g.json",
+            "--shape",
+            "chains",
+            "--max-deps",
+            "2",
+        ],
+        2,
+        "--max-deps applies to --shape layered, not chains",
+    ),
     // Files that are not files: refused before they are opened.
     (
         &["run", "--graph", "/dev/zero"],
@@ -323,6 +337,11 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         &["report", "no-such-run"],
         1,
         "there is no run results/no-such-run",
+    ),
+    (
+        &["report", "r", "--fargate-task-minutes", "1e300"],
+        2,
+        "minutes is more than a year",
     ),
     // Options that only matter at the end, checked at the start.
     (

@@ -12,33 +12,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-/// Billed calls, by service.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Calls {
+/// One list of the counted fields makes [`Calls`] (the numbers),
+/// [`CallTally`] (their atomic counters) and the code between them.
+macro_rules! billed_calls {
+    ($($(#[$doc:meta])* $field:ident,)*) => {
+        /// Billed calls, by service.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct Calls {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        impl Calls {
+            /// Adds `other` to these counts.
+            pub fn add(&mut self, other: &Calls) {
+                $(self.$field += other.$field;)*
+            }
+        }
+
+        /// A running tally shared by the code paths of one caller (a
+        /// processor, a scheduler), read and reset with [`CallTally::take`].
+        #[derive(Debug, Default)]
+        pub struct CallTally {
+            $($field: AtomicU64,)*
+        }
+
+        impl CallTally {
+            /// Every counter read by `read`.
+            fn read(&self, read: impl Fn(&AtomicU64) -> u64) -> Calls {
+                Calls {
+                    $($field: read(&self.$field),)*
+                }
+            }
+        }
+    };
+}
+
+billed_calls! {
     /// SQS requests sending messages (jobs, completions, dead letters), in
     /// 64 KiB payload chunks.
-    pub sqs_requests: u64,
+    sqs_requests,
     /// SQS requests consuming a queue: receives (empty ones too, payload
     /// chunks), deletes, visibility changes, attribute reads.
-    pub sqs_polling_requests: u64,
+    sqs_polling_requests,
     /// S3 PUT requests.
-    pub s3_put: u64,
+    s3_put,
     /// S3 GET requests (a read of a missing object included).
-    pub s3_get: u64,
+    s3_get,
     /// S3 LIST requests.
-    pub s3_list: u64,
+    s3_list,
     /// DynamoDB write request units.
-    pub dynamodb_write_units: u64,
+    dynamodb_write_units,
     /// DynamoDB read request units.
-    pub dynamodb_read_units: u64,
+    dynamodb_read_units,
     /// Custom metric data points (one `PutMetricData` carries up to 20;
     /// Lambda writes them as EMF log lines instead).
-    pub metric_points: u64,
+    metric_points,
     /// Lambda invocations that ended (Scenario 1's function).
-    pub lambda_invocations: u64,
+    lambda_invocations,
     /// Their durations, each rounded up to the millisecond as Lambda bills.
-    pub lambda_billed_ms: u64,
+    lambda_billed_ms,
 }
 
 impl Calls {
@@ -47,20 +80,6 @@ impl Calls {
     pub fn is_zero(&self) -> bool {
         *self == Calls::default()
     }
-
-    /// Adds `other` to these counts.
-    pub fn add(&mut self, other: &Calls) {
-        self.sqs_requests += other.sqs_requests;
-        self.sqs_polling_requests += other.sqs_polling_requests;
-        self.s3_put += other.s3_put;
-        self.s3_get += other.s3_get;
-        self.s3_list += other.s3_list;
-        self.dynamodb_write_units += other.dynamodb_write_units;
-        self.dynamodb_read_units += other.dynamodb_read_units;
-        self.metric_points += other.metric_points;
-        self.lambda_invocations += other.lambda_invocations;
-        self.lambda_billed_ms += other.lambda_billed_ms;
-    }
 }
 
 /// SQS requests billed for one call carrying `payload_bytes` (sent or
@@ -68,22 +87,6 @@ impl Calls {
 #[must_use]
 pub fn sqs_billed(payload_bytes: usize) -> u64 {
     (payload_bytes as u64).div_ceil(64 * 1024).max(1)
-}
-
-/// A running tally shared by the code paths of one caller (a processor, a
-/// scheduler), read and reset with [`CallTally::take`].
-#[derive(Debug, Default)]
-pub struct CallTally {
-    sqs_requests: AtomicU64,
-    sqs_polling_requests: AtomicU64,
-    s3_put: AtomicU64,
-    s3_get: AtomicU64,
-    s3_list: AtomicU64,
-    dynamodb_write_units: AtomicU64,
-    dynamodb_read_units: AtomicU64,
-    metric_points: AtomicU64,
-    lambda_invocations: AtomicU64,
-    lambda_billed_ms: AtomicU64,
 }
 
 impl CallTally {
@@ -141,37 +144,13 @@ impl CallTally {
     /// The counts so far, without resetting them.
     #[must_use]
     pub fn snapshot(&self) -> Calls {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Calls {
-            sqs_requests: get(&self.sqs_requests),
-            sqs_polling_requests: get(&self.sqs_polling_requests),
-            s3_put: get(&self.s3_put),
-            s3_get: get(&self.s3_get),
-            s3_list: get(&self.s3_list),
-            dynamodb_write_units: get(&self.dynamodb_write_units),
-            dynamodb_read_units: get(&self.dynamodb_read_units),
-            metric_points: get(&self.metric_points),
-            lambda_invocations: get(&self.lambda_invocations),
-            lambda_billed_ms: get(&self.lambda_billed_ms),
-        }
+        self.read(|a| a.load(Ordering::Relaxed))
     }
 
     /// The counts since the last `take`, resetting them: each call is in
     /// exactly one taken set.
     pub fn take(&self) -> Calls {
-        let swap = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
-        Calls {
-            sqs_requests: swap(&self.sqs_requests),
-            sqs_polling_requests: swap(&self.sqs_polling_requests),
-            s3_put: swap(&self.s3_put),
-            s3_get: swap(&self.s3_get),
-            s3_list: swap(&self.s3_list),
-            dynamodb_write_units: swap(&self.dynamodb_write_units),
-            dynamodb_read_units: swap(&self.dynamodb_read_units),
-            metric_points: swap(&self.metric_points),
-            lambda_invocations: swap(&self.lambda_invocations),
-            lambda_billed_ms: swap(&self.lambda_billed_ms),
-        }
+        self.read(|a| a.swap(0, Ordering::Relaxed))
     }
 }
 

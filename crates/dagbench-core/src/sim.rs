@@ -116,25 +116,10 @@ pub fn simulate(
     }
     Prediction {
         makespan_ms: last_observed as f64 / 1000.0,
-        lower_bound_ms: lower_bound(graph, &times, workers) as f64 / 1000.0,
+        lower_bound_ms: graph.schedule_lower_bound(|j| times[j.get()] as f64, workers as u64)
+            / 1000.0,
         jobs: scheduler.progress().completed,
     }
-}
-
-/// `max(heaviest chain, total / workers)` of `times` (µs).
-fn lower_bound(graph: &JobGraph, times: &[u64], workers: usize) -> u64 {
-    let order = graph.topological_order().expect("a built graph is acyclic");
-    let mut finish = vec![0u64; graph.len()];
-    for &j in &order {
-        let end = finish[j as usize] + times[j as usize];
-        finish[j as usize] = end;
-        for &d in graph.dependents(JobIndex(j)) {
-            finish[d as usize] = finish[d as usize].max(end);
-        }
-    }
-    let chain = finish.iter().copied().max().unwrap_or(0);
-    let total: u64 = times.iter().sum();
-    chain.max(total.div_ceil(workers as u64))
 }
 
 #[cfg(test)]

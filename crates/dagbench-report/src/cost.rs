@@ -313,6 +313,50 @@ fn batches(n: u64, size: u32) -> f64 {
     n.div_ceil(u64::from(size.max(1))) as f64
 }
 
+/// Priced lines as an estimate collects them.
+#[derive(Debug, Default)]
+struct Lines(Vec<CostLine>);
+
+impl Lines {
+    fn add(&mut self, service: &str, item: &str, quantity: f64, unit: &str, unit_price: f64) {
+        self.0.push(CostLine {
+            service: service.into(),
+            item: item.into(),
+            quantity,
+            unit: unit.into(),
+            unit_price,
+            cost: quantity * unit_price,
+        });
+    }
+
+    /// What `f.tasks` Fargate tasks cost for `hours` each: vCPU, memory and
+    /// their public IPv4 addresses; `note` ends each item.
+    fn fargate_tasks(&mut self, f: &FargateSetup, hours: f64, p: &RegionPrices, note: &str) {
+        let tasks = f64::from(f.tasks);
+        self.add(
+            "Fargate",
+            &format!("vCPU ({} × {} CPU {}{note})", f.tasks, f.cpu, f.arch),
+            tasks * f64::from(f.cpu) / 1024.0 * hours,
+            "vCPU-hours",
+            p.fargate_vcpu_hour.get(f.arch),
+        );
+        self.add(
+            "Fargate",
+            &format!("memory ({} × {} MiB{note})", f.tasks, f.memory_mb),
+            tasks * f64::from(f.memory_mb) / 1024.0 * hours,
+            "GB-hours",
+            p.fargate_gb_hour.get(f.arch),
+        );
+        self.add(
+            "Fargate",
+            &format!("public IPv4 ({} task{}{note})", f.tasks, plural(f.tasks)),
+            tasks * hours,
+            "IP-hours",
+            p.public_ipv4_hour,
+        );
+    }
+}
+
 /// The estimate of `measured` on `setup`, at `region`'s prices.
 ///
 /// # Errors
@@ -326,17 +370,7 @@ pub fn estimate(
     let p = table.region(region)?;
     let jobs = measured.jobs;
     let polls = (measured.makespan_s / LONG_POLL_S).ceil();
-    let mut lines = Vec::new();
-    let mut line = |service: &str, item: &str, quantity: f64, unit: &str, unit_price: f64| {
-        lines.push(CostLine {
-            service: service.into(),
-            item: item.into(),
-            quantity,
-            unit: unit.into(),
-            unit_price,
-            cost: quantity * unit_price,
-        });
-    };
+    let mut lines = Lines::default();
     let sqs_price = p.sqs_requests_per_million / 1e6;
     // The scheduler's side: sends, receives + deletes of completions,
     // long polls of the outgoing queue and the DLQ.
@@ -345,14 +379,14 @@ pub fn estimate(
     let total = counted.map(|c| c.total());
     match counted {
         Some(c) => {
-            line(
+            lines.add(
                 "SQS",
                 "scheduler requests (counted)",
                 (c.scheduler.sqs_requests + c.scheduler.sqs_polling_requests) as f64,
                 "requests",
                 sqs_price,
             );
-            line(
+            lines.add(
                 "SQS",
                 "completions and dead letters sent (counted)",
                 c.processors.sqs_requests as f64,
@@ -365,14 +399,14 @@ pub fn estimate(
                 + batches(jobs, 10) * chunks(10 * done_b)
                 + batches(jobs, 10)
                 + 2.0 * polls;
-            line(
+            lines.add(
                 "SQS",
                 "scheduler requests (modelled)",
                 scheduler,
                 "requests",
                 sqs_price,
             );
-            line(
+            lines.add(
                 "SQS",
                 "completions sent (modelled)",
                 jobs as f64,
@@ -392,7 +426,7 @@ pub fn estimate(
             // However large the mapping's batch, each of its receives and
             // deletes takes at most 10 messages.
             let calls = level_batches(jobs, 10, measured.levels);
-            line(
+            lines.add(
                 "SQS",
                 "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
                 calls * chunks(10 * job_b) + calls + ESM_POLLERS * polls,
@@ -415,14 +449,14 @@ pub fn estimate(
                     "modelled: one per batch, lasting the processing p90",
                 ),
             };
-            line(
+            lines.add(
                 "Lambda",
                 &format!("requests ({how})"),
                 requests,
                 "requests",
                 p.lambda_requests_per_million / 1e6,
             );
-            line(
+            lines.add(
                 "Lambda",
                 &format!("duration ({} MB {}; {how})", l.memory_mb, l.arch),
                 seconds * f64::from(l.memory_mb) / 1024.0,
@@ -433,14 +467,14 @@ pub fn estimate(
         Setup::Fargate(f) => {
             let loops = f64::from(f.tasks) * f64::from(f.concurrency.max(1));
             match own_polling {
-                Some(n) => line(
+                Some(n) => lines.add(
                     "SQS",
                     "task receives, deletes, heartbeats (counted)",
                     n,
                     "requests",
                     sqs_price,
                 ),
-                None => line(
+                None => lines.add(
                     "SQS",
                     "task receives, deletes, idle polls (modelled)",
                     level_batches(jobs, f.batch_size, measured.levels)
@@ -459,39 +493,16 @@ pub fn estimate(
                 ),
             };
             let hours = billed_s.ceil().max(FARGATE_MINIMUM_S) / 3600.0;
-            line(
-                "Fargate",
-                &format!(
-                    "vCPU ({} × {} CPU {}; {how}; one-minute minimum)",
-                    f.tasks, f.cpu, f.arch
-                ),
-                f64::from(f.tasks) * f64::from(f.cpu) / 1024.0 * hours,
-                "vCPU-hours",
-                p.fargate_vcpu_hour.get(f.arch),
-            );
-            line(
-                "Fargate",
-                &format!("memory ({} × {} MiB; {how})", f.tasks, f.memory_mb),
-                f64::from(f.tasks) * f64::from(f.memory_mb) / 1024.0 * hours,
-                "GB-hours",
-                p.fargate_gb_hour.get(f.arch),
-            );
-            line(
-                "Fargate",
-                &format!("public IPv4 ({} task{}; {how})", f.tasks, plural(f.tasks)),
-                f64::from(f.tasks) * hours,
-                "IP-hours",
-                p.public_ipv4_hour,
-            );
+            lines.fargate_tasks(f, hours, p, &format!("; {how}; one-minute minimum"));
             match total {
-                Some(t) => line(
+                Some(t) => lines.add(
                     "CloudWatch",
                     "PutMetricData (counted data points, 20 per call)",
                     t.metric_points.div_ceil(METRIC_POINTS_PER_CALL) as f64,
                     "requests",
                     p.cloudwatch_put_metric_data_per_thousand / 1e3,
                 ),
-                None => line(
+                None => lines.add(
                     "CloudWatch",
                     "PutMetricData (modelled)",
                     f64::from(f.tasks)
@@ -507,28 +518,28 @@ pub fn estimate(
     match total {
         Some(t) => {
             // LIST is billed at the PUT rate.
-            line(
+            lines.add(
                 "S3",
                 "PUT and LIST (counted)",
                 (t.s3_put + t.s3_list) as f64,
                 "requests",
                 p.s3_put_per_thousand / 1e3,
             );
-            line(
+            lines.add(
                 "S3",
                 "GET (counted)",
                 t.s3_get as f64,
                 "requests",
                 p.s3_get_per_thousand / 1e3,
             );
-            line(
+            lines.add(
                 "DynamoDB",
                 "write request units (counted)",
                 t.dynamodb_write_units as f64,
                 "WRU",
                 p.dynamodb_write_units_per_million / 1e6,
             );
-            line(
+            lines.add(
                 "DynamoDB",
                 "read request units (counted)",
                 t.dynamodb_read_units as f64,
@@ -537,21 +548,21 @@ pub fn estimate(
             );
         }
         None => {
-            line(
+            lines.add(
                 "S3",
                 "PUT (modelled)",
                 measured.s3_puts as f64,
                 "requests",
                 p.s3_put_per_thousand / 1e3,
             );
-            line(
+            lines.add(
                 "S3",
                 "GET (modelled)",
                 measured.s3_gets as f64,
                 "requests",
                 p.s3_get_per_thousand / 1e3,
             );
-            line(
+            lines.add(
                 "DynamoDB",
                 "write request units (modelled)",
                 2.0 * jobs as f64,
@@ -560,7 +571,7 @@ pub fn estimate(
             );
         }
     }
-    line(
+    lines.add(
         "CloudWatch",
         "log ingestion (modelled: about 600 bytes of log lines per job)",
         (jobs * measured.log_bytes_per_job) as f64 / f64::from(1u32 << 30),
@@ -569,7 +580,7 @@ pub fn estimate(
     );
     // The scheduler's lease on the stack: taken, renewed every 20 s,
     // released (a local run has none; its cloud equivalent would).
-    line(
+    lines.add(
         "DynamoDB",
         "scheduler lease writes (modelled: taken, renewed every 20 s, released)",
         (measured.makespan_s / LEASE_RENEWAL_S).ceil() + 2.0,
@@ -590,7 +601,7 @@ pub fn estimate(
             .clamp(1.0, LAMBDA_ENVIRONMENTS),
             Setup::Fargate(f) => f64::from(f.tasks),
         };
-    line(
+    lines.add(
         "KMS",
         "requests for the job table's key (modelled: one per client per 5 minutes)",
         clients * (measured.makespan_s / KMS_KEY_CACHE_S).ceil().max(1.0),
@@ -598,19 +609,19 @@ pub fn estimate(
         p.kms_requests_per_ten_thousand / 1e4,
     );
     let metric_hours = (measured.makespan_s / 3600.0).ceil().max(1.0);
-    line(
+    lines.add(
         "CloudWatch",
         "custom metrics (modelled: two metrics, prorated by the hour, one-hour minimum)",
         CUSTOM_METRICS * metric_hours / HOURS_PER_MONTH,
         "metric-months",
         p.cloudwatch_metric_month,
     );
-    let total: f64 = lines.iter().map(|l| l.cost).sum();
+    let total: f64 = lines.0.iter().map(|l| l.cost).sum();
     Ok(Estimate {
         setup: *setup,
         region: region.to_owned(),
         prices: format!("{} ({})", table.name, table.date),
-        lines,
+        lines: lines.0,
         total,
         per_1000_jobs: if jobs == 0 {
             0.0
@@ -640,58 +651,27 @@ pub fn standing_per_hour(
     let p = table.region(region)?;
     let polls_per_hour = 3600.0 / LONG_POLL_S;
     let sqs = p.sqs_requests_per_million / 1e6;
-    let mut lines = Vec::new();
-    let mut line = |service: &str, item: String, quantity: f64, unit: &str, unit_price: f64| {
-        lines.push(CostLine {
-            service: service.into(),
-            item,
-            quantity,
-            unit: unit.into(),
-            unit_price,
-            cost: quantity * unit_price,
-        });
-    };
+    let mut lines = Lines::default();
     match setup {
         Setup::Fargate(f) => {
-            let tasks = f64::from(f.tasks);
-            line(
-                "Fargate",
-                format!("vCPU ({} running × {} CPU {})", f.tasks, f.cpu, f.arch),
-                tasks * f64::from(f.cpu) / 1024.0,
-                "vCPU-hours",
-                p.fargate_vcpu_hour.get(f.arch),
-            );
-            line(
-                "Fargate",
-                format!("memory ({} × {} MiB)", f.tasks, f.memory_mb),
-                tasks * f64::from(f.memory_mb) / 1024.0,
-                "GB-hours",
-                p.fargate_gb_hour.get(f.arch),
-            );
-            line(
-                "Fargate",
-                format!("public IPv4 ({} task{})", f.tasks, plural(f.tasks)),
-                tasks,
-                "IP-hours",
-                p.public_ipv4_hour,
-            );
-            line(
+            lines.fargate_tasks(f, 1.0, p, "");
+            lines.add(
                 "SQS",
-                format!("idle long polls ({} loops)", f.tasks * f.concurrency.max(1)),
-                tasks * f64::from(f.concurrency.max(1)) * polls_per_hour,
+                &format!("idle long polls ({} loops)", f.tasks * f.concurrency.max(1)),
+                f64::from(f.tasks) * f64::from(f.concurrency.max(1)) * polls_per_hour,
                 "requests",
                 sqs,
             );
         }
-        Setup::Lambda(_) => line(
+        Setup::Lambda(_) => lines.add(
             "SQS",
-            format!("event source mapping idle polls ({ESM_POLLERS} pollers)"),
+            &format!("event source mapping idle polls ({ESM_POLLERS} pollers)"),
             ESM_POLLERS * polls_per_hour,
             "requests",
             sqs,
         ),
     }
-    Ok(lines)
+    Ok(lines.0)
 }
 
 impl fmt::Display for Estimate {

@@ -341,12 +341,19 @@ fn create_dir(path: &Path, shown: &Path) -> Result<(), RunError> {
 
 /// Every job's id on the wire (`<run>.<job>`) must be a valid job id: at
 /// most 128 characters.
-fn check_wire_ids(run: &RunId, graph: &JobGraph) -> Result<(), RunError> {
-    let longest = graph
+/// The longest job id of `graph`: the one that leaves the least room for
+/// a run id on the wire.
+#[must_use]
+pub fn longest_job_id(graph: &JobGraph) -> &str {
+    graph
         .jobs()
         .map(|j| j.job_id)
         .max_by_key(|id| id.len())
-        .expect("a graph has jobs");
+        .expect("a graph has jobs")
+}
+
+fn check_wire_ids(run: &RunId, graph: &JobGraph) -> Result<(), RunError> {
+    let longest = longest_job_id(graph);
     wire_job_id(run, longest)
         .map(|_| ())
         .map_err(|_| RunError::Setup(wire_id_problem(run.as_str().len(), longest)))

@@ -442,25 +442,16 @@ fn session_lower_bound(
             t.processing_ms[i].max(0.0)
         }
     };
-    let total: f64 = (0..graph.len())
-        .map(|j| weight(JobIndex(j as u32)))
-        .filter(|w| w.is_finite())
-        .sum();
-    if total <= 0.0 {
+    let bound = graph.schedule_lower_bound(weight, workers);
+    if bound <= 0.0 {
         return (0.0, None);
     }
-    let (chain, _) = graph.heaviest_chain(weight);
-    let spread = if workers > 0 {
-        total / workers as f64
-    } else {
-        0.0
-    };
     let basis = if simulated {
         LowerBoundBasis::SimulatedWork
     } else {
         LowerBoundBasis::MeasuredProcessing
     };
-    (chain.max(spread), Some(basis))
+    (bound, Some(basis))
 }
 
 /// Completions and jobs in flight over up to 100 intervals.

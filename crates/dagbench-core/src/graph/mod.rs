@@ -377,6 +377,27 @@ impl JobGraph {
         (end.0, path)
     }
 
+    /// No schedule on `workers` processors (0: unknown, so unbounded) can
+    /// finish faster than `max(heaviest chain, total / workers)` when job
+    /// `j` takes `weight(j)`: the bound a run's efficiency is measured
+    /// against. Non-finite weights count as 0.
+    pub fn schedule_lower_bound(&self, weight: impl Fn(JobIndex) -> f64, workers: u64) -> f64 {
+        let finite = |j| {
+            Some(weight(j))
+                .filter(|w| w.is_finite())
+                .unwrap_or(0.0)
+                .max(0.0)
+        };
+        let total: f64 = (0..self.len() as u32).map(|j| finite(JobIndex(j))).sum();
+        let (chain, _) = self.heaviest_chain(finite);
+        let spread = if workers > 0 {
+            total / workers as f64
+        } else {
+            0.0
+        };
+        chain.max(spread)
+    }
+
     fn compute_stats(&self, order: &[u32]) -> GraphStats {
         let n = self.len();
         let mut level = vec![0u32; n];
