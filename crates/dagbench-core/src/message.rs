@@ -27,14 +27,6 @@ pub struct Limits {
 impl Limits {
     /// Margin kept between the longest simulated work and the timeout.
     pub const TIMEOUT_MARGIN_MS: u64 = 5_000;
-
-    /// Limits for a processor whose invocation times out after `timeout_ms`.
-    pub fn for_timeout_ms(timeout_ms: u64) -> Self {
-        Self {
-            max_work_duration_ms: timeout_ms.saturating_sub(Self::TIMEOUT_MARGIN_MS),
-            ..Self::default()
-        }
-    }
 }
 
 /// Jobs one Lambda invocation runs at once by default: an eighth of the
@@ -543,15 +535,6 @@ mod tests {
             None,
             "message body is 300023 bytes; the limit is 262144",
         );
-    }
-
-    #[test]
-    fn limits_follow_the_timeout() {
-        assert_eq!(
-            Limits::for_timeout_ms(900_000).max_work_duration_ms,
-            895_000
-        );
-        assert_eq!(Limits::for_timeout_ms(3_000).max_work_duration_ms, 0);
     }
 
     #[test]
