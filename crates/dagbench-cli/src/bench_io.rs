@@ -271,6 +271,7 @@ async fn echo(
                     run_id: job.run_id,
                     fatal: false,
                     calls: dagbench_core::calls::Calls::default(),
+                    released_at: None,
                 }
                 .to_json()
             })

@@ -16,7 +16,9 @@
 //! - [`sim`]: a discrete-event simulation of a run through the scheduler.
 //! - [`tracker`]: the scheduler driver's bookkeeping (timeline, anomalies)
 //!   as events in, batches out.
-//! - [`scenario`]: where a run's jobs are processed (local, Scenario 1, 2).
+//! - [`plan`]: how Scenario 3's static state machine runs a graph (chains
+//!   or levels).
+//! - [`scenario`]: where a run's jobs are processed (local, Scenarios 1–3).
 //! - [`rng`]: SplitMix64, the counter-based generator the workload is keyed on.
 
 pub mod calls;
@@ -25,6 +27,7 @@ pub mod ids;
 pub mod key;
 pub mod keys;
 pub mod message;
+pub mod plan;
 pub mod rng;
 pub mod scenario;
 pub mod scheduler;

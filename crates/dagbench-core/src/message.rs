@@ -85,7 +85,18 @@ pub struct JobMessage {
     /// Additive field: the run this job belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
+    /// Additive field (Scenario 3): the Step Functions task this message
+    /// is, to be finished with `SendTaskSuccess`/`SendTaskFailure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+    /// Additive field (Scenario 3): when the state machine released the
+    /// job (its task state was entered), echoed in the completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<Timestamp>,
 }
+
+/// The longest task token a message may carry (Step Functions' limit).
+pub const MAX_TASK_TOKEN_BYTES: usize = 2048;
 
 /// An incoming message that cannot be run. `job_id` is set when the id could
 /// be read, so the job can be reported `failed`; without it the message is
@@ -123,6 +134,10 @@ pub enum MessageError {
     InvalidRunId(IdError),
     #[error("field `input_key`: {0}")]
     InvalidInputKey(KeyError),
+    #[error("field `task_token` is {0} bytes; the limit is 2048")]
+    TaskTokenTooLong(usize),
+    #[error("field `released_at`: {0}")]
+    InvalidReleasedAt(String),
     #[error("field `{field}` is {value}, above the limit of {limit}")]
     AboveLimit {
         field: &'static str,
@@ -194,12 +209,28 @@ impl JobMessage {
                 Some(RunId::new(s).map_err(|e| invalid(id, &run, MessageError::InvalidRunId(e)))?)
             }
         };
+        let task_token = match optional_str(&fields, "task_token").map_err(|e| invalid(id, &run, e))?
+        {
+            Some(t) if t.len() > MAX_TASK_TOKEN_BYTES => {
+                return Err(invalid(id, &run, MessageError::TaskTokenTooLong(t.len())));
+            }
+            t => t.map(str::to_owned),
+        };
+        let released_at = optional_str(&fields, "released_at")
+            .map_err(|e| invalid(id, &run, e))?
+            .map(|s| {
+                Timestamp::parse(s)
+                    .map_err(|e| invalid(id, &run, MessageError::InvalidReleasedAt(e.to_string())))
+            })
+            .transpose()?;
         Ok(Self {
             job_id,
             work_duration_ms,
             data_size_kb,
             input_key,
             run_id,
+            task_token,
+            released_at,
         })
     }
 
@@ -308,6 +339,9 @@ pub struct Completion {
     /// (this job's, and its own polling): summed over a run's completions,
     /// every call its processors made up to their last one.
     pub calls: crate::calls::Calls,
+    /// When the state machine released the job (Scenario 3), from its
+    /// message.
+    pub released_at: Option<Timestamp>,
 }
 
 /// The longest `error` a completion carries: a completion always fits a
@@ -374,6 +408,8 @@ struct CompletionWire {
     fatal: bool,
     #[serde(default, skip_serializing_if = "crate::calls::Calls::is_zero")]
     calls: crate::calls::Calls,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    released_at: Option<Timestamp>,
 }
 
 impl TryFrom<CompletionWire> for Completion {
@@ -407,6 +443,7 @@ impl TryFrom<CompletionWire> for Completion {
             run_id: w.run_id,
             fatal: w.fatal,
             calls: w.calls,
+            released_at: w.released_at,
         })
     }
 }
@@ -431,6 +468,7 @@ impl From<Completion> for CompletionWire {
             run_id: c.run_id,
             fatal: c.fatal,
             calls: c.calls,
+            released_at: c.released_at,
         }
     }
 }
@@ -570,6 +608,7 @@ mod tests {
             run_id: None,
             fatal: false,
             calls: crate::calls::Calls::default(),
+            released_at: None,
         };
         let json = c.to_json();
         assert_eq!(

@@ -18,13 +18,26 @@ pub enum Scenario {
     /// Scenario 2, `scenario-2-{env}`: SQS → ECS Fargate pollers → S3 (+ DynamoDB).
     #[serde(rename = "scenario-2")]
     Fargate,
+    /// Scenario 3, `scenario-3-{env}`: Step Functions releases the jobs
+    /// (no scheduler queue), processors behind it finish their tasks.
+    #[serde(rename = "scenario-3")]
+    StepFunctions,
 }
 
 impl Scenario {
     /// Every scenario, local first.
-    pub const ALL: [Scenario; 3] = [Scenario::Local, Scenario::Lambda, Scenario::Fargate];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Local,
+        Scenario::Lambda,
+        Scenario::Fargate,
+        Scenario::StepFunctions,
+    ];
     /// The scenarios that run on AWS.
-    pub const CLOUD: [Scenario; 2] = [Scenario::Lambda, Scenario::Fargate];
+    pub const CLOUD: [Scenario; 3] = [
+        Scenario::Lambda,
+        Scenario::Fargate,
+        Scenario::StepFunctions,
+    ];
 
     /// Its name in `report.json` and cost estimates: `local`, `scenario-1`, …
     pub fn as_str(self) -> &'static str {
@@ -32,6 +45,7 @@ impl Scenario {
             Scenario::Local => "local",
             Scenario::Lambda => "scenario-1",
             Scenario::Fargate => "scenario-2",
+            Scenario::StepFunctions => "scenario-3",
         }
     }
 
@@ -41,6 +55,7 @@ impl Scenario {
             Scenario::Local => "local",
             Scenario::Lambda => "1",
             Scenario::Fargate => "2",
+            Scenario::StepFunctions => "3",
         }
     }
 
@@ -50,6 +65,7 @@ impl Scenario {
             Scenario::Local => "local worker pool",
             Scenario::Lambda => "SQS -> Lambda",
             Scenario::Fargate => "SQS -> ECS Fargate",
+            Scenario::StepFunctions => "Step Functions",
         }
     }
 
@@ -67,7 +83,7 @@ impl fmt::Display for Scenario {
 
 /// A name that is no scenario.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scenario `{0}`: expected local, 1 (Lambda) or 2 (Fargate)")]
+#[error("unknown scenario `{0}`: expected local, 1 (Lambda), 2 (Fargate) or 3 (Step Functions)")]
 pub struct UnknownScenario(pub String);
 
 impl FromStr for Scenario {
@@ -78,6 +94,7 @@ impl FromStr for Scenario {
             "local" => Ok(Scenario::Local),
             "1" | "scenario-1" => Ok(Scenario::Lambda),
             "2" | "scenario-2" => Ok(Scenario::Fargate),
+            "3" | "scenario-3" => Ok(Scenario::StepFunctions),
             other => Err(UnknownScenario(other.to_owned())),
         }
     }
@@ -97,7 +114,7 @@ mod tests {
         }
         assert_eq!(
             "4".parse::<Scenario>().unwrap_err().to_string(),
-            "unknown scenario `4`: expected local, 1 (Lambda) or 2 (Fargate)"
+            "unknown scenario `4`: expected local, 1 (Lambda), 2 (Fargate) or 3 (Step Functions)"
         );
         assert!(!Scenario::Local.is_cloud());
         assert!(Scenario::CLOUD.iter().all(|s| s.is_cloud()));

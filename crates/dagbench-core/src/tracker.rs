@@ -111,6 +111,10 @@ pub enum Effect {
     /// A processor of this run cannot work at all (disk full, access
     /// denied): the run must stop; the job stays resumable. Delete it.
     Fatal,
+    /// Scenario 3 ([`RunTracker::follow`]): a completion of this run whose
+    /// job still waits, here, for a dependency's completion (queues do not
+    /// keep order): hold it and offer it again after the next accepted one.
+    Early,
 }
 
 impl Effect {
@@ -285,6 +289,8 @@ impl RunTracker {
                         .input_key
                         .map(|k| ObjectKey::new(k).expect("graph keys are valid")),
                     run_id: Some(self.run_id.clone()),
+                    task_token: None,
+                    released_at: None,
                 }
                 .to_json()
             })
@@ -390,6 +396,9 @@ impl RunTracker {
         t.started[j] = completion.started_at.map_or(-1, |s| s.unix_millis());
         t.processing_ms[j] = completion.processing_time_ms;
         t.attempt[j] = completion.attempt.unwrap_or(1);
+        if let Some(released) = completion.released_at {
+            t.dispatched[j] = released.unix_millis();
+        }
         let graph = std::sync::Arc::clone(self.scheduler.graph());
         for &d in graph.dependents(job) {
             let d = d as usize;
@@ -400,6 +409,40 @@ impl RunTracker {
             }
         }
         Effect::Accepted
+    }
+
+    /// Scenario 3: the state machine releases jobs itself, so every job
+    /// ready here is already in its hands; they count as dispatched at
+    /// `now_ms` (a completion's `released_at` corrects that instant).
+    /// Returns how many.
+    pub fn release_ready(&mut self, now_ms: i64) -> usize {
+        let mut n = 0;
+        while let Some(j) = self.scheduler.pop_ready() {
+            self.scheduler.dispatched(j);
+            self.timeline.dispatched[j.get()] = now_ms;
+            n += 1;
+        }
+        n
+    }
+
+    /// [`Self::completion`] for a run whose jobs the state machine releases
+    /// (Scenario 3): jobs released since are dispatched first, and a
+    /// completion of a job whose dependencies are not all seen yet is
+    /// [`Effect::Early`] instead of premature.
+    pub fn follow(&mut self, message_id: &str, body: &[u8], observed_ms: i64) -> Effect {
+        self.release_ready(observed_ms);
+        if let Ok(completion) = Completion::parse(body)
+            && completion.run_id.as_ref() == Some(&self.run_id)
+            && !completion.fatal
+            && let Some(job) = graph_job_id(&self.run_id, completion.job_id.as_str())
+                .and_then(|id| self.scheduler.graph().find(id))
+            && self.scheduler.state(job) == JobState::Pending
+        {
+            return Effect::Early;
+        }
+        let effect = self.completion(message_id, body, observed_ms);
+        self.release_ready(observed_ms);
+        effect
     }
 
     /// Message `message_id` found in the dead-letter queue: a job message

@@ -178,6 +178,35 @@ impl Default for DataConfig {
     }
 }
 
+/// Scenario 3's state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepFunctionsConfig {
+    /// How a job runs: `sqs` (the message with a task token to the
+    /// incoming queue; the function through its event source mapping, or
+    /// `dagbench worker`, finishes the task) or `lambda` (the function,
+    /// invoked directly).
+    pub task: crate::asl::TaskIntegration,
+    /// Child executions a Distributed Map runs at once (1–10000).
+    pub max_concurrency: u32,
+    /// Seconds a callback task waits without a heartbeat before it is sent
+    /// again (10–86400); processors beat every half claim.
+    pub heartbeat_s: u32,
+    /// Days the execution logs are kept.
+    pub log_retention_days: u32,
+}
+
+impl Default for StepFunctionsConfig {
+    fn default() -> Self {
+        Self {
+            task: crate::asl::TaskIntegration::Sqs,
+            max_concurrency: 1000,
+            heartbeat_s: 600,
+            log_retention_days: 14,
+        }
+    }
+}
+
 /// Everything a deployment is made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -192,6 +221,8 @@ pub struct Config {
     pub lambda: LambdaConfig,
     /// Scenario 2.
     pub fargate: FargateConfig,
+    /// Scenario 3.
+    pub step_functions: StepFunctionsConfig,
     /// Both scenarios' queues.
     pub queues: QueueConfig,
     /// Both scenarios' data buckets.
@@ -206,6 +237,7 @@ impl Default for Config {
             test_run_id: "default".into(),
             lambda: LambdaConfig::default(),
             fargate: FargateConfig::default(),
+            step_functions: StepFunctionsConfig::default(),
             queues: QueueConfig::default(),
             data: DataConfig::default(),
         }
@@ -543,6 +575,25 @@ impl Config {
             LOG_RETENTION_DAYS.contains(&f.log_retention_days),
             "fargate.log_retention_days",
             f.log_retention_days.to_string(),
+            retention_values(),
+        );
+        let sf = &self.step_functions;
+        check(
+            (1..=10_000).contains(&sf.max_concurrency),
+            "step_functions.max_concurrency",
+            sf.max_concurrency.to_string(),
+            "a Distributed Map runs 1 to 10000 child executions at once".into(),
+        );
+        check(
+            (10..=86_400).contains(&sf.heartbeat_s),
+            "step_functions.heartbeat_s",
+            sf.heartbeat_s.to_string(),
+            "10 to 86400 seconds".into(),
+        );
+        check(
+            LOG_RETENTION_DAYS.contains(&sf.log_retention_days),
+            "step_functions.log_retention_days",
+            sf.log_retention_days.to_string(),
             retention_values(),
         );
         check(

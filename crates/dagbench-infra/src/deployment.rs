@@ -39,6 +39,21 @@ pub struct FargateSetup {
     pub batch_size: u32,
 }
 
+/// Scenario 3's configuration, as far as cost goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepFunctionsSetup {
+    /// How jobs run (`lambda` or `sqs`).
+    pub task: crate::asl::TaskIntegration,
+    /// The processor function's memory, MB.
+    pub memory_mb: u32,
+    /// Its architecture.
+    pub arch: Architecture,
+    /// Records per invocation through the event source mapping (`sqs`).
+    pub batch_size: u32,
+    /// Child executions a Distributed Map runs at once.
+    pub max_concurrency: u32,
+}
+
 fn one() -> u32 {
     1
 }
@@ -53,6 +68,9 @@ pub enum Setup {
     /// SQS → ECS Fargate.
     #[serde(rename = "scenario-2")]
     Fargate(FargateSetup),
+    /// Step Functions → Lambda (direct) or SQS (task tokens).
+    #[serde(rename = "scenario-3")]
+    StepFunctions(StepFunctionsSetup),
 }
 
 impl Setup {
@@ -62,6 +80,7 @@ impl Setup {
         match self {
             Setup::Lambda(_) => Scenario::Lambda,
             Setup::Fargate(_) => Scenario::Fargate,
+            Setup::StepFunctions(_) => Scenario::StepFunctions,
         }
     }
 
@@ -71,6 +90,7 @@ impl Setup {
         match self {
             Setup::Lambda(l) => format!("S1 {} MB {}", l.memory_mb, l.arch),
             Setup::Fargate(f) => format!("S2 {}×{}/{} {}", f.tasks, f.cpu, f.memory_mb, f.arch),
+            Setup::StepFunctions(s) => format!("S3 {} {} MB {}", s.task, s.memory_mb, s.arch),
         }
     }
 
@@ -85,6 +105,10 @@ impl Setup {
             Setup::Fargate(f) => format!(
                 "scenario-2 Fargate {} × {} CPU / {} MiB {}",
                 f.tasks, f.cpu, f.memory_mb, f.arch
+            ),
+            Setup::StepFunctions(s) => format!(
+                "scenario-3 Step Functions, jobs through {} (Lambda {} MB {}), map concurrency {}",
+                s.task, s.memory_mb, s.arch, s.max_concurrency
             ),
         }
     }
@@ -109,6 +133,18 @@ impl Config {
             memory_mb: self.lambda.memory_mb,
             arch: self.lambda.architecture,
             batch_size: self.lambda.batch_size,
+        }
+    }
+
+    /// Scenario 3 as this configuration deploys it.
+    #[must_use]
+    pub fn step_functions_setup(&self) -> StepFunctionsSetup {
+        StepFunctionsSetup {
+            task: self.step_functions.task,
+            memory_mb: self.lambda.memory_mb,
+            arch: self.lambda.architecture,
+            batch_size: self.lambda.batch_size,
+            max_concurrency: self.step_functions.max_concurrency,
         }
     }
 
@@ -137,6 +173,7 @@ impl Config {
             Scenario::Fargate => Some(Setup::Fargate(
                 self.fargate_setup(workers.max(1).div_ceil(self.fargate.concurrency.max(1))),
             )),
+            Scenario::StepFunctions => Some(Setup::StepFunctions(self.step_functions_setup())),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! estimate. Pure: the
 //! control plane (`dagbench-deploy`) does the deploying.
 
+pub mod asl;
 pub mod config;
 pub mod deployment;
 pub mod fargate;
@@ -16,6 +17,6 @@ pub mod tags;
 pub mod template;
 
 pub use config::{Architecture, Config, ConfigError, Overrides};
-pub use deployment::{Deployment, FargateSetup, LambdaSetup, Setup};
+pub use deployment::{Deployment, FargateSetup, LambdaSetup, Setup, StepFunctionsSetup};
 pub use names::StackKind;
 pub use stacks::synthesize;

@@ -18,15 +18,18 @@ pub enum StackKind {
     Scenario1,
     /// `scenario-2-{env}`: SQS → ECS Fargate → S3.
     Scenario2,
+    /// `scenario-3-{env}`: Step Functions → Lambda or SQS → S3.
+    Scenario3,
 }
 
 impl StackKind {
     /// Every stack, in deployment order.
-    pub const ALL: [StackKind; 4] = [
+    pub const ALL: [StackKind; 5] = [
         StackKind::Bootstrap,
         StackKind::Shared,
         StackKind::Scenario1,
         StackKind::Scenario2,
+        StackKind::Scenario3,
     ];
 
     /// The stack's name in environment `env`.
@@ -37,6 +40,7 @@ impl StackKind {
             StackKind::Shared => format!("perf-shared-{env}"),
             StackKind::Scenario1 => format!("scenario-1-{env}"),
             StackKind::Scenario2 => format!("scenario-2-{env}"),
+            StackKind::Scenario3 => format!("scenario-3-{env}"),
         }
     }
 
@@ -46,7 +50,7 @@ impl StackKind {
         match self {
             StackKind::Bootstrap => "bootstrap",
             StackKind::Shared => "shared",
-            StackKind::Scenario1 | StackKind::Scenario2 => {
+            StackKind::Scenario1 | StackKind::Scenario2 | StackKind::Scenario3 => {
                 self.scenario().expect("a scenario stack").as_str()
             }
         }
@@ -59,6 +63,7 @@ impl StackKind {
             Scenario::Local => None,
             Scenario::Lambda => Some(StackKind::Scenario1),
             Scenario::Fargate => Some(StackKind::Scenario2),
+            Scenario::StepFunctions => Some(StackKind::Scenario3),
         }
     }
 
@@ -68,6 +73,7 @@ impl StackKind {
         match self {
             StackKind::Scenario1 => Some(Scenario::Lambda),
             StackKind::Scenario2 => Some(Scenario::Fargate),
+            StackKind::Scenario3 => Some(Scenario::StepFunctions),
             StackKind::Bootstrap | StackKind::Shared => None,
         }
     }
@@ -75,7 +81,10 @@ impl StackKind {
     /// The scenario stack's resource-name prefix (`scenario-N-{env}`).
     #[must_use]
     pub fn is_scenario(self) -> bool {
-        matches!(self, StackKind::Scenario1 | StackKind::Scenario2)
+        matches!(
+            self,
+            StackKind::Scenario1 | StackKind::Scenario2 | StackKind::Scenario3
+        )
     }
 }
 
@@ -86,6 +95,7 @@ impl fmt::Display for StackKind {
             StackKind::Shared => "shared",
             StackKind::Scenario1 => "1",
             StackKind::Scenario2 => "2",
+            StackKind::Scenario3 => "3",
         })
     }
 }
@@ -99,8 +109,9 @@ impl FromStr for StackKind {
             "shared" => Ok(StackKind::Shared),
             "1" | "scenario-1" => Ok(StackKind::Scenario1),
             "2" | "scenario-2" => Ok(StackKind::Scenario2),
+            "3" | "scenario-3" => Ok(StackKind::Scenario3),
             other => Err(format!(
-                "unknown stack `{other}`: expected bootstrap, shared, 1 or 2"
+                "unknown stack `{other}`: expected bootstrap, shared, 1, 2 or 3"
             )),
         }
     }
@@ -164,6 +175,18 @@ impl ScenarioNames {
     #[must_use]
     pub fn processor(&self) -> String {
         format!("{}-processor", self.base)
+    }
+
+    /// The state machine (Scenario 3).
+    #[must_use]
+    pub fn state_machine(&self) -> String {
+        format!("{}-dag", self.base)
+    }
+
+    /// The state machine's execution log group (Scenario 3).
+    #[must_use]
+    pub fn state_machine_log_group(&self) -> String {
+        format!("/aws/vendedlogs/states/{}-dag", self.base)
     }
 
     /// The ECS cluster (Scenario 2).
@@ -248,7 +271,7 @@ mod tests {
         for kind in StackKind::ALL {
             assert_eq!(kind.to_string().parse::<StackKind>(), Ok(kind));
         }
-        let err = "3".parse::<StackKind>().unwrap_err();
-        assert!(err.contains("bootstrap, shared, 1 or 2"), "{err}");
+        let err = "4".parse::<StackKind>().unwrap_err();
+        assert!(err.contains("bootstrap, shared, 1, 2 or 3"), "{err}");
     }
 }

@@ -91,6 +91,7 @@ pub const TAGGABLE: &[&str] = &[
     "AWS::Logs::LogGroup",
     "AWS::S3::Bucket",
     "AWS::SQS::Queue",
+    "AWS::StepFunctions::StateMachine",
 ];
 
 /// Resource types we use that CloudFormation cannot tag.

@@ -269,6 +269,7 @@ async fn echo(incoming: Arc<MemoryQueue>, outgoing: Arc<MemoryQueue>) {
                 run_id: job.run_id,
                 fatal: false,
                 calls: dagbench_core::calls::Calls::default(),
+                released_at: None,
             };
             outgoing.send_batch(&[done.to_json()]).await.unwrap();
             incoming.delete_batch(&[m.receipt]).await.unwrap();

@@ -1,4 +1,4 @@
-//! The four stacks. Each is a function of the configuration alone (account
+//! The five stacks. Each is a function of the configuration alone (account
 //! and region enter as `${AWS::AccountId}`/`${AWS::Region}`); what only the
 //! deployment knows — the Lambda zip's key, the worker image — enters as a
 //! template parameter.
@@ -7,6 +7,7 @@ mod bootstrap;
 mod data_plane;
 mod scenario1;
 mod scenario2;
+pub mod scenario3;
 mod shared;
 
 use crate::config::Config;
@@ -58,6 +59,8 @@ pub mod keys {
     pub const LOG_GROUP_NAME: &str = "LogGroupName";
     /// Scenario 1: the function.
     pub const FUNCTION_NAME: &str = "FunctionName";
+    /// Scenario 3: the state machine's ARN.
+    pub const STATE_MACHINE_ARN: &str = "StateMachineArn";
     /// Scenario 2: the cluster.
     pub const CLUSTER_NAME: &str = "ClusterName";
     /// Scenario 2: the service.
@@ -78,6 +81,38 @@ pub const WILDCARD_RESOURCE_ACTIONS: &[(&str, &str)] = &[
         "metrics have no ARN; the statement is limited to the PerfTesting namespace by a `cloudwatch:namespace` condition",
     ),
     (
+        "logs:CreateLogDelivery",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:GetLogDelivery",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:UpdateLogDelivery",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:DeleteLogDelivery",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:ListLogDeliveries",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:PutResourcePolicy",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:DescribeResourcePolicies",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
+        "logs:DescribeLogGroups",
+        "Step Functions' log delivery to CloudWatch Logs: the action supports no resource-level permissions (AWS documents `*`)",
+    ),
+    (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide (the image pull itself is scoped to the worker repository)",
     ),
@@ -91,6 +126,7 @@ pub fn synthesize(config: &Config, kind: StackKind) -> Template {
         StackKind::Shared => shared::template(config),
         StackKind::Scenario1 => scenario1::template(config),
         StackKind::Scenario2 => scenario2::template(config),
+        StackKind::Scenario3 => scenario3::template(config),
     }
 }
 
@@ -102,5 +138,6 @@ pub fn dependencies(kind: StackKind) -> &'static [StackKind] {
         StackKind::Shared => &[],
         StackKind::Scenario1 => &[StackKind::Bootstrap],
         StackKind::Scenario2 => &[StackKind::Bootstrap, StackKind::Shared],
+        StackKind::Scenario3 => &[StackKind::Bootstrap],
     }
 }

@@ -12,13 +12,52 @@ use crate::template::{Template, allow, get_att, r#ref, role};
 
 pub(super) fn template(config: &Config) -> Template {
     let kind = StackKind::Scenario1;
-    let names = ScenarioNames::new(kind, &config.env);
     let tags = Tags::new(config, kind);
-    let l = &config.lambda;
     let mut t = Template::new(format!(
         "dagbench Scenario 1 ({}): SQS -> Lambda -> S3, DynamoDB job table",
         config.env
     ));
+    add_function_stack(&mut t, config, kind, &tags, Vec::new(), true);
+
+    t.output(
+        keys::CONFIGURATION,
+        "What the processor was deployed with (JSON)",
+        json!(crate::Setup::Lambda(config.lambda_setup()).configuration_output()),
+        None,
+    );
+    t.output(
+        keys::FUNCTION_NAME,
+        "The processor function",
+        r#ref("ProcessorFunction"),
+        None,
+    );
+    t.output(
+        "FunctionArn",
+        "The processor function's ARN",
+        get_att("ProcessorFunction", "Arn"),
+        None,
+    );
+    t.output(
+        "EventSourceMappingId",
+        "The incoming queue's event source mapping",
+        r#ref("ProcessorEventSourceMapping"),
+        None,
+    );
+    t
+}
+
+/// The code parameters, the data plane, the processor's log group and the
+/// processor ([`add_processor`]): all of a stack whose processor is the
+/// function.
+pub(super) fn add_function_stack(
+    t: &mut Template,
+    config: &Config,
+    kind: StackKind,
+    tags: &Tags,
+    extra: Vec<Value>,
+    mapping: bool,
+) {
+    let names = ScenarioNames::new(kind, &config.env);
     t.parameter(
         keys::LAMBDA_CODE_BUCKET,
         "Bucket holding the processor's zip (the bootstrap stack's assets bucket)",
@@ -27,10 +66,26 @@ pub(super) fn template(config: &Config) -> Template {
         keys::LAMBDA_CODE_KEY,
         "Key of the processor's zip, named by its content hash",
     );
-    data_plane::add(&mut t, config, kind, &tags);
-    data_plane::add_log_group(&mut t, &names.log_group(kind), l.log_retention_days, &tags);
+    data_plane::add(t, config, kind, tags);
+    data_plane::add_log_group(t, &names.log_group(kind), config.lambda.log_retention_days, tags);
+    add_processor(t, config, kind, tags, extra, mapping);
+}
 
+/// The processor function (the `bootstrap` of `dagbench-lambda`), its
+/// role with `extra` statements and, with `mapping`, the incoming queue's
+/// event source mapping. Scenario 3 deploys the same function.
+pub(super) fn add_processor(
+    t: &mut Template,
+    config: &Config,
+    kind: StackKind,
+    tags: &Tags,
+    extra: Vec<Value>,
+    mapping: bool,
+) {
+    let names = ScenarioNames::new(kind, &config.env);
+    let l = &config.lambda;
     let mut statements = data_plane::processor_statements();
+    statements.extend(extra);
     statements.push(allow(
         "WriteLogs",
         &["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -60,7 +115,7 @@ pub(super) fn template(config: &Config) -> Template {
         .collect();
     let mut function = json!({
         "FunctionName": names.processor(),
-        "Description": "dagbench job processor (Scenario 1)",
+        "Description": format!("dagbench job processor (Scenario {kind})"),
         "Runtime": "provided.al2023",
         "Handler": "bootstrap",
         "Architectures": [l.architecture.lambda_name()],
@@ -83,6 +138,9 @@ pub(super) fn template(config: &Config) -> Template {
     }
     t.resource("ProcessorFunction", "AWS::Lambda::Function", function);
 
+    if !mapping {
+        return;
+    }
     let mut mapping = json!({
         "EventSourceArn": get_att("IncomingQueue", "Arn"),
         "FunctionName": r#ref("ProcessorFunction"),
@@ -101,29 +159,4 @@ pub(super) fn template(config: &Config) -> Template {
         mapping,
     );
 
-    t.output(
-        keys::CONFIGURATION,
-        "What the processor was deployed with (JSON)",
-        json!(crate::Setup::Lambda(config.lambda_setup()).configuration_output()),
-        None,
-    );
-    t.output(
-        keys::FUNCTION_NAME,
-        "The processor function",
-        r#ref("ProcessorFunction"),
-        None,
-    );
-    t.output(
-        "FunctionArn",
-        "The processor function's ARN",
-        get_att("ProcessorFunction", "Arn"),
-        None,
-    );
-    t.output(
-        "EventSourceMappingId",
-        "The incoming queue's event source mapping",
-        r#ref("ProcessorEventSourceMapping"),
-        None,
-    );
-    t
 }
