@@ -7,6 +7,7 @@
 //! - [`sqs`]: `SqsQueue`, the job queue port on SQS.
 //! - [`dynamo`]: `DynamoLedger`, the job ledger port on DynamoDB.
 //! - [`s3`]: a `RunStore` on S3 (object_store's `AmazonS3`).
+//! - [`sfn`]: Step Functions task callbacks and executions (Scenario 3).
 //! - [`lease`]: `StackLease`, one scheduler at a time per stack.
 //! - [`mod@env`]: the processor's variables (`INCOMING_QUEUE_URL`, …).
 //! - [`metrics`]: EMF metric lines (the Lambda function's metrics).
@@ -25,6 +26,7 @@ pub mod env;
 pub mod lease;
 pub mod metrics;
 pub mod s3;
+pub mod sfn;
 pub mod sqs;
 pub mod wiring;
 #[cfg(feature = "worker")]

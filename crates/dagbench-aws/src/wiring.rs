@@ -45,6 +45,9 @@ pub fn wire(
         metrics,
         clock,
         completions: Arc::new(SqsQueue::new(sqs.clone(), &env.outgoing_queue_url)),
+        callbacks: Some(Arc::new(crate::sfn::SfnCallbacks::new(
+            aws_sdk_sfn::Client::new(sdk),
+        ))),
         config: ProcessorConfig {
             test_run_id: env.test_run_id.clone(),
             run_id: RunId::new(env.test_run_id.as_str())

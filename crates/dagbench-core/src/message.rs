@@ -95,6 +95,17 @@ pub struct JobMessage {
     pub released_at: Option<Timestamp>,
 }
 
+/// The error a Step Functions task of a job that failed for good fails with.
+pub const TASK_JOB_FAILED: &str = "dagbench.JobFailed";
+
+/// A message's `task_token`, read leniently: a message too broken to run
+/// still finishes its task (as failed) when its token can be read.
+pub fn task_token_of(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let token = value.get("task_token")?.as_str()?;
+    (!token.is_empty() && token.len() <= MAX_TASK_TOKEN_BYTES).then(|| token.to_owned())
+}
+
 /// The longest task token a message may carry (Step Functions' limit).
 pub const MAX_TASK_TOKEN_BYTES: usize = 2048;
 

@@ -66,7 +66,11 @@ impl FromStr for TaskIntegration {
 }
 
 /// The error a processor reports for a job that failed for good.
-pub const JOB_FAILED: &str = "dagbench.JobFailed";
+pub use dagbench_core::message::TASK_JOB_FAILED as JOB_FAILED;
+
+/// What the function answers for a job that could not run now (a
+/// transient error): retried.
+pub const RETRY: &str = "dagbench.Retry";
 
 /// Lambda's service errors, retried as AWS advises for `lambda:invoke`.
 const LAMBDA_SERVICE_ERRORS: [&str; 4] = [
@@ -133,13 +137,21 @@ fn run_job(o: &AslOptions) -> Value {
             "Parameters": {"FunctionName": o.function_arn, "Payload": body},
             "TimeoutSeconds": o.invoke_timeout_s,
             "ResultPath": null,
-            "Retry": [{
-                "ErrorEquals": LAMBDA_SERVICE_ERRORS,
-                "IntervalSeconds": 1,
-                "MaxAttempts": 6,
-                "BackoffRate": 2.0,
-                "JitterStrategy": "FULL",
-            }],
+            "Retry": [
+                {
+                    "ErrorEquals": LAMBDA_SERVICE_ERRORS,
+                    "IntervalSeconds": 1,
+                    "MaxAttempts": 6,
+                    "BackoffRate": 2.0,
+                    "JitterStrategy": "FULL",
+                },
+                {
+                    "ErrorEquals": [RETRY],
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                },
+            ],
             "End": true,
         }),
     }

@@ -24,7 +24,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use dagbench_aws::wiring::Wired;
 use dagbench_core::message::JobMessage;
 use dagbench_core::time::Timestamp;
-use dagbench_runtime::ports::ReceivedMessage;
+use std::sync::Arc;
+
+use dagbench_runtime::ports::{CallbackError, ReceivedMessage, TaskCallbacks};
 use dagbench_runtime::processor::{Disposition, Ended};
 use futures::StreamExt as _;
 use tokio::sync::Semaphore;
@@ -291,6 +293,127 @@ pub async fn handle(
         .calls()
         .lambda_invocation(invoked.elapsed());
     (response, outcome)
+}
+
+/// Step Functions' `lambda:invoke` (Scenario 3, `task = "lambda"`): the
+/// payload is one job message; the answer is its completion. A job that
+/// failed for good is an error `dagbench.JobFailed` (its reason the
+/// message); one that could not run now (a transient error, another
+/// delivery holds it) is `dagbench.Retry`, which the state machine
+/// retries; a message without a usable job id is
+/// `dagbench.InvalidMessage`. The completion also goes to the outgoing
+/// queue, as from every processor.
+pub async fn invoke(
+    wired: &Wired,
+    payload: serde_json::Value,
+    budget: &Budget,
+) -> Result<serde_json::Value, DirectError> {
+    let invoked = Instant::now();
+    // The processor finishes "its task" into this cell: the same path as
+    // a callback task, with the invocation's answer as the task.
+    let answer = Arc::new(Answer::default());
+    let mut processor = (*wired.processor).clone();
+    processor.callbacks = Some(Arc::clone(&answer) as Arc<dyn TaskCallbacks>);
+    let mut payload = payload;
+    if let Some(fields) = payload.as_object_mut() {
+        fields.insert("task_token".into(), serde_json::json!(DIRECT_TOKEN));
+    }
+    let body = payload.to_string();
+    let work = JobMessage::parse(body.as_bytes(), &processor.config.limits)
+        .map_or(Duration::ZERO, |m| Duration::from_millis(m.work_duration_ms));
+    let claim = budget.respond_by().saturating_duration_since(Instant::now());
+    let disposition = if work > max_work(budget.timeout) {
+        let reason = format!(
+            "the job asks for {} ms of work, but the function's timeout is {} ms: at most {} ms of work fits",
+            work.as_millis(),
+            budget.timeout.as_millis(),
+            max_work(budget.timeout).as_millis()
+        );
+        let message = ReceivedMessage {
+            message_id: String::new(),
+            receipt: String::new(),
+            body,
+            receive_count: 1,
+            sent_at: Timestamp::from_unix_millis(0),
+            attributes: Vec::new(),
+        };
+        processor.refuse(&message, claim, reason).await
+    } else {
+        processor.process_job(&body, 1, claim).await
+    };
+    wired
+        .processor
+        .store
+        .calls()
+        .lambda_invocation(invoked.elapsed());
+    let taken = answer.0.lock().map(|mut a| a.take()).unwrap_or(None);
+    match (disposition, taken) {
+        (Disposition::Done { .. }, Some(Ok(output))) => {
+            Ok(serde_json::from_str(&output).unwrap_or(serde_json::Value::String(output)))
+        }
+        (Disposition::Done { .. }, Some(Err(cause))) => Err(DirectError {
+            error_type: dagbench_core::message::TASK_JOB_FAILED.into(),
+            message: cause,
+        }),
+        (Disposition::Poison { reason }, _) => Err(DirectError {
+            error_type: "dagbench.InvalidMessage".into(),
+            message: reason,
+        }),
+        (Disposition::Retry { reason, .. }, _) => Err(DirectError {
+            error_type: RETRY_ERROR.into(),
+            message: reason,
+        }),
+        (Disposition::Busy { job_id, until, .. }, _) => Err(DirectError {
+            error_type: RETRY_ERROR.into(),
+            message: format!("job {job_id} is being run by another delivery until {until}"),
+        }),
+        (Disposition::Done { job_id, .. }, None) => Err(DirectError {
+            error_type: RETRY_ERROR.into(),
+            message: format!("job {job_id} ended without an answer"),
+        }),
+    }
+}
+
+/// The token a direct invocation's job carries (no task is waiting on it:
+/// the answer is the invocation's).
+const DIRECT_TOKEN: &str = "direct-invocation";
+
+/// The error the state machine retries (`dagbench.Retry`, as the
+/// definition's `Retry` names it in `dagbench-infra`'s `asl`).
+pub const RETRY_ERROR: &str = "dagbench.Retry";
+
+/// A direct invocation that did not complete its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectError {
+    /// `dagbench.JobFailed`, `dagbench.Retry` or `dagbench.InvalidMessage`:
+    /// the error name Step Functions sees.
+    pub error_type: String,
+    pub message: String,
+}
+
+/// The answer of a direct invocation, as the processor finishes it.
+#[derive(Debug, Default)]
+struct Answer(std::sync::Mutex<Option<Result<String, String>>>);
+
+#[async_trait::async_trait]
+impl TaskCallbacks for Answer {
+    async fn succeeded(&self, _token: &str, output: &str) -> Result<(), CallbackError> {
+        if let Ok(mut a) = self.0.lock() {
+            *a = Some(Ok(output.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, _token: &str, _error: &str, cause: &str) -> Result<(), CallbackError> {
+        if let Ok(mut a) = self.0.lock() {
+            *a = Some(Err(cause.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&self, _token: &str) -> Result<(), CallbackError> {
+        Ok(())
+    }
 }
 
 /// Runs one record's job once a slot and its memory are free, if its work

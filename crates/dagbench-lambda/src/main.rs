@@ -1,5 +1,7 @@
 //! The Lambda `bootstrap` (provided.al2023): wires the processor from the
-//! function's environment once per cold start, then serves SQS events.
+//! function's environment once per cold start, then serves SQS events
+//! (Scenarios 1 and 3 `sqs`) and direct invocations whose payload is one
+//! job message (Scenario 3 `lambda`, answered with the completion).
 //! Logs are JSON lines; metrics are EMF lines on standard output.
 //!
 //! Besides the processor's variables it reads `FUNCTION_TIMEOUT_MS` (the
@@ -19,7 +21,7 @@ use dagbench_aws::{config, wiring};
 use dagbench_core::message::Limits;
 use dagbench_lambda::{Budget, default_concurrency, max_work, time_left};
 use dagbench_runtime::ports::{Clock, SystemClock};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 
 /// Lambda's longest timeout.
 const MAX_TIMEOUT: Duration = Duration::from_secs(900);
@@ -80,12 +82,12 @@ async fn main() -> Result<(), Error> {
         memory_mb,
         open_files
     );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let wired = Arc::clone(&wired);
         async move {
-            let records = event.payload.records.len();
+            let (payload, context) = event.into_parts();
             let now = SystemClock.now().unix_millis();
-            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let deadline = i64::try_from(context.deadline).unwrap_or(i64::MAX);
             // Without a configured timeout, the deadline stands for it.
             let timeout = configured.unwrap_or_else(|| {
                 Duration::from_millis(deadline.saturating_sub(now).clamp(1, 900_000) as u64)
@@ -100,11 +102,32 @@ async fn main() -> Result<(), Error> {
                 concurrency,
                 memory_mb: (memory_mb / 2).max(1),
             };
+            // An SQS event from the event source mapping, or one job
+            // message from Step Functions' lambda:invoke (Scenario 3).
+            if payload.get("Records").is_none() {
+                let answer = dagbench_lambda::invoke(&wired, payload, &budget).await;
+                tracing::info!(
+                    event = "invocation",
+                    request_id = context.request_id.as_str(),
+                    direct = true,
+                    error = answer.as_ref().err().map(|e| e.error_type.as_str()),
+                    left_ms = left.as_millis() as u64
+                );
+                return answer.map_err(|e| Diagnostic {
+                    error_type: e.error_type,
+                    error_message: e.message,
+                });
+            }
+            let event: SqsEvent = serde_json::from_value(payload).map_err(|e| Diagnostic {
+                error_type: "dagbench.InvalidEvent".into(),
+                error_message: format!("not an SQS event: {e}"),
+            })?;
+            let records = event.records.len();
             let (response, outcome): (SqsBatchResponse, _) =
-                dagbench_lambda::handle(&wired, event.payload, &budget).await;
+                dagbench_lambda::handle(&wired, event, &budget).await;
             tracing::info!(
                 event = "invocation",
-                request_id = event.context.request_id.as_str(),
+                request_id = context.request_id.as_str(),
                 records,
                 completed = outcome.completed,
                 failed = outcome.failed,
@@ -114,7 +137,7 @@ async fn main() -> Result<(), Error> {
                 abandoned = outcome.abandoned,
                 left_ms = left.as_millis() as u64
             );
-            Ok::<_, Error>(response)
+            Ok::<_, Diagnostic>(serde_json::to_value(response).unwrap_or_default())
         }
     }))
     .await

@@ -73,6 +73,7 @@ impl LocalCluster {
                 metrics: Arc::clone(&shared.metrics),
                 clock: Arc::clone(&shared.clock),
                 completions: outgoing.clone(),
+                callbacks: None,
                 config: ProcessorConfig {
                     test_run_id: config.test_run_id.clone(),
                     run_id: config.run_id.clone(),

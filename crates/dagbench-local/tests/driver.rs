@@ -94,6 +94,7 @@ async fn chaos_changes_nothing_in_the_results() {
                 metrics: metrics.clone(),
                 clock: Arc::clone(&clock),
                 completions: outgoing.clone(),
+                callbacks: None,
                 config: dagbench_runtime::processor::ProcessorConfig {
                     test_run_id: "chaos".into(),
                     run_id: run_id.clone(),

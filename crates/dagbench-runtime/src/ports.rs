@@ -338,6 +338,30 @@ pub trait MetricsSink: Send + Sync + Debug {
     fn record(&self, metric: Metric);
 }
 
+/// Step Functions' task callbacks (Scenario 3): a job message carrying a
+/// task token is a task the state machine waits on, finished by whoever
+/// runs the job.
+#[async_trait::async_trait]
+pub trait TaskCallbacks: Send + Sync + Debug {
+    /// The job ended well; `output` (the completion, JSON) is the task's
+    /// output.
+    async fn succeeded(&self, token: &str, output: &str) -> Result<(), CallbackError>;
+    /// The job failed for good: the task fails with `error` and `cause`.
+    async fn failed(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError>;
+    /// The job is still running.
+    async fn heartbeat(&self, token: &str) -> Result<(), CallbackError>;
+}
+
+/// A task callback that did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CallbackError {
+    pub message: String,
+    /// The task is no longer open (finished before, timed out, or its
+    /// execution ended): nothing to retry.
+    pub closed: bool,
+}
+
 /// Wall-clock time, as an input (tests use a manual clock).
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> Timestamp;

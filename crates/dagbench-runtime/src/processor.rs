@@ -30,6 +30,7 @@ use dagbench_store::{JobInput, RunStore, StoreError};
 use crate::ports::{
     Claim, Claimant, Clock, Finished, JOBS_COMPLETED, JobLedger, JobQueue, LedgerError, LedgerRow,
     LedgerStatus, Metric, MetricUnit, MetricsSink, PROCESSING_TIME_MS, ReceivedMessage, Recorded,
+    TaskCallbacks,
 };
 
 /// The end of simulated work is awaited by yielding for this long, for
@@ -72,6 +73,9 @@ pub struct Processor {
     pub clock: Arc<dyn Clock>,
     /// The outgoing queue.
     pub completions: Arc<dyn JobQueue>,
+    /// Step Functions (Scenario 3): finishes the task of a message that
+    /// carries a task token, after its completion is sent.
+    pub callbacks: Option<Arc<dyn TaskCallbacks>>,
     pub config: ProcessorConfig,
 }
 
@@ -157,6 +161,10 @@ struct Delivery<'a> {
     attempt: u32,
     started: tokio::time::Instant,
     started_at: Timestamp,
+    /// The Step Functions task this delivery finishes (Scenario 3).
+    task_token: Option<String>,
+    /// When the state machine released the job.
+    released_at: Option<Timestamp>,
 }
 
 impl Processor {
@@ -235,6 +243,8 @@ impl Processor {
                         data_size_kb: 0,
                         input_key: None,
                         run_id,
+                        task_token: dagbench_core::message::task_token_of(body.as_bytes()),
+                        released_at: None,
                     }),
                     Some(invalid.reason.to_string()),
                 )
@@ -251,6 +261,8 @@ impl Processor {
             attempt,
             started,
             started_at,
+            task_token: message.task_token.clone(),
+            released_at: message.released_at,
         };
         let claimant = Claimant {
             worker: &self.config.worker,
@@ -333,6 +345,10 @@ impl Processor {
                         .ledger
                         .extend(&delivery.run, delivery.job_id, &self.config.worker, until)
                         .await;
+                    // The state machine waits on this job: it is alive.
+                    if let (Some(token), Some(callbacks)) = (&delivery.task_token, &self.callbacks) {
+                        let _ = callbacks.heartbeat(token).await;
+                    }
                 }
             }
         }
@@ -384,8 +400,11 @@ impl Processor {
                     run_id: delivery.message_run.clone(),
                     fatal: true,
                     calls: self.taken_calls(0),
+                    released_at: delivery.released_at,
                 };
-                self.send(delivery.job_id, completion, Ended::Fatal).await
+                // No task callback: the job stays resumable, the run stops.
+                self.send(delivery.job_id, completion, Ended::Fatal, None)
+                    .await
             }
             JobError::Transient(reason) | JobError::Permanent(reason) => Disposition::Retry {
                 job_id: Some(delivery.job_id.clone()),
@@ -422,8 +441,15 @@ impl Processor {
             run_id: delivery.message_run.clone(),
             fatal: false,
             calls: self.taken_calls(0),
+            released_at: delivery.released_at,
         };
-        self.send(delivery.job_id, completion, Ended::Resent).await
+        self.send(
+            delivery.job_id,
+            completion,
+            Ended::Resent,
+            delivery.task_token.as_deref(),
+        )
+        .await
     }
 
     /// The job itself: its input, simulated work, domain computation,
@@ -684,13 +710,21 @@ impl Processor {
             run_id: delivery.message_run.clone(),
             fatal: false,
             calls: self.taken_calls(if completed { 2 } else { 0 }),
+            released_at: delivery.released_at,
         };
         let ended = if completed {
             Ended::Completed
         } else {
             Ended::Failed
         };
-        let sent = self.send(delivery.job_id, completion, ended).await;
+        let sent = self
+            .send(
+                delivery.job_id,
+                completion,
+                ended,
+                delivery.task_token.as_deref(),
+            )
+            .await;
         // Counted once the completion is out: the metrics say what was
         // reported, and a re-sent outcome is never counted again.
         if completed && matches!(sent, Disposition::Done { .. }) {
@@ -711,31 +745,58 @@ impl Processor {
         sent
     }
 
-    /// Sends `completion`; the message may be deleted once it is sent.
-    async fn send(&self, job_id: &JobId, completion: Completion, ended: Ended) -> Disposition {
+    /// Sends `completion`, then finishes the Step Functions task of
+    /// `token` with it; the message may be deleted once both are done.
+    async fn send(
+        &self,
+        job_id: &JobId,
+        completion: Completion,
+        ended: Ended,
+        token: Option<&str>,
+    ) -> Disposition {
+        let retry = |reason: String| Disposition::Retry {
+            job_id: Some(job_id.clone()),
+            reason,
+        };
         match self.completions.send_batch(&[completion.to_json()]).await {
-            Ok(results) if results.iter().all(Result::is_ok) => Disposition::Done {
-                job_id: job_id.clone(),
-                ended,
-                reason: match completion.outcome {
-                    Outcome::Failed { error } => Some(error),
-                    Outcome::Completed { .. } => None,
-                },
-            },
-            Ok(results) => Disposition::Retry {
-                job_id: Some(job_id.clone()),
-                reason: format!(
+            Ok(results) if results.iter().all(Result::is_ok) => {}
+            Ok(results) => {
+                return retry(format!(
                     "completion not sent: {}",
                     results
                         .into_iter()
                         .find_map(Result::err)
                         .map(|e| e.to_string())
                         .unwrap_or_default()
-                ),
-            },
-            Err(e) => Disposition::Retry {
-                job_id: Some(job_id.clone()),
-                reason: format!("completion not sent: {e}"),
+                ));
+            }
+            Err(e) => return retry(format!("completion not sent: {e}")),
+        }
+        if let (Some(token), Some(callbacks)) = (token, &self.callbacks) {
+            let finished = match &completion.outcome {
+                Outcome::Completed { .. } => {
+                    callbacks.succeeded(token, &completion.to_json()).await
+                }
+                Outcome::Failed { error } => {
+                    callbacks
+                        .failed(token, dagbench_core::message::TASK_JOB_FAILED, error)
+                        .await
+                }
+            };
+            // A closed task was finished before (this is a redelivery) or
+            // given up by its execution: nothing waits on it any more.
+            if let Err(e) = finished
+                && !e.closed
+            {
+                return retry(format!("task result not sent to Step Functions: {e}"));
+            }
+        }
+        Disposition::Done {
+            job_id: job_id.clone(),
+            ended,
+            reason: match completion.outcome {
+                Outcome::Failed { error } => Some(error),
+                Outcome::Completed { .. } => None,
             },
         }
     }

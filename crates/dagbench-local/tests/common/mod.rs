@@ -38,6 +38,7 @@ pub fn harness(name: &str) -> Harness {
         metrics: metrics.clone(),
         clock,
         completions: outgoing.clone(),
+        callbacks: None,
         config: ProcessorConfig {
             test_run_id: "test-1".into(),
             run_id: run_id.clone(),
