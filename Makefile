@@ -27,7 +27,8 @@ STACK_FLAGS = --env $(ENV) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
 YES_FLAG = $(if $(YES),--yes)
 
 .PHONY: help test toolchain venv venv-checkov browser tools build fmt lint bench lambda clean \
-	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs
+	bootstrap synth deploy run destroy deploy-ecs destroy-ecs scale-up scale-down ecs-status run-ecs \
+	deploy-sfn run-sfn destroy-sfn
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -141,6 +142,15 @@ scale-down: ## Stop every Fargate task
 
 ecs-status: ## Desired/running/pending tasks, deployments, last events
 	$(DAGBENCH) status --env $(ENV)
+
+deploy-sfn: lambda ## Scenario 3 (Step Functions): build the zip, deploy scenario-3-{ENV}
+	$(DAGBENCH) deploy --scenario 3 $(STACK_FLAGS) --lambda-zip $(LAMBDA_ZIP)
+
+run-sfn: ## Run MESSAGES jobs through scenario-3-{ENV}'s state machine
+	$(DAGBENCH) run --scenario 3 --env $(ENV) --messages $(MESSAGES) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))
+
+destroy-sfn: ## Empty and delete scenario-3-{ENV}
+	$(DAGBENCH) destroy --scenario 3 $(STACK_FLAGS) $(YES_FLAG)
 
 run-ecs: ## Run MESSAGES jobs through scenario-2-{ENV}
 	$(DAGBENCH) run --scenario 2 --env $(ENV) --messages $(MESSAGES) $(if $(TEST_RUN_ID),--test-run-id $(TEST_RUN_ID))

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use dagbench_runtime::ports::{CallbackError, TaskCallbacks};
+use dagbench_runtime::ports::{CallbackError, ExecutionState, Orchestrator, TaskCallbacks};
 
 /// Error codes that mean the task is no longer open.
 const CLOSED: &[&str] = &["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
@@ -33,6 +33,11 @@ pub struct SfnCallbacks {
 impl SfnCallbacks {
     pub fn new(client: Client) -> Self {
         Self { client }
+    }
+
+    /// On the SDK configuration `sdk`.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
     }
 }
 
@@ -73,21 +78,6 @@ impl TaskCallbacks for SfnCallbacks {
     }
 }
 
-/// How an execution stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionState {
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …
-    pub status: String,
-    /// Why it failed, when it did: error and cause.
-    pub error: Option<String>,
-}
-
-impl ExecutionState {
-    pub fn is_running(&self) -> bool {
-        self.status == "RUNNING" || self.status == "PENDING_REDRIVE"
-    }
-}
-
 /// The executions of one state machine.
 #[derive(Debug, Clone)]
 pub struct Executions {
@@ -101,6 +91,11 @@ impl Executions {
             client,
             state_machine_arn: state_machine_arn.into(),
         }
+    }
+
+    /// The executions of `state_machine_arn` on the SDK configuration `sdk`.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), state_machine_arn)
     }
 
     pub fn state_machine_arn(&self) -> &str {
@@ -162,6 +157,32 @@ impl Executions {
             .error("dagbench.Stopped")
             .cause(cause)
             .send()
+            .await;
+    }
+}
+
+/// One execution, as a run follows it.
+#[derive(Debug, Clone)]
+pub struct FollowedExecution {
+    pub executions: Executions,
+    pub arn: String,
+    pub callbacks: SfnCallbacks,
+}
+
+#[async_trait]
+impl Orchestrator for FollowedExecution {
+    async fn state(&self) -> Result<ExecutionState, String> {
+        self.executions.describe(&self.arn).await
+    }
+
+    async fn stop(&self, cause: &str) {
+        self.executions.stop(&self.arn, cause).await;
+    }
+
+    async fn fail_task(&self, token: &str, cause: &str) {
+        let _ = self
+            .callbacks
+            .failed(token, dagbench_core::message::TASK_JOB_FAILED, cause)
             .await;
     }
 }

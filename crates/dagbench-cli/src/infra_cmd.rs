@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use dagbench_deploy::lifecycle::{self, DeployOptions};
 use dagbench_deploy::{Aws, DeployMethod, Log};
+use dagbench_infra::asl::TaskIntegration;
 use dagbench_infra::{Config, Overrides, StackKind, synthesize};
 
 /// The configuration file read when `--config` is not given, if present.
@@ -48,6 +49,11 @@ pub(crate) struct ConfigArgs {
     /// Scenario 2: task memory, MiB (one of the values the CPU allows).
     #[arg(long = "fargate-memory", value_name = "MB")]
     fargate_memory: Option<u32>,
+    /// Scenario 3: how the state machine runs a job: `sqs` (the message
+    /// with a task token to the incoming queue) or `lambda` (the function,
+    /// invoked directly) [default: sqs].
+    #[arg(long = "sfn-task", value_name = "TASK")]
+    sfn_task: Option<TaskIntegration>,
 }
 
 impl ConfigArgs {
@@ -63,6 +69,7 @@ impl ConfigArgs {
             batch_size: self.batch_size,
             fargate_cpu: self.fargate_cpu,
             fargate_memory_mb: self.fargate_memory,
+            step_functions_task: self.sfn_task,
         });
         config.validate()?;
         Ok(config)
@@ -97,10 +104,57 @@ pub(crate) fn show_config(args: &ShowConfigArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct AslArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// How a job runs: `sqs` or `lambda` [default: the configuration's,
+    /// sqs]. Same as --sfn-task.
+    #[arg(long, value_name = "TASK", conflicts_with = "sfn_task")]
+    task: Option<TaskIntegration>,
+    /// The processor function's ARN (`lambda`) [default: the `${FunctionArn}`
+    /// placeholder the stack substitutes].
+    #[arg(long = "function-arn", value_name = "ARN")]
+    function_arn: Option<String>,
+    /// The incoming queue's URL (`sqs`) [default: the `${QueueUrl}`
+    /// placeholder the stack substitutes].
+    #[arg(long = "queue-url", value_name = "URL")]
+    queue_url: Option<String>,
+}
+
+/// `dagbench asl`: Scenario 3's state machine definition, as deployed.
+pub(crate) fn asl(args: &AslArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(task) = args.task {
+        config.step_functions.task = task;
+    }
+    let task = config.step_functions.task;
+    match (task, &args.function_arn, &args.queue_url) {
+        (TaskIntegration::Sqs, Some(_), _) => {
+            usage!("--function-arn applies to --task lambda; --task sqs sends jobs to --queue-url")
+        }
+        (TaskIntegration::Lambda, _, Some(_)) => {
+            usage!("--queue-url applies to --task sqs; --task lambda invokes --function-arn")
+        }
+        _ => {}
+    }
+    let options = dagbench_infra::stacks::scenario3::asl_options(
+        &config,
+        args.function_arn.as_deref().unwrap_or("${FunctionArn}"),
+        args.queue_url.as_deref().unwrap_or("${QueueUrl}"),
+    );
+    let definition = dagbench_infra::asl::definition(&options);
+    out!(
+        "{}",
+        serde_json::to_string_pretty(&definition).expect("a definition serializes")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct SynthArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// The stack: bootstrap, shared, 1 or 2 [default with --out: all four].
+    /// The stack: bootstrap, shared, 1, 2 or 3 [default with --out: all five].
     #[arg(long, value_name = "STACK")]
     scenario: Option<StackKind>,
     /// Write `<stack-name>.json` files here instead of printing.
@@ -113,7 +167,7 @@ pub(crate) fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     match (&args.out, args.scenario) {
         (None, None) => bail!(
-            "choose a stack with --scenario bootstrap|shared|1|2, or write all four with --out DIR"
+            "choose a stack with --scenario bootstrap|shared|1|2|3, or write all five with --out DIR"
         ),
         (None, Some(kind)) => out!("{}", synthesize(&config, kind).to_json()),
         (Some(dir), kinds) => {

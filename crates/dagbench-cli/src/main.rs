@@ -58,9 +58,9 @@ use clap::{Parser, Subcommand};
     long_about = "Run a job graph (jobs that depend on other jobs) through a job-graph processor \
                   and measure how fast and how cheaply it gets through it.\n\n\
                   `dagbench run` runs the default aircraft delay workload on this machine. On AWS, \
-                  `dagbench deploy --scenario 1|2` deploys SQS -> Lambda or SQS -> ECS Fargate stacks \
-                  (tagged PerfTestRun for Cost Explorer) and `dagbench run --scenario 1|2` runs the \
-                  same workload through them."
+                  `dagbench deploy --scenario 1|2|3` deploys SQS -> Lambda, SQS -> ECS Fargate or \
+                  Step Functions stacks (tagged PerfTestRun for Cost Explorer) and \
+                  `dagbench run --scenario 1|2|3` runs the same workload through them."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -110,13 +110,18 @@ enum Command {
     /// Print or write the CloudFormation templates.
     Synth(infra_cmd::SynthArgs),
     #[cfg(feature = "full")]
+    /// Print Scenario 3's state machine definition (Amazon States
+    /// Language), as `scenario-3-{env}` deploys it: for review, and to
+    /// create it on emulators.
+    Asl(infra_cmd::AslArgs),
+    #[cfg(feature = "full")]
     /// Deploy the bootstrap stack: the assets bucket (Lambda zips) and the
     /// worker image repository.
     Bootstrap(infra_cmd::BootstrapArgs),
     #[cfg(feature = "full")]
     /// Deploy or update a stack through a change set, streaming its events;
-    /// `--scenario 1` uploads the Lambda zip, `--scenario 2` pins the
-    /// worker image by digest.
+    /// `--scenario 1` or `3` uploads the Lambda zip, `--scenario 2` pins
+    /// the worker image by digest.
     Deploy(infra_cmd::DeployArgs),
     #[cfg(feature = "full")]
     /// Empty a stack's bucket and delete the stack.
@@ -153,6 +158,8 @@ fn main() -> ExitCode {
         Command::Config(args) => infra_cmd::show_config(&args),
         #[cfg(feature = "full")]
         Command::Synth(args) => infra_cmd::synth(&args),
+        #[cfg(feature = "full")]
+        Command::Asl(args) => infra_cmd::asl(&args),
         #[cfg(feature = "full")]
         Command::Bootstrap(args) => infra_cmd::bootstrap(&args),
         #[cfg(feature = "full")]

@@ -31,16 +31,17 @@ pub(crate) enum WorkArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Where jobs run: `local`, or a deployed stack, `1` (Lambda) or `2`
-    /// (Fargate). The stack's queues, bucket and table come from the
-    /// CloudFormation outputs of `scenario-N-{env}`, or, for stacks made
-    /// elsewhere, from INCOMING_QUEUE_URL, OUTGOING_QUEUE_URL, DLQ_URL,
-    /// BUCKET_NAME and TABLE_NAME when INCOMING_QUEUE_URL is set. AWS
+    /// Where jobs run: `local`, or a deployed stack, `1` (Lambda), `2`
+    /// (Fargate) or `3` (Step Functions). The stack's queues, bucket and
+    /// table come from the CloudFormation outputs of `scenario-N-{env}`,
+    /// or, for stacks made elsewhere, from INCOMING_QUEUE_URL,
+    /// OUTGOING_QUEUE_URL, DLQ_URL, BUCKET_NAME and TABLE_NAME when
+    /// INCOMING_QUEUE_URL is set (Scenario 3: and STATE_MACHINE_ARN). AWS
     /// credentials and region come from the standard AWS environment.
     /// [default: local]
     #[arg(long, value_parser = parse_scenario)]
     scenario: Option<Scenario>,
-    /// With --scenario 1|2: the environment of the deployed stack
+    /// With --scenario 1|2|3: the environment of the deployed stack
     /// [default: ENV, else dev].
     #[arg(long, env = "ENV")]
     env: Option<String>,
@@ -125,7 +126,7 @@ pub(crate) struct RunArgs {
     /// a run that already completed is left as it is.
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<RunId>,
-    /// With --scenario 1|2: take the stack even though another scheduler
+    /// With --scenario 1|2|3: take the stack even though another scheduler
     /// holds its lease (after that scheduler crashed; a lease also expires
     /// by itself a minute after its holder stops renewing it).
     #[arg(long = "take-over")]
@@ -146,7 +147,7 @@ pub(crate) struct RunArgs {
     json: bool,
 }
 
-/// `local`, `1` / `scenario-1`, `2` / `scenario-2`.
+/// `local`, `1` / `scenario-1`, `2` / `scenario-2`, `3` / `scenario-3`.
 pub(crate) fn parse_scenario(s: &str) -> Result<Scenario, String> {
     s.parse()
         .map_err(|e: dagbench_core::scenario::UnknownScenario| e.to_string())
@@ -212,11 +213,11 @@ impl RunArgs {
         let local = self.scenario.is_none_or(|s| s == Scenario::Local);
         if local && self.resume.is_none() {
             if self.env.is_some() && std::env::var_os("ENV").is_none() {
-                usage!("--env applies to --scenario 1|2 (a deployed stack), not to a local run");
+                usage!("--env applies to --scenario 1|2|3 (a deployed stack), not to a local run");
             }
             if self.take_over {
                 usage!(
-                    "--take-over applies to --scenario 1|2 (a stack's lease), not to a local run"
+                    "--take-over applies to --scenario 1|2|3 (a stack's lease), not to a local run"
                 );
             }
         }

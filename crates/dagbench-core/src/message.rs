@@ -220,13 +220,13 @@ impl JobMessage {
                 Some(RunId::new(s).map_err(|e| invalid(id, &run, MessageError::InvalidRunId(e)))?)
             }
         };
-        let task_token = match optional_str(&fields, "task_token").map_err(|e| invalid(id, &run, e))?
-        {
-            Some(t) if t.len() > MAX_TASK_TOKEN_BYTES => {
-                return Err(invalid(id, &run, MessageError::TaskTokenTooLong(t.len())));
-            }
-            t => t.map(str::to_owned),
-        };
+        let task_token =
+            match optional_str(&fields, "task_token").map_err(|e| invalid(id, &run, e))? {
+                Some(t) if t.len() > MAX_TASK_TOKEN_BYTES => {
+                    return Err(invalid(id, &run, MessageError::TaskTokenTooLong(t.len())));
+                }
+                t => t.map(str::to_owned),
+            };
         let released_at = optional_str(&fields, "released_at")
             .map_err(|e| invalid(id, &run, e))?
             .map(|s| {

@@ -100,7 +100,27 @@ impl Plan {
 
     /// Jobs the plan runs.
     pub fn jobs(&self) -> usize {
-        self.chains.iter().map(Vec::len).sum::<usize>() + self.levels.iter().map(Vec::len).sum::<usize>()
+        self.chains.iter().map(Vec::len).sum::<usize>()
+            + self.levels.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// Child executions the Distributed Maps start: one per chain, one per
+    /// job of a level.
+    pub fn child_executions(&self) -> u64 {
+        (self.chains.len() + self.levels.iter().map(Vec::len).sum::<usize>()) as u64
+    }
+
+    /// State transitions one execution of this plan takes, parent and
+    /// children, each state entered once (retries add more): the parent's
+    /// `Plan`, `Chains`, and per level `More`, `Level`, `NextLevel`, then
+    /// `More` and `Done`; a chain's child enters `Walk` and each job's
+    /// `RunJob`; a level's child its job's `RunJob`.
+    pub fn state_transitions(&self) -> u64 {
+        let levels = self.levels.len() as u64;
+        let parent = 1 + u64::from(!self.chains.is_empty()) + 3 * levels + 2;
+        let chains: u64 = self.chains.iter().map(|c| 1 + c.len() as u64).sum();
+        let level_jobs: u64 = self.levels.iter().map(|l| l.len() as u64).sum();
+        parent + chains + level_jobs
     }
 
     /// The items file of the chains Map: `[{"jobs": [message, …]}, …]`.
@@ -115,7 +135,13 @@ impl Plan {
 
     /// The items file of level `i`: `[message, …]`.
     pub fn level_json(&self, graph: &JobGraph, run: &RunId, i: usize) -> String {
-        Value::Array(self.levels[i].iter().map(|&j| item(graph, run, j)).collect()).to_string()
+        Value::Array(
+            self.levels[i]
+                .iter()
+                .map(|&j| item(graph, run, j))
+                .collect(),
+        )
+        .to_string()
     }
 }
 
@@ -136,9 +162,7 @@ fn item(graph: &JobGraph, run: &RunId, j: JobIndex) -> Value {
 /// Topological levels of the jobs in `include`, counting only dependencies
 /// in `left` (completed ones are done).
 fn levels(graph: &JobGraph, left: &[bool], include: &[bool]) -> Vec<Vec<JobIndex>> {
-    let order = graph
-        .topological_order()
-        .expect("a built graph is acyclic");
+    let order = graph.topological_order().expect("a built graph is acyclic");
     let mut level = vec![0usize; graph.len()];
     let mut out: Vec<Vec<JobIndex>> = Vec::new();
     for &j in &order {
@@ -174,9 +198,17 @@ fn levels(graph: &JobGraph, left: &[bool], include: &[bool]) -> Vec<Vec<JobIndex
 fn chains(graph: &JobGraph, left: &[bool]) -> Option<Plan> {
     let n = graph.len();
     let (start, deps) = graph.dependencies_csr();
-    let deps_of = |j: usize| deps[start[j] as usize..start[j + 1] as usize].iter().map(|&d| d as usize);
-    let has_dependent_left =
-        |j: usize| graph.dependents(JobIndex(j as u32)).iter().any(|&d| left[d as usize]);
+    let deps_of = |j: usize| {
+        deps[start[j] as usize..start[j + 1] as usize]
+            .iter()
+            .map(|&d| d as usize)
+    };
+    let has_dependent_left = |j: usize| {
+        graph
+            .dependents(JobIndex(j as u32))
+            .iter()
+            .any(|&d| left[d as usize])
+    };
     let join: Vec<bool> = (0..n)
         .map(|j| left[j] && !has_dependent_left(j) && deps_of(j).filter(|&d| left[d]).count() > 1)
         .collect();
@@ -243,7 +275,8 @@ mod tests {
     fn graph(edges: &[(&str, &[&str])]) -> Arc<JobGraph> {
         let mut b = GraphBuilder::new();
         for (id, deps) in edges {
-            b.add_job(id, deps.iter().copied(), JobAttrs::default()).unwrap();
+            b.add_job(id, deps.iter().copied(), JobAttrs::default())
+                .unwrap();
         }
         Arc::new(b.finish().unwrap())
     }
@@ -279,6 +312,10 @@ mod tests {
         assert_eq!(plan.levels.len(), 1);
         assert_eq!(ids(&g, &plan.levels[0]), ["merge"]);
         assert_eq!(plan.jobs(), g.len());
+        // Parent: Plan, Chains, More, Level, NextLevel, More, Done (7);
+        // chains: Walk + 3, Walk + 2; the join: 1.
+        assert_eq!(plan.state_transitions(), 7 + 4 + 3 + 1);
+        assert_eq!(plan.child_executions(), 3);
     }
 
     #[test]
@@ -302,10 +339,16 @@ mod tests {
     fn a_resumed_run_plans_only_what_is_left() {
         let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]);
         let mut s = Scheduler::new(Arc::clone(&g));
-        s.restore([g.find("a").unwrap(), g.find("b").unwrap()]).unwrap();
+        s.restore([g.find("a").unwrap(), g.find("b").unwrap()])
+            .unwrap();
         let plan = Plan::of(&s).unwrap();
         assert_eq!(plan.jobs(), 2);
-        let all: Vec<_> = plan.levels.iter().chain(&plan.chains).map(|l| ids(&g, l)).collect();
+        let all: Vec<_> = plan
+            .levels
+            .iter()
+            .chain(&plan.chains)
+            .map(|l| ids(&g, l))
+            .collect();
         assert_eq!(all.concat(), ["c", "d"]);
     }
 

@@ -33,11 +33,7 @@ impl Scenario {
         Scenario::StepFunctions,
     ];
     /// The scenarios that run on AWS.
-    pub const CLOUD: [Scenario; 3] = [
-        Scenario::Lambda,
-        Scenario::Fargate,
-        Scenario::StepFunctions,
-    ];
+    pub const CLOUD: [Scenario; 3] = [Scenario::Lambda, Scenario::Fargate, Scenario::StepFunctions];
 
     /// Its name in `report.json` and cost estimates: `local`, `scenario-1`, …
     pub fn as_str(self) -> &'static str {

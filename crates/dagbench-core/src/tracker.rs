@@ -489,6 +489,12 @@ impl RunTracker {
         self.error = Some(format!("send to the incoming queue failed: {error}"));
     }
 
+    /// Why the run cannot go on, when something other than a queue says
+    /// so (Scenario 3: the execution ended).
+    pub fn set_error(&mut self, error: String) {
+        self.error = Some(error);
+    }
+
     /// The last queue error, if any.
     pub fn last_error(&self) -> Option<&str> {
         self.error.as_deref()

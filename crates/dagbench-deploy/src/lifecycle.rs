@@ -101,7 +101,7 @@ pub async fn deploy(
         }
     }
     let parameters = match kind {
-        StackKind::Scenario1 => {
+        StackKind::Scenario1 | StackKind::Scenario3 => {
             let bootstrap = outputs(aws, StackKind::Bootstrap, &config.env).await?;
             let bucket = output(&bootstrap, keys::ASSETS_BUCKET)?;
             let key = assets::upload_lambda(aws, &bucket, &options.lambda_zip, log).await?;
@@ -190,6 +190,7 @@ async fn required(aws: &Aws, kind: StackKind, env: &str) -> Result<StackInfo, De
             StackKind::Shared => "dagbench deploy --scenario shared (make deploy-ecs)",
             StackKind::Scenario1 => "dagbench deploy --scenario 1 (make deploy)",
             StackKind::Scenario2 => "dagbench deploy --scenario 2 (make deploy-ecs)",
+            StackKind::Scenario3 => "dagbench deploy --scenario 3 (make deploy-sfn)",
         };
         DeployError::Precondition(format!(
             "stack {name} is not deployed in {}: run {how} with ENV={env}",
@@ -244,7 +245,9 @@ pub async fn destroy(
     }
     let bucket = match kind {
         StackKind::Bootstrap => info.outputs.get(keys::ASSETS_BUCKET),
-        StackKind::Scenario1 | StackKind::Scenario2 => info.outputs.get(keys::BUCKET_NAME),
+        StackKind::Scenario1 | StackKind::Scenario2 | StackKind::Scenario3 => {
+            info.outputs.get(keys::BUCKET_NAME)
+        }
         StackKind::Shared => None,
     };
     if let Some(bucket) = bucket {
@@ -447,6 +450,15 @@ pub async fn discover(aws: &Aws, kind: StackKind, env: &str) -> Result<Processor
         endpoint_url: aws.endpoint.clone(),
         results_prefix: String::new(),
     })
+}
+
+/// The state machine of deployed Scenario 3 in `env`, from its outputs.
+///
+/// # Errors
+/// When the stack is not deployed or lacks the output.
+pub async fn state_machine_arn(aws: &Aws, env: &str) -> Result<String, DeployError> {
+    let info = required(aws, StackKind::Scenario3, env).await?;
+    output(&info.outputs, keys::STATE_MACHINE_ARN)
 }
 
 /// Where and how deployed scenario `kind` runs, as a run records it in

@@ -60,7 +60,9 @@ impl FromStr for TaskIntegration {
         match s {
             "lambda" => Ok(TaskIntegration::Lambda),
             "sqs" => Ok(TaskIntegration::Sqs),
-            other => Err(format!("unknown task integration `{other}`: expected lambda or sqs")),
+            other => Err(format!(
+                "unknown task integration `{other}`: expected lambda or sqs"
+            )),
         }
     }
 }
@@ -101,11 +103,17 @@ pub struct AslOptions {
 
 /// The job message, from the item, as the processor reads it.
 fn job_fields() -> serde_json::Map<String, Value> {
-    ["job_id", "work_duration_ms", "data_size_kb", "input_key", "run_id"]
-        .into_iter()
-        .map(|f| (format!("{f}.$"), json!(format!("$.{f}"))))
-        .chain([("released_at.$".to_owned(), json!("$$.State.EnteredTime"))])
-        .collect()
+    [
+        "job_id",
+        "work_duration_ms",
+        "data_size_kb",
+        "input_key",
+        "run_id",
+    ]
+    .into_iter()
+    .map(|f| (format!("{f}.$"), json!(format!("$.{f}"))))
+    .chain([("released_at.$".to_owned(), json!("$$.State.EnteredTime"))])
+    .collect()
 }
 
 /// The Task that runs one job (its input is the job's item).
@@ -159,7 +167,13 @@ fn run_job(o: &AslOptions) -> Value {
 
 /// A Distributed Map over the JSON array at `key` (an intrinsic giving
 /// the key from the input), each child running `processor`.
-fn distributed_map(o: &AslOptions, comment: &str, key: &str, processor: Value, next: &str) -> Value {
+fn distributed_map(
+    o: &AslOptions,
+    comment: &str,
+    key: &str,
+    processor: Value,
+    next: &str,
+) -> Value {
     json!({
         "Type": "Map",
         "Comment": comment,
@@ -299,12 +313,18 @@ mod tests {
     fn callback_tasks_carry_the_token_and_direct_ones_do_not() {
         let sqs = definition(&options(TaskIntegration::Sqs));
         let task = &sqs["States"]["Level"]["ItemProcessor"]["States"]["RunJob"];
-        assert_eq!(task["Parameters"]["MessageBody"]["task_token.$"], "$$.Task.Token");
+        assert_eq!(
+            task["Parameters"]["MessageBody"]["task_token.$"],
+            "$$.Task.Token"
+        );
         assert_eq!(task["HeartbeatSeconds"], 300);
         let lambda = definition(&options(TaskIntegration::Lambda));
         let task = &lambda["States"]["Level"]["ItemProcessor"]["States"]["RunJob"];
         assert!(task["Parameters"]["Payload"].get("task_token.$").is_none());
-        assert_eq!(task["Retry"][0]["ErrorEquals"][0], "Lambda.ServiceException");
+        assert_eq!(
+            task["Retry"][0]["ErrorEquals"][0],
+            "Lambda.ServiceException"
+        );
         assert!(!lambda.to_string().contains("sqs:"));
         assert!(!sqs.to_string().contains("lambda:invoke"));
     }

@@ -264,6 +264,8 @@ pub struct Overrides {
     pub fargate_cpu: Option<u32>,
     /// `--fargate-memory`.
     pub fargate_memory_mb: Option<u32>,
+    /// `--sfn-task`.
+    pub step_functions_task: Option<crate::asl::TaskIntegration>,
 }
 
 /// One thing wrong with a configuration.
@@ -358,6 +360,9 @@ impl Config {
         }
         if let Some(v) = o.fargate_memory_mb {
             self.fargate.memory_mb = v;
+        }
+        if let Some(v) = o.step_functions_task {
+            self.step_functions.task = v;
         }
     }
 

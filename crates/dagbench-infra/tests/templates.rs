@@ -149,7 +149,10 @@ fn resources_are_named_as_in_the_source_document() {
                     "{name}"
                 );
                 if n == 3 {
-                    assert_eq!(prop("StateMachine", "StateMachineName"), format!("{base}-dag"));
+                    assert_eq!(
+                        prop("StateMachine", "StateMachineName"),
+                        format!("{base}-dag")
+                    );
                     assert_eq!(
                         prop("StateMachineLogGroup", "LogGroupName"),
                         format!("/aws/vendedlogs/states/{base}-dag")

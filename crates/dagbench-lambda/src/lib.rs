@@ -320,8 +320,12 @@ pub async fn invoke(
     }
     let body = payload.to_string();
     let work = JobMessage::parse(body.as_bytes(), &processor.config.limits)
-        .map_or(Duration::ZERO, |m| Duration::from_millis(m.work_duration_ms));
-    let claim = budget.respond_by().saturating_duration_since(Instant::now());
+        .map_or(Duration::ZERO, |m| {
+            Duration::from_millis(m.work_duration_ms)
+        });
+    let claim = budget
+        .respond_by()
+        .saturating_duration_since(Instant::now());
     let disposition = if work > max_work(budget.timeout) {
         let reason = format!(
             "the job asks for {} ms of work, but the function's timeout is {} ms: at most {} ms of work fits",

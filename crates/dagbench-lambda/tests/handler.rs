@@ -210,12 +210,18 @@ async fn a_direct_invocation_answers_with_the_completion() {
     // As Step Functions' lambda:invoke sends it: every field, nulls too.
     let payload = serde_json::json!({"job_id": "r1.direct", "work_duration_ms": 0, "data_size_kb": 1,
         "input_key": null, "run_id": "r1", "released_at": "2026-12-01T10:00:00.123Z"});
-    let answer = dagbench_lambda::invoke(&w, payload, &budget()).await.unwrap();
+    let answer = dagbench_lambda::invoke(&w, payload, &budget())
+        .await
+        .unwrap();
     assert_eq!(answer["status"], "completed", "{answer}");
     assert_eq!(answer["job_id"], "r1.direct");
     assert_eq!(answer["released_at"], "2026-12-01T10:00:00.123Z");
     let out = completions(&stack, 1).await;
-    assert_eq!(out.len(), 1, "the completion also goes to the outgoing queue");
+    assert_eq!(
+        out.len(),
+        1,
+        "the completion also goes to the outgoing queue"
+    );
     assert!(out[0].is_completed());
     // The same job again: its recorded outcome, not a second run.
     let again = dagbench_lambda::invoke(
@@ -229,7 +235,9 @@ async fn a_direct_invocation_answers_with_the_completion() {
 
     // A job that fails for good fails the task, with its reason.
     let failing = serde_json::json!({"job_id": "r1.lost", "input_key": "r1/jobs/missing.json", "run_id": "r1"});
-    let err = dagbench_lambda::invoke(&w, failing, &budget()).await.unwrap_err();
+    let err = dagbench_lambda::invoke(&w, failing, &budget())
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type, "dagbench.JobFailed");
     assert!(err.message.contains("does not exist"), "{}", err.message);
     // A payload without a job id is no job at all.

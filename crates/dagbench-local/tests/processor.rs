@@ -247,6 +247,8 @@ fn message(job: &JobId, data_kb: u64) -> String {
         data_size_kb: data_kb,
         input_key: Some(ObjectKey::new(format!("run-1/jobs/{job}.json")).unwrap()),
         run_id: Some(dagbench_core::ids::RunId::new("run-1").unwrap()),
+        task_token: None,
+        released_at: None,
     }
     .to_json()
 }

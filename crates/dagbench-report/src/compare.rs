@@ -113,6 +113,17 @@ fn configuration(run: &RunFiles) -> String {
                 "{} × {} CPU / {} MiB {}, {} each, batch {}",
                 f.tasks, f.cpu, f.memory_mb, f.arch, f.concurrency, f.batch_size
             ),
+            Setup::StepFunctions(s) => format!(
+                "{}{}, Lambda {} MB {}",
+                s.task,
+                run.report
+                    .orchestration
+                    .as_ref()
+                    .map(|o| format!(" ({} plan)", o.plan))
+                    .unwrap_or_default(),
+                s.memory_mb,
+                s.arch
+            ),
         },
         None => format!("{} workers", run.report.workers),
     }

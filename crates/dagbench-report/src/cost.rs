@@ -37,7 +37,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use dagbench_infra::Architecture;
-pub use dagbench_infra::deployment::{FargateSetup, LambdaSetup, Setup};
+use dagbench_infra::asl::TaskIntegration;
+pub use dagbench_infra::deployment::{FargateSetup, LambdaSetup, Setup, StepFunctionsSetup};
 use serde::{Deserialize, Serialize};
 
 /// A price per CPU architecture.
@@ -79,6 +80,9 @@ pub struct RegionPrices {
     /// subnet has one; billed since February 2024).
     #[serde(default = "public_ipv4_hour")]
     pub public_ipv4_hour: f64,
+    /// Standard workflow state transitions (Scenario 3).
+    #[serde(default = "step_functions_transitions_per_thousand")]
+    pub step_functions_transitions_per_thousand: f64,
     /// KMS requests to an AWS managed key (the job table's `aws/dynamodb`).
     #[serde(default = "kms_requests_per_ten_thousand")]
     pub kms_requests_per_ten_thousand: f64,
@@ -102,6 +106,10 @@ impl RegionPrices {
 
 fn public_ipv4_hour() -> f64 {
     0.005
+}
+
+fn step_functions_transitions_per_thousand() -> f64 {
+    0.025
 }
 
 fn kms_requests_per_ten_thousand() -> f64 {
@@ -216,6 +224,10 @@ pub struct Measured {
     /// share a batch, so a run takes at least one batch per level.
     #[serde(default)]
     pub levels: u64,
+    /// State transitions Scenario 3's execution took (parent and child
+    /// executions), when the run ran there.
+    #[serde(default)]
+    pub state_transitions: Option<u64>,
 }
 
 /// A job message's usual size (id, work, data size, input key).
@@ -357,6 +369,81 @@ impl Lines {
     }
 }
 
+/// How the function is invoked.
+enum LambdaUse {
+    /// By the incoming queue's event source mapping, in batches.
+    Mapping,
+    /// By Step Functions, one job per invocation.
+    Direct,
+}
+
+impl Lines {
+    /// The Lambda processors' lines: invoked by the queue's event source
+    /// mapping (batches; its polling), or directly, one job per invocation
+    /// (Scenario 3 `lambda`). `counted` when the run ran there.
+    fn lambda_processors(
+        &mut self,
+        measured: &Measured,
+        l: &LambdaSetup,
+        by: &LambdaUse,
+        counted: Option<dagbench_core::calls::Calls>,
+        p: &RegionPrices,
+    ) {
+        let jobs = measured.jobs;
+        let sqs_price = p.sqs_requests_per_million / 1e6;
+        let polls = (measured.makespan_s / LONG_POLL_S).ceil();
+        let job_b = measured.job_message_bytes;
+        let invocations = match by {
+            LambdaUse::Mapping => level_batches(jobs, l.batch_size, measured.levels),
+            LambdaUse::Direct => jobs as f64,
+        };
+        if matches!(by, LambdaUse::Mapping) {
+            // However large the mapping's batch, each of its receives and
+            // deletes takes at most 10 messages.
+            let calls = level_batches(jobs, 10, measured.levels);
+            self.add(
+                "SQS",
+                "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
+                calls * chunks(10 * job_b) + calls + ESM_POLLERS * polls,
+                "requests",
+                sqs_price,
+            );
+        }
+        // Counted when the run ran on Lambda: the function reports each
+        // invocation's duration with its environment's next completion.
+        let counted_lambda = counted.filter(|t| t.lambda_invocations > 0);
+        let (requests, seconds, how) = match counted_lambda {
+            Some(t) => (
+                t.lambda_invocations as f64,
+                t.lambda_billed_ms as f64 / 1e3,
+                "counted; an environment's last invocation reports with no completion",
+            ),
+            None => (
+                invocations,
+                invocations * measured.processing_p90_ms.max(1.0).ceil() / 1e3,
+                match by {
+                    LambdaUse::Mapping => "modelled: one per batch, lasting the processing p90",
+                    LambdaUse::Direct => "modelled: one per job, lasting the processing p90",
+                },
+            ),
+        };
+        self.add(
+            "Lambda",
+            &format!("requests ({how})"),
+            requests,
+            "requests",
+            p.lambda_requests_per_million / 1e6,
+        );
+        self.add(
+            "Lambda",
+            &format!("duration ({} MB {}; {how})", l.memory_mb, l.arch),
+            seconds * f64::from(l.memory_mb) / 1024.0,
+            "GB-seconds",
+            p.lambda_gb_second.get(l.arch),
+        );
+    }
+}
+
 /// The estimate of `measured` on `setup`, at `region`'s prices.
 ///
 /// # Errors
@@ -395,10 +482,14 @@ pub fn estimate(
             );
         }
         None => {
-            let scheduler = batches(jobs, 10) * chunks(10 * job_b)
-                + batches(jobs, 10) * chunks(10 * done_b)
-                + batches(jobs, 10)
-                + 2.0 * polls;
+            // Scenario 3's state machine sends the jobs, not the scheduler.
+            let sends = if setup.scenario() == dagbench_core::Scenario::StepFunctions {
+                0.0
+            } else {
+                batches(jobs, 10) * chunks(10 * job_b)
+            };
+            let scheduler =
+                sends + batches(jobs, 10) * chunks(10 * done_b) + batches(jobs, 10) + 2.0 * polls;
             lines.add(
                 "SQS",
                 "scheduler requests (modelled)",
@@ -421,48 +512,59 @@ pub fn estimate(
         .filter(|_| measured.ran_on == Some(setup.scenario()))
         .map(|c| c.processors.sqs_polling_requests as f64);
     match setup {
-        Setup::Lambda(l) => {
-            let invocations = level_batches(jobs, l.batch_size, measured.levels);
-            // However large the mapping's batch, each of its receives and
-            // deletes takes at most 10 messages.
-            let calls = level_batches(jobs, 10, measured.levels);
-            lines.add(
-                "SQS",
-                "event source mapping receives, deletes, idle polls (modelled: the mapping's polling is not observable)",
-                calls * chunks(10 * job_b) + calls + ESM_POLLERS * polls,
-                "requests",
-                sqs_price,
-            );
-            // Counted when the run ran on Lambda: the function reports each
-            // invocation's duration with its environment's next completion.
-            let counted_lambda = total
-                .filter(|t| measured.ran_on == Some(setup.scenario()) && t.lambda_invocations > 0);
-            let (requests, seconds, how) = match counted_lambda {
-                Some(t) => (
-                    t.lambda_invocations as f64,
-                    t.lambda_billed_ms as f64 / 1e3,
-                    "counted; an environment's last invocation reports with no completion",
+        Setup::Lambda(l) => lines.lambda_processors(
+            measured,
+            l,
+            &LambdaUse::Mapping,
+            total.filter(|_| measured.ran_on == Some(setup.scenario())),
+            p,
+        ),
+        Setup::StepFunctions(sf) => {
+            let l = LambdaSetup {
+                memory_mb: sf.memory_mb,
+                arch: sf.arch,
+                batch_size: sf.batch_size,
+            };
+            let (transitions, how) = match measured.state_transitions {
+                Some(t) if measured.ran_on == Some(setup.scenario()) => (
+                    t as f64,
+                    "from the execution's plan: each state entered once, retries not included",
                 ),
-                None => (
-                    invocations,
-                    invocations * measured.processing_p90_ms.max(1.0).ceil() / 1e3,
-                    "modelled: one per batch, lasting the processing p90",
+                _ => (
+                    (jobs + 3 * measured.levels + 3) as f64,
+                    "modelled: the levels plan, one per job, three per level",
                 ),
             };
             lines.add(
-                "Lambda",
-                &format!("requests ({how})"),
-                requests,
-                "requests",
-                p.lambda_requests_per_million / 1e6,
+                "Step Functions",
+                &format!("Standard state transitions ({how})"),
+                transitions,
+                "transitions",
+                p.step_functions_transitions_per_thousand / 1e3,
             );
             lines.add(
-                "Lambda",
-                &format!("duration ({} MB {}; {how})", l.memory_mb, l.arch),
-                seconds * f64::from(l.memory_mb) / 1024.0,
-                "GB-seconds",
-                p.lambda_gb_second.get(l.arch),
+                "S3",
+                "GET of the plan by the Distributed Maps (modelled: one per level)",
+                (measured.levels + 1) as f64,
+                "requests",
+                p.s3_get_per_thousand / 1e3,
             );
+            let counted_lambda = total.filter(|_| measured.ran_on == Some(setup.scenario()));
+            match sf.task {
+                TaskIntegration::Lambda => {
+                    lines.lambda_processors(measured, &l, &LambdaUse::Direct, counted_lambda, p);
+                }
+                TaskIntegration::Sqs => {
+                    lines.add(
+                        "SQS",
+                        "job messages sent by the state machine (modelled: one per job)",
+                        jobs as f64 * chunks(job_b),
+                        "requests",
+                        sqs_price,
+                    );
+                    lines.lambda_processors(measured, &l, &LambdaUse::Mapping, counted_lambda, p);
+                }
+            }
         }
         Setup::Fargate(f) => {
             let loops = f64::from(f.tasks) * f64::from(f.concurrency.max(1));
@@ -599,6 +701,18 @@ pub fn estimate(
                 / measured.makespan_s.max(1e-3))
             .ceil()
             .clamp(1.0, LAMBDA_ENVIRONMENTS),
+            // One job per invocation at most (direct), or batches.
+            Setup::StepFunctions(sf) => (batches(
+                jobs,
+                match sf.task {
+                    TaskIntegration::Lambda => 1,
+                    TaskIntegration::Sqs => sf.batch_size,
+                },
+            ) * measured.processing_p90_ms.max(1.0).ceil()
+                / 1e3
+                / measured.makespan_s.max(1e-3))
+            .ceil()
+            .clamp(1.0, LAMBDA_ENVIRONMENTS),
             Setup::Fargate(f) => f64::from(f.tasks),
         };
     lines.add(
@@ -663,13 +777,20 @@ pub fn standing_per_hour(
                 sqs,
             );
         }
-        Setup::Lambda(_) => lines.add(
+        Setup::Lambda(_)
+        | Setup::StepFunctions(StepFunctionsSetup {
+            task: TaskIntegration::Sqs,
+            ..
+        }) => lines.add(
             "SQS",
             &format!("event source mapping idle polls ({ESM_POLLERS} pollers)"),
             ESM_POLLERS * polls_per_hour,
             "requests",
             sqs,
         ),
+        // A state machine and a function invoked only by it cost nothing
+        // idle.
+        Setup::StepFunctions(_) => {}
     }
     Ok(lines.0)
 }
@@ -715,6 +836,7 @@ mod tests {
             ran_on: None,
             fargate_task_s: None,
             levels: 1,
+            state_transitions: None,
         }
     }
 
@@ -1019,7 +1141,7 @@ mod tests {
             tasks: 0,
             ..match two_half_vcpu_tasks() {
                 Setup::Fargate(f) => f,
-                Setup::Lambda(_) => unreachable!(),
+                _ => unreachable!(),
             }
         });
         let none: f64 = standing_per_hour(&idle, "us-east-1", &table)

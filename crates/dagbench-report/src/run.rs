@@ -165,6 +165,7 @@ pub fn measured(report: &RunReport) -> Measured {
         ran_on: Some(report.scenario),
         fargate_task_s: None,
         levels: u64::from(report.graph.levels),
+        state_transitions: report.orchestration.as_ref().map(|o| o.state_transitions),
     }
 }
 

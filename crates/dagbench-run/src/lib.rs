@@ -21,6 +21,7 @@
 
 pub mod lock;
 pub mod manifest;
+pub mod orchestrated;
 pub mod stack;
 pub mod target;
 pub mod workload;
@@ -536,8 +537,7 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
                 config: request.config.clone(),
                 workers: settings.workers.map(|w| w as u32),
             };
-            let (target, notes) = stack::resolve(&spec).await?;
-            (Box::new(target), notes)
+            stack::resolve(&spec).await?
         }
     };
     let context = |test_run_id: &str| RunContext {
@@ -590,6 +590,7 @@ pub async fn prepare(request: RunRequest) -> Result<Preparation, RunError> {
             let built = workload.build(&run_id)?;
             check_wire_ids(&run_id, &built.graph)?;
             check_job_limits(&built.graph, target.max_work().as_ref()).map_err(RunError::Setup)?;
+            target.check_graph(&built.graph).map_err(RunError::Setup)?;
             let d = workload.describe();
             let manifest = Manifest {
                 run_id: run_id.clone(),
@@ -763,6 +764,7 @@ impl Prepared {
             &ctx,
             merged.as_ref().map(DomainSummary::from_merged),
         );
+        report.orchestration = self.target.orchestration();
         // The run's own calls: its inputs uploaded, its results read back.
         if let Some(calls) = report.calls.as_mut() {
             calls.setup = self.target.store().calls().snapshot();

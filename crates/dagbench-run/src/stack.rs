@@ -1,14 +1,17 @@
 //! Finds a deployed scenario's stack: from its CloudFormation outputs
 //! (`scenario-N-{env}`), or — for a stack made elsewhere — from the
 //! processor variables (`INCOMING_QUEUE_URL`, `OUTGOING_QUEUE_URL`,
-//! `DLQ_URL`, `BUCKET_NAME`, `TABLE_NAME`) when `INCOMING_QUEUE_URL` is set.
+//! `DLQ_URL`, `BUCKET_NAME`, `TABLE_NAME`) when `INCOMING_QUEUE_URL` is set;
+//! Scenario 3's state machine from its `StateMachineArn` output, or from
+//! `STATE_MACHINE_ARN`.
 
 use dagbench_aws::env::ProcessorEnv;
 use dagbench_core::Scenario;
 use dagbench_infra::{Config, StackKind};
 
 use crate::RunError;
-use crate::target::StackTarget;
+use crate::orchestrated::OrchestratedTarget;
+use crate::target::{StackTarget, Target};
 
 /// Which deployed stack a run uses.
 #[derive(Debug, Clone)]
@@ -29,7 +32,33 @@ pub struct StackSpec {
 /// # Errors
 /// When the stack is not deployed, lacks an output, or the variables of a
 /// stack made elsewhere are incomplete.
-pub async fn resolve(spec: &StackSpec) -> Result<(StackTarget, Vec<String>), RunError> {
+pub async fn resolve(spec: &StackSpec) -> Result<(Box<dyn Target>, Vec<String>), RunError> {
+    let (stack, mut notes) = resolve_stack(spec).await?;
+    if spec.scenario != Scenario::StepFunctions {
+        return Ok((Box::new(stack), notes));
+    }
+    // Scenario 3 also needs its state machine.
+    let arn = match std::env::var("STATE_MACHINE_ARN") {
+        Ok(arn) if !arn.trim().is_empty() => {
+            notes.push(format!("state machine {arn} (from STATE_MACHINE_ARN)"));
+            arn
+        }
+        _ if std::env::var_os("INCOMING_QUEUE_URL").is_some() => {
+            return Err(RunError::Setup(
+                "Scenario 3 on a stack given by INCOMING_QUEUE_URL needs STATE_MACHINE_ARN too (the state machine that runs the jobs)".to_owned(),
+            ));
+        }
+        _ => {
+            let aws = dagbench_deploy::Aws::from_env().await?;
+            let arn = dagbench_deploy::lifecycle::state_machine_arn(&aws, &spec.env).await?;
+            notes.push(format!("state machine {arn}"));
+            arn
+        }
+    };
+    Ok((Box::new(OrchestratedTarget::new(stack, arn).await), notes))
+}
+
+async fn resolve_stack(spec: &StackSpec) -> Result<(StackTarget, Vec<String>), RunError> {
     let workers = spec.workers.map_or(0, u64::from);
     let Some(kind) = StackKind::of_scenario(spec.scenario) else {
         return Err(RunError::Setup(

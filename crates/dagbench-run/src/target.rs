@@ -77,6 +77,16 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn max_work(&self) -> Option<(u64, String)> {
         None
     }
+    /// Whether the target can run `graph` at all (checked before anything
+    /// of the run is written).
+    fn check_graph(&self, graph: &Arc<dagbench_core::JobGraph>) -> Result<(), String> {
+        let _ = graph;
+        Ok(())
+    }
+    /// How an orchestrator ran the last session's jobs (Scenario 3).
+    fn orchestration(&self) -> Option<dagbench_runtime::report::Orchestration> {
+        None
+    }
     /// How a cloud target is deployed (for its cost estimate).
     fn deployment(&self) -> Option<&Deployment> {
         None
@@ -299,6 +309,11 @@ impl StackTarget {
     /// The processor environment of the stack.
     pub fn env(&self) -> &ProcessorEnv {
         &self.env
+    }
+
+    /// Its queues, table and bucket, as the scheduler uses them.
+    pub(crate) fn side(&self) -> &SchedulerSide {
+        &self.side
     }
 }
 

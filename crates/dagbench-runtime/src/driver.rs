@@ -29,7 +29,9 @@ use futures::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::ports::{Clock, JobQueue, MAX_BATCH, QueueError, ReceivedMessage};
+use crate::ports::{
+    Clock, ExecutionState, JobQueue, MAX_BATCH, Orchestrator, QueueError, ReceivedMessage,
+};
 
 /// The three queues of a run.
 #[derive(Debug, Clone)]
@@ -157,11 +159,85 @@ pub async fn drive(
     queues: &Queues,
     clock: Arc<dyn Clock>,
     config: &DriverConfig,
+    stop: watch::Receiver<bool>,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> DriverOutcome {
+    run(scheduler, queues, None, clock, config, stop, on_progress).await
+}
+
+/// How often a followed execution's state is read.
+pub const EXECUTION_POLL: Duration = Duration::from_secs(1);
+
+/// Follows a run whose jobs `orchestrator` releases (Scenario 3): nothing
+/// is sent; completions and dead letters are applied as [`drive`] applies
+/// them, jobs count as dispatched once their dependencies are seen
+/// complete (or when their completion says the state machine released
+/// them), and the execution's state is read every [`EXECUTION_POLL`]. The
+/// run ends when every job has ended, or when the execution ends (after
+/// `grace` for completions still on their way): failed when a job failed,
+/// aborted with the execution's error otherwise. A stop, a stall or a
+/// processor that cannot work stops the execution too.
+pub async fn follow(
+    scheduler: Scheduler,
+    queues: &Queues,
+    orchestrator: &dyn Orchestrator,
+    clock: Arc<dyn Clock>,
+    config: &DriverConfig,
+    stop: watch::Receiver<bool>,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> DriverOutcome {
+    run(
+        scheduler,
+        queues,
+        Some(orchestrator),
+        clock,
+        config,
+        stop,
+        on_progress,
+    )
+    .await
+}
+
+/// Offers held completions again after one was accepted, until none moves.
+fn offer_held(tracker: &mut RunTracker, held: &mut Vec<(String, String)>, observed: i64) -> bool {
+    let mut moved = false;
+    loop {
+        let before = held.len();
+        held.retain(|(id, body)| {
+            let effect = tracker.follow(id, body.as_bytes(), observed);
+            moved |= effect == Effect::Accepted;
+            effect == Effect::Early
+        });
+        if held.len() == before {
+            return moved;
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one loop: every call of a run is a future of it
+async fn run(
+    scheduler: Scheduler,
+    queues: &Queues,
+    orchestrator: Option<&dyn Orchestrator>,
+    clock: Arc<dyn Clock>,
+    config: &DriverConfig,
     mut stop: watch::Receiver<bool>,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> DriverOutcome {
     let now = || clock.now().unix_millis();
     let mut tracker = RunTracker::new(scheduler, config.run_id.clone(), now());
+    if orchestrator.is_some() {
+        // The execution has every job that is ready now.
+        tracker.release_ready(now());
+    }
+    // Followed: completions that came before their dependencies'.
+    let mut held: Vec<(String, String)> = Vec::new();
+    // Followed: the pending read of the execution's state, and how it
+    // ended once it has (with the instant to stop waiting for stragglers).
+    type StateCall<'a> = Pin<Box<dyn Future<Output = Result<ExecutionState, String>> + Send + 'a>>;
+    let mut state_call: Option<StateCall<'_>> = None;
+    let mut next_state_at = Instant::now() + EXECUTION_POLL;
+    let mut ended: Option<(ExecutionState, Instant)> = None;
     let c = config.concurrency;
     // The scheduler's own queue calls, counted as SQS bills them.
     let calls = Arc::new(dagbench_core::calls::CallTally::default());
@@ -202,6 +278,37 @@ pub async fn drive(
         if tracker.is_finished() {
             break tracker.final_status();
         }
+        if let Some((state, until)) = &ended
+            && Instant::now() >= *until
+        {
+            // The execution ended before every job's completion came.
+            let why = state.error.as_deref().unwrap_or("no error given");
+            let p = tracker.progress();
+            if p.failed > 0 {
+                break RunStatus::Failed;
+            }
+            tracker.set_error(if state.status == "SUCCEEDED" {
+                format!(
+                    "the execution succeeded, but {} of {} jobs never reported a completion",
+                    p.total - p.completed,
+                    p.total
+                )
+            } else {
+                format!("the execution ended {}: {why}", state.status)
+            });
+            break if state.status == "SUCCEEDED" {
+                RunStatus::Stalled
+            } else {
+                RunStatus::Aborted
+            };
+        }
+        if let Some(o) = orchestrator
+            && ended.is_none()
+            && state_call.is_none()
+            && Instant::now() >= next_state_at
+        {
+            state_call = Some(Box::pin(o.state()));
+        }
         if stop_deadline.is_none() && *stop.borrow() {
             stop_deadline = Some(Instant::now() + config.grace);
         }
@@ -210,7 +317,7 @@ pub async fn drive(
         {
             break RunStatus::Interrupted;
         }
-        if stop_deadline.is_none() && Instant::now() >= backoff_until {
+        if orchestrator.is_none() && stop_deadline.is_none() && Instant::now() >= backoff_until {
             while sends.len() < c.sends_in_flight.max(1) {
                 let Some(batch) = tracker.next_batch(MAX_BATCH, now()) else {
                     break;
@@ -251,11 +358,14 @@ pub async fn drive(
             && tracker.ready_len() > 0
             && sends.len() < c.sends_in_flight.max(1)
             && backoff_until > Instant::now();
-        let wake = if held_back {
+        let mut wake = if held_back {
             next_tick.min(backoff_until)
         } else {
             next_tick
         };
+        if orchestrator.is_some() && state_call.is_none() && ended.is_none() {
+            wake = wake.min(next_state_at);
+        }
         tokio::select! {
             Some((batch, result)) = sends.next(), if !sends.is_empty() => match result {
                 Ok(accepted) => {
@@ -286,12 +396,34 @@ pub async fn drive(
                         let empty = messages.is_empty();
                         let observed = now();
                         for m in messages {
-                            let effect = match source {
-                                Source::Outgoing => {
+                            let effect = match (source, orchestrator) {
+                                (Source::Outgoing, None) => {
                                     tracker.completion(&m.message_id, m.body.as_bytes(), observed)
                                 }
-                                Source::DeadLetters => {
-                                    tracker.dead_letter(&m.message_id, m.body.as_bytes())
+                                (Source::Outgoing, Some(_)) => {
+                                    let effect =
+                                        tracker.follow(&m.message_id, m.body.as_bytes(), observed);
+                                    match effect {
+                                        Effect::Early => held.push((m.message_id.clone(), m.body.clone())),
+                                        Effect::Accepted => {
+                                            offer_held(&mut tracker, &mut held, observed);
+                                        }
+                                        _ => {}
+                                    }
+                                    effect
+                                }
+                                (Source::DeadLetters, _) => {
+                                    let effect = tracker.dead_letter(&m.message_id, m.body.as_bytes());
+                                    // Nobody else will finish its task.
+                                    if let (Effect::Accepted, Some(o), Some(token)) = (
+                                        effect,
+                                        orchestrator,
+                                        dagbench_core::message::task_token_of(m.body.as_bytes()),
+                                    ) {
+                                        o.fail_task(&token, dagbench_core::tracker::DEAD_LETTER_REASON)
+                                            .await;
+                                    }
+                                    effect
                                 }
                             };
                             if effect == Effect::Accepted {
@@ -333,12 +465,37 @@ pub async fn drive(
                     Err(e) => tracker.delete_failed(source.name(), n, &e.to_string()),
                 }
             }
+            state = async { state_call.as_mut().expect("guarded").await }, if state_call.is_some() => {
+                state_call = None;
+                next_state_at = Instant::now() + EXECUTION_POLL;
+                match state {
+                    Ok(state) if !state.is_running() => {
+                        // Completions sent just before the end are still on
+                        // their way: wait a little for them.
+                        let until = Instant::now() + config.grace.max(Duration::from_secs(2));
+                        ended = Some((state, until));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracker.set_error(format!("reading the execution failed: {e}")),
+                }
+            }
             changed = stop.changed(), if stop_deadline.is_none() && !stop_closed => {
                 stop_closed = changed.is_err();
             }
             () = tokio::time::sleep_until(wake) => {}
         }
     };
+    drop(state_call);
+    if let Some(o) = orchestrator
+        && ended.is_none()
+        && matches!(
+            status,
+            RunStatus::Interrupted | RunStatus::Stalled | RunStatus::Aborted
+        )
+    {
+        o.stop(&format!("dagbench stopped the run: {}", status.as_str()))
+            .await;
+    }
     // Deletes of what this run handled still go out (else they come back
     // to the next run as litter), within a bound.
     drop(receives);

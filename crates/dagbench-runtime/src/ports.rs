@@ -362,6 +362,34 @@ pub struct CallbackError {
     pub closed: bool,
 }
 
+/// How an orchestrator's execution stands (Scenario 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionState {
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …
+    pub status: String,
+    /// Why it ended, when it failed: error and cause.
+    pub error: Option<String>,
+}
+
+impl ExecutionState {
+    pub fn is_running(&self) -> bool {
+        self.status == "RUNNING" || self.status == "PENDING_REDRIVE"
+    }
+}
+
+/// What releases a run's jobs when no scheduler sends them (Scenario 3:
+/// a Step Functions execution). The driver follows it.
+#[async_trait::async_trait]
+pub trait Orchestrator: Send + Sync + Debug {
+    /// Where the execution stands.
+    async fn state(&self) -> Result<ExecutionState, String>;
+    /// Stops the execution, saying `cause`. Best effort.
+    async fn stop(&self, cause: &str);
+    /// Fails the task of a job message found in the dead-letter queue.
+    /// Best effort.
+    async fn fail_task(&self, token: &str, cause: &str);
+}
+
 /// Wall-clock time, as an input (tests use a manual clock).
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> Timestamp;

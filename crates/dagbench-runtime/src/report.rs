@@ -230,6 +230,26 @@ pub struct RunReport {
     /// (absent in reports of earlier versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<RunCalls>,
+    /// How Scenario 3's state machine ran the graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestration: Option<Orchestration>,
+}
+
+/// How Scenario 3's state machine ran a session's jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orchestration {
+    /// `chains` (a Distributed Map over independent chains, then the
+    /// joins) or `levels` (a Distributed Map per topological level).
+    pub plan: String,
+    pub chains: u64,
+    pub levels: u64,
+    /// The execution that ran them.
+    pub execution_arn: String,
+    /// State transitions the plan takes, parent and children (retries
+    /// add more): what Standard workflows bill.
+    pub state_transitions: u64,
+    /// Child executions its Distributed Maps start.
+    pub child_executions: u64,
 }
 
 /// A session's billed calls, by who made them.
@@ -374,6 +394,7 @@ impl RunReport {
                 processors: outcome.processor_calls,
                 setup: Calls::default(),
             }),
+            orchestration: None,
         }
     }
 }

@@ -67,7 +67,12 @@ pub(super) fn add_function_stack(
         "Key of the processor's zip, named by its content hash",
     );
     data_plane::add(t, config, kind, tags);
-    data_plane::add_log_group(t, &names.log_group(kind), config.lambda.log_retention_days, tags);
+    data_plane::add_log_group(
+        t,
+        &names.log_group(kind),
+        config.lambda.log_retention_days,
+        tags,
+    );
     add_processor(t, config, kind, tags, extra, mapping);
 }
 
@@ -158,5 +163,4 @@ pub(super) fn add_processor(
         "AWS::Lambda::EventSourceMapping",
         mapping,
     );
-
 }

@@ -137,7 +137,12 @@ pub(super) fn template(config: &Config) -> Template {
     t.resource(
         "StateMachineRole",
         "AWS::IAM::Role",
-        role("states.amazonaws.com", "orchestrator", statements, tags.list()),
+        role(
+            "states.amazonaws.com",
+            "orchestrator",
+            statements,
+            tags.list(),
+        ),
     );
     t.resource(
         "StateMachine",
