@@ -174,6 +174,10 @@ pub struct RunTracker {
     foreign_seen: std::collections::HashSet<String>,
     /// Jobs completed before this session (restored from a ledger).
     restored: u64,
+    /// Followed runs (Scenario 3) only: per job, the latest `completed_at`
+    /// of its dependencies so far — when the state machine could release
+    /// it, which is its ready instant there.
+    dependencies_done: Vec<i64>,
 }
 
 impl RunTracker {
@@ -197,6 +201,7 @@ impl RunTracker {
             error: None,
             processor_calls: crate::calls::Calls::default(),
             foreign_seen: std::collections::HashSet::new(),
+            dependencies_done: Vec::new(),
         }
     }
 
@@ -440,7 +445,28 @@ impl RunTracker {
         {
             return Effect::Early;
         }
+        if self.dependencies_done.is_empty() {
+            self.dependencies_done = vec![-1; self.scheduler.graph().len()];
+        }
         let effect = self.completion(message_id, body, observed_ms);
+        if effect == Effect::Accepted
+            && let Some(job) = Completion::parse(body)
+                .ok()
+                .and_then(|c| graph_job_id(&self.run_id, c.job_id.as_str()).map(str::to_owned))
+                .and_then(|id| self.scheduler.graph().find(&id))
+        {
+            // Ready when its last dependency completed (as the processor
+            // says), not when this run heard of it.
+            let done = self.timeline.completed[job.get()];
+            let graph = std::sync::Arc::clone(self.scheduler.graph());
+            for &d in graph.dependents(job) {
+                let d = d as usize;
+                self.dependencies_done[d] = self.dependencies_done[d].max(done);
+                if self.scheduler.state(JobIndex(d as u32)) == JobState::Ready {
+                    self.timeline.ready[d] = self.dependencies_done[d];
+                }
+            }
+        }
         self.release_ready(observed_ms);
         effect
     }

@@ -330,6 +330,61 @@ pub async fn create_job_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
     table
 }
 
+/// A raw HTTP/1.0 request to moto; returns the status code.
+fn request(endpoint: &str, head: &str, body: &str) -> u16 {
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("endpoint port");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("moto answers");
+    let request = format!(
+        "{head} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut status = [0u8; 12];
+    stream.read_exact(&mut status).expect("response");
+    std::str::from_utf8(&status[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Stack {
+    /// Scenario 3 on the emulator: turns moto's States Language interpreter
+    /// on (`POST /moto-api/config`) and creates a state machine from the
+    /// definition the stack deploys for `task` (moto's interpreter cannot
+    /// see one made through CloudFormation). Returns its ARN.
+    pub async fn state_machine(&self, task: dagbench_infra::asl::TaskIntegration) -> String {
+        let status = request(
+            &self.endpoint,
+            "POST /moto-api/config",
+            r#"{"stepfunctions": {"execute_state_machine": true}}"#,
+        );
+        assert_eq!(status, 201, "moto's interpreter turned on");
+        let mut config = dagbench_infra::Config::default();
+        config.step_functions.task = task;
+        let options = dagbench_infra::stacks::scenario3::asl_options(
+            &config,
+            "arn:aws:lambda:us-east-1:123456789012:function:processor",
+            &self.incoming,
+        );
+        let definition = dagbench_infra::asl::definition(&options);
+        let sdk = dagbench_aws::config::for_endpoint(&self.endpoint, "us-east-1").await;
+        aws_sdk_sfn::Client::new(&sdk)
+            .create_state_machine()
+            .name(unique("dag"))
+            .definition(definition.to_string())
+            .role_arn("arn:aws:iam::123456789012:role/orchestrator")
+            .send()
+            .await
+            .expect("moto accepts the definition")
+            .state_machine_arn()
+            .to_owned()
+    }
+}
+
 /// `PUT /<bucket>` (path style): moto creates the bucket.
 fn create_bucket(endpoint: &str, bucket: &str) {
     let port: u16 = endpoint
