@@ -148,6 +148,32 @@ impl Executions {
         })
     }
 
+    /// The latest `n` executions, newest first: name, status, start.
+    ///
+    /// # Errors
+    /// The service's answer, in words.
+    pub async fn recent(&self, n: i32) -> Result<Vec<(String, String, String)>, String> {
+        let out = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .max_results(n.clamp(1, 1000))
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(e).to_string())?;
+        Ok(out
+            .executions()
+            .iter()
+            .map(|e| {
+                (
+                    e.name().to_owned(),
+                    e.status().as_str().to_owned(),
+                    e.start_date().to_string(),
+                )
+            })
+            .collect())
+    }
+
     /// Stops execution `arn`, saying `cause`. Best effort.
     pub async fn stop(&self, arn: &str, cause: &str) {
         let _ = self

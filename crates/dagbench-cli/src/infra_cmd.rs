@@ -355,26 +355,43 @@ pub(crate) fn scale(args: &ScaleArgs) -> anyhow::Result<ExitCode> {
 pub(crate) struct StatusArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// How many of the service's latest events to show.
+    /// The stack: 2 (the Fargate service) or 3 (the state machine).
+    #[arg(long, default_value = "2", value_name = "STACK")]
+    scenario: StackKind,
+    /// How many of the service's latest events (or the state machine's
+    /// latest executions) to show.
     #[arg(long, default_value_t = 5)]
     events: usize,
 }
 
-/// `dagbench status`: the Scenario 2 service's tasks, deployments, events.
+/// `dagbench status`: the Scenario 2 service's tasks, deployments, events;
+/// or Scenario 3's state machine and its latest executions.
 pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    if !matches!(args.scenario, StackKind::Scenario2 | StackKind::Scenario3) {
+        usage!(
+            "--scenario {} has no status to show: 2 (the Fargate service) or 3 (the state machine)",
+            args.scenario
+        );
+    }
     runtime()?.block_on(async {
         let aws = Aws::from_env().await?;
-        let status = lifecycle::status(&aws, &config, args.events).await?;
-        out!("{status}");
+        let setup = if args.scenario == StackKind::Scenario3 {
+            let status = lifecycle::state_machine_status(&aws, &config.env, args.events).await?;
+            out!("{status}");
+            dagbench_report::cost::Setup::StepFunctions(config.step_functions_setup())
+        } else {
+            let status = lifecycle::status(&aws, &config, args.events).await?;
+            out!("{status}");
+            dagbench_report::cost::Setup::Fargate(
+                config.fargate_setup(u32::try_from(status.running.max(0)).unwrap_or(0)),
+            )
+        };
         // What stays on the bill between runs.
-        let setup = dagbench_report::cost::Setup::Fargate(
-            config.fargate_setup(u32::try_from(status.running.max(0)).unwrap_or(0)),
-        );
         let table = dagbench_report::cost::PriceTable::bundled();
         match dagbench_report::cost::standing_per_hour(&setup, &aws.region(), &table) {
             Ok(lines) => {
-                let total: f64 = lines.iter().map(|l| l.cost).sum();
+                let total: f64 = lines.iter().map(|l| l.cost).sum::<f64>() + 0.0; // not -0.0 when empty
                 outln!(
                     "  standing cost while idle: ${total:.4} per hour ({} prices {})",
                     aws.region(),

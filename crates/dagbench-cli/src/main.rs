@@ -130,8 +130,9 @@ enum Command {
     /// Set how many Scenario 2 (Fargate) tasks run.
     Scale(infra_cmd::ScaleArgs),
     #[cfg(feature = "full")]
-    /// Show the Scenario 2 service: desired/running/pending tasks,
-    /// deployments, last events.
+    /// Show the Scenario 2 service (desired/running/pending tasks,
+    /// deployments, last events) or, with --scenario 3, the state machine
+    /// and its latest executions.
     Status(infra_cmd::StatusArgs),
 }
 

@@ -69,10 +69,18 @@ fn local_merged(results: &Path, run_id: &str, args: &[&str]) -> serde_json::Valu
         .args(args)
         .output()
         .unwrap();
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
     serde_json::from_slice(
-        &std::fs::read(results.join(run_id).join("merged_percentiles/merged_percentiles.json"))
-            .unwrap(),
+        &std::fs::read(
+            results
+                .join(run_id)
+                .join("merged_percentiles/merged_percentiles.json"),
+        )
+        .unwrap(),
     )
     .unwrap()
 }
@@ -105,16 +113,35 @@ async fn aircraft_runs_through_task_tokens_match_local_runs() {
     let mut workers = vec![worker(&s), worker(&s)];
     // Seed 4's eight aircraft have two crew connections: levels.
     for (run_id, workload, plan) in [
-        ("chains", &["--sequences", "5", "--samples", "64", "--seed", "11"][..], "chains"),
+        (
+            "chains",
+            &["--sequences", "5", "--samples", "64", "--seed", "11"][..],
+            "chains",
+        ),
         (
             "crew",
-            &["--sequences", "8", "--samples", "64", "--seed", "4", "--crew", "--crew-probability", "1"][..],
+            &[
+                "--sequences",
+                "8",
+                "--samples",
+                "64",
+                "--seed",
+                "4",
+                "--crew",
+                "--crew-probability",
+                "1",
+            ][..],
             "levels",
         ),
     ] {
-        let out = run(&s, &machine, results.path(), &[&["--run-id", run_id][..], workload].concat())
-            .output()
-            .unwrap();
+        let out = run(
+            &s,
+            &machine,
+            results.path(),
+            &[&["--run-id", run_id][..], workload].concat(),
+        )
+        .output()
+        .unwrap();
         assert!(
             out.status.success(),
             "{run_id}: {}",
@@ -124,8 +151,17 @@ async fn aircraft_runs_through_task_tokens_match_local_runs() {
         assert_eq!(summary["status"], "completed", "{run_id}");
         let r = report(results.path(), run_id);
         assert_eq!(r["scenario"], "scenario-3");
-        assert_eq!(r["orchestration"]["plan"], plan, "{run_id}: {}", r["orchestration"]);
-        assert!(r["orchestration"]["execution_arn"].as_str().unwrap().contains(":execution:"));
+        assert_eq!(
+            r["orchestration"]["plan"], plan,
+            "{run_id}: {}",
+            r["orchestration"]
+        );
+        assert!(
+            r["orchestration"]["execution_arn"]
+                .as_str()
+                .unwrap()
+                .contains(":execution:")
+        );
         // Released by the state machine: dispatched is when it entered the
         // job's task, after the job was ready (its dependencies completed)
         // and before it started.
@@ -149,7 +185,73 @@ async fn aircraft_runs_through_task_tokens_match_local_runs() {
             r["efficiency"]
         );
     }
+    // The same workload through Scenario 2 on the same stack and workers,
+    // then the three side by side: identical results, each priced.
+    let out = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(["run", "--scenario", "2", "--run-id", "queues", "--results"])
+        .arg(results.path())
+        .args([
+            "--json",
+            "--sequences",
+            "5",
+            "--samples",
+            "64",
+            "--seed",
+            "11",
+        ])
+        .envs(s.process_env("s3-run"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stop_workers(&mut workers);
+    let compared = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args([
+            "compare",
+            "chains-local",
+            "queues",
+            "chains",
+            "--json",
+            "--results",
+        ])
+        .arg(results.path())
+        .output()
+        .unwrap();
+    assert!(
+        compared.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compared.stderr)
+    );
+    let c: serde_json::Value = serde_json::from_slice(&compared.stdout).unwrap();
+    assert_eq!(c["results"]["outcome"], "identical", "{c}");
+    let runs = c["runs"].as_array().unwrap();
+    let scenarios: Vec<&str> = runs
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios, ["local", "scenario-2", "scenario-3"]);
+    for r in runs {
+        assert!(
+            r["cost"].as_f64().unwrap() > 0.0,
+            "every run is priced: {r}"
+        );
+    }
+    // Kept for a look at the estimate (`dagbench report`).
+    if let Ok(dir) = std::env::var("DAGBENCH_KEEP_S3_RUN") {
+        let _ = Command::new("cp")
+            .args(["-r"])
+            .arg(results.path())
+            .arg(dir)
+            .status();
+    }
+    assert!(
+        runs[2]["cost_basis"].as_str().unwrap().starts_with("S3 "),
+        "{}",
+        runs[2]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,12 +271,22 @@ async fn a_job_that_fails_for_good_fails_its_dependents_and_the_run() {
     )
     .unwrap();
     let mut workers = vec![worker(&s)];
-    let out = run(&s, &machine, results.path(), &["--run-id", "fails", "--graph"])
-        .arg(&graph)
-        .output()
-        .unwrap();
+    let out = run(
+        &s,
+        &machine,
+        results.path(),
+        &["--run-id", "fails", "--graph"],
+    )
+    .arg(&graph)
+    .output()
+    .unwrap();
     stop_workers(&mut workers);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = json(&out);
     assert_eq!(summary["status"], "failed");
     let r = report(results.path(), "fails");
@@ -182,7 +294,10 @@ async fn a_job_that_fails_for_good_fails_its_dependents_and_the_run() {
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["job_id"], "lost");
     assert!(
-        failed[0]["reason"].as_str().unwrap().contains("does not exist"),
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
         "{failed:?}"
     );
     assert_eq!(r["counts"]["completed"], 1);
@@ -206,12 +321,17 @@ async fn an_execution_stopped_from_outside_ends_the_run_with_its_status() {
     )
     .unwrap();
     let mut workers = vec![worker(&s)];
-    let child = run(&s, &machine, results.path(), &["--run-id", "stopped", "--graph"])
-        .arg(&graph)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run(
+        &s,
+        &machine,
+        results.path(),
+        &["--run-id", "stopped", "--graph"],
+    )
+    .arg(&graph)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let sdk = dagbench_aws::config::for_endpoint(&s.endpoint, "us-east-1").await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let started = Instant::now();
@@ -225,7 +345,10 @@ async fn an_execution_stopped_from_outside_ends_the_run_with_its_status() {
         if let Some(e) = list.executions().first() {
             break e.execution_arn().to_owned();
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no execution started");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no execution started"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -237,7 +360,12 @@ async fn an_execution_stopped_from_outside_ends_the_run_with_its_status() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     stop_workers(&mut workers);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = json(&out);
     assert_eq!(summary["status"], "aborted", "{summary}");
     let r = report(results.path(), "stopped");

@@ -586,6 +586,49 @@ mod tests {
         done_in("r1", job, at)
     }
 
+    /// A completion of `job` released by the state machine at `released`.
+    fn released_done(job: &str, released: i64, at: i64) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(&done(job, at)).unwrap();
+        v["released_at"] = crate::time::Timestamp::from_unix_millis(released)
+            .to_string()
+            .into();
+        v.to_string().into_bytes()
+    }
+
+    #[test]
+    fn a_followed_run_holds_completions_that_come_before_their_dependencies() {
+        let mut t = tracker();
+        // The state machine has a and d; nothing is sent by the tracker.
+        assert_eq!(t.release_ready(1_000), 2);
+        assert_eq!(t.in_flight(), 2);
+        // b's completion arrives before a's (queues keep no order).
+        assert_eq!(
+            t.follow("m-b", &released_done("b", 1_030, 1_050), 1_060),
+            Effect::Early
+        );
+        assert_eq!(
+            t.follow("m-a", &released_done("a", 1_001, 1_020), 1_070),
+            Effect::Accepted
+        );
+        // a's completion released b here; the held one is accepted now.
+        assert_eq!(
+            t.follow("m-b", &released_done("b", 1_030, 1_050), 1_071),
+            Effect::Accepted
+        );
+        let tl = &t.timeline;
+        // b was ready when a completed (as the processor said), dispatched
+        // when the state machine released it.
+        assert_eq!((tl.ready[1], tl.dispatched[1]), (1_020, 1_030));
+        assert_eq!(tl.dispatched[0], 1_001);
+        // c is now in the state machine's hands.
+        assert_eq!(t.scheduler().state(JobIndex(2)), JobState::Dispatched);
+        assert_eq!(
+            t.follow("m-b", &released_done("b", 1_030, 1_050), 1_080),
+            Effect::Ignored
+        );
+        assert_eq!(t.anomalies().duplicate_completions, 1);
+    }
+
     #[test]
     fn a_batch_carries_the_run_and_is_dispatched_when_accepted() {
         let mut t = tracker();

@@ -348,6 +348,56 @@ impl fmt::Display for ServiceStatus {
     }
 }
 
+/// Scenario 3's state machine as `dagbench status --scenario 3` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachineStatus {
+    /// Its ARN.
+    pub arn: String,
+    /// The stack's status.
+    pub stack_status: String,
+    /// The latest executions, newest first: name, status, start.
+    pub executions: Vec<(String, String, String)>,
+}
+
+impl fmt::Display for StateMachineStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} (stack {})", self.arn, self.stack_status)?;
+        if self.executions.is_empty() {
+            return writeln!(f, "  no executions yet");
+        }
+        writeln!(f, "  latest executions:")?;
+        for (name, status, started) in &self.executions {
+            writeln!(f, "    {started}  {status:<9} {name}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Scenario 3's state machine and its latest `n` executions.
+///
+/// # Errors
+/// When the stack is not deployed or Step Functions cannot be asked.
+pub async fn state_machine_status(
+    aws: &Aws,
+    env: &str,
+    n: usize,
+) -> Result<StateMachineStatus, DeployError> {
+    let info = required(aws, StackKind::Scenario3, env).await?;
+    let arn = output(&info.outputs, keys::STATE_MACHINE_ARN)?;
+    let executions = dagbench_aws::sfn::Executions::from_sdk(&aws.sdk, arn.clone())
+        .recent(i32::try_from(n).unwrap_or(i32::MAX))
+        .await
+        .map_err(|message| DeployError::Aws {
+            context: format!("listing the executions of {arn}"),
+            message,
+        })?;
+    Ok(StateMachineStatus {
+        arn,
+        stack_status: info.status.clone(),
+        executions,
+    })
+}
+
 /// Desired, running and pending tasks, deployments and the last events of
 /// the Scenario 2 service.
 ///

@@ -591,3 +591,48 @@ async fn a_stack_left_in_review_is_created_on_the_next_deploy() {
         done[0].outputs
     );
 }
+
+#[tokio::test]
+async fn scenario_3_is_deployed_with_its_state_machine_found_and_destroyed() {
+    let Some(m) = moto() else { return };
+    let aws = Aws::for_endpoint(&m.endpoint, "us-east-1").await;
+    let mut config = config();
+    config.test_run_id = "sfn-1".into();
+    let (log, _) = capture();
+    let options = options(DeployMethod::Direct);
+    let done = lifecycle::deploy(&aws, &config, StackKind::Scenario3, &options, &log)
+        .await
+        .unwrap();
+    let env = &config.env;
+    let outputs = &done.last().unwrap().outputs;
+    assert_eq!(done.last().unwrap().stack, format!("scenario-3-{env}"));
+    let arn = &outputs[keys::STATE_MACHINE_ARN];
+    assert!(
+        arn.ends_with(&format!(":stateMachine:scenario-3-{env}-dag")),
+        "{arn}"
+    );
+    assert_eq!(
+        outputs[keys::FUNCTION_NAME],
+        format!("scenario-3-{env}-processor")
+    );
+    // `dagbench run --scenario 3` finds the state machine and the queues.
+    assert_eq!(&lifecycle::state_machine_arn(&aws, env).await.unwrap(), arn);
+    let found = lifecycle::discover(&aws, StackKind::Scenario3, env)
+        .await
+        .unwrap();
+    assert_eq!(found.table_name, format!("scenario-3-{env}-jobs"));
+    // Its configuration output is what a run's cost estimate prices.
+    let deployment = lifecycle::deployment(&aws, &config, StackKind::Scenario3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        deployment.setup,
+        dagbench_infra::Setup::StepFunctions(config.step_functions_setup())
+    );
+    let status = lifecycle::state_machine_status(&aws, env, 5).await.unwrap();
+    assert_eq!(&status.arn, arn);
+    assert!(destroy(&aws, &config, StackKind::Scenario3, &log).await);
+    let err = lifecycle::state_machine_arn(&aws, env).await.unwrap_err();
+    assert!(err.to_string().contains("make deploy-sfn"), "{err}");
+}

@@ -228,6 +228,10 @@ pub struct Measured {
     /// executions), when the run ran there.
     #[serde(default)]
     pub state_transitions: Option<u64>,
+    /// Plan objects its Distributed Maps read (the chains file and one
+    /// per level), when the run ran there.
+    #[serde(default)]
+    pub plan_objects: Option<u64>,
 }
 
 /// A job message's usual size (id, work, data size, input key).
@@ -542,10 +546,14 @@ pub fn estimate(
                 "transitions",
                 p.step_functions_transitions_per_thousand / 1e3,
             );
+            let (reads, how) = match measured.plan_objects {
+                Some(n) if measured.ran_on == Some(setup.scenario()) => (n, "from the plan"),
+                _ => (measured.levels, "modelled: one per level"),
+            };
             lines.add(
                 "S3",
-                "GET of the plan by the Distributed Maps (modelled: one per level)",
-                (measured.levels + 1) as f64,
+                &format!("GET of the plan by the Distributed Maps ({how})"),
+                reads as f64,
                 "requests",
                 p.s3_get_per_thousand / 1e3,
             );
@@ -742,10 +750,12 @@ pub fn estimate(
         } else {
             total / jobs as f64 * 1000.0
         },
+        // `+ 0.0`: an empty sum is -0.0, which would print as "$-0.0000".
         standing_per_hour: standing_per_hour(setup, region, table)?
             .iter()
             .map(|l| l.cost)
-            .sum(),
+            .sum::<f64>()
+            + 0.0,
     })
 }
 
@@ -837,6 +847,7 @@ mod tests {
             fargate_task_s: None,
             levels: 1,
             state_transitions: None,
+            plan_objects: None,
         }
     }
 
@@ -987,6 +998,85 @@ mod tests {
         close(e.total, sum);
         close(e.per_1000_jobs, sum);
         assert!(e.to_string().contains("scenario-1 Lambda 512 MB x86_64"));
+    }
+
+    fn step_functions(task: TaskIntegration) -> Setup {
+        Setup::StepFunctions(StepFunctionsSetup {
+            task,
+            memory_mb: 512,
+            arch: Architecture::X86_64,
+            batch_size: 10,
+            max_concurrency: 1000,
+        })
+    }
+
+    #[test]
+    fn step_functions_lines_price_transitions_and_the_integration() {
+        let table = PriceTable::bundled();
+        // Priced from another run: the levels plan, modelled.
+        let m = Measured {
+            levels: 4,
+            ..measured()
+        };
+        let e = estimate(
+            &m,
+            &step_functions(TaskIntegration::Lambda),
+            "us-east-1",
+            &table,
+        )
+        .unwrap();
+        // 1000 jobs + 3 × 4 levels + 3 = 1015 transitions × $0.025/1000.
+        let t = line(&e, "Step Functions", "Standard state transitions");
+        close(t.quantity, 1015.0);
+        close(t.cost, 1015.0 * 0.025 / 1e3);
+        // Direct invocations: one per job, each the p90 (100 ms) at 0.5 GB.
+        close(line(&e, "Lambda", "requests").quantity, 1000.0);
+        close(line(&e, "Lambda", "duration").quantity, 1000.0 * 0.1 * 0.5);
+        // No queue between the state machine and the function; the
+        // scheduler only reads completions: 2 × 100 batches + 2 × 5 polls.
+        assert!(e.lines.iter().all(|l| !l.item.contains("event source")));
+        assert!(
+            e.lines
+                .iter()
+                .all(|l| !l.item.contains("sent by the state machine"))
+        );
+        close(line(&e, "SQS", "scheduler").quantity, 210.0);
+        assert_eq!(e.standing_per_hour.to_string(), "0", "not -0");
+        // Through the queue: the state machine's sends, the mapping's
+        // batches and polling, standing pollers.
+        let e = estimate(
+            &m,
+            &step_functions(TaskIntegration::Sqs),
+            "us-east-1",
+            &table,
+        )
+        .unwrap();
+        close(
+            line(&e, "SQS", "job messages sent by the state machine").quantity,
+            1000.0,
+        );
+        close(line(&e, "SQS", "event source").quantity, 225.0);
+        close(line(&e, "Lambda", "requests").quantity, 100.0);
+        assert!(e.standing_per_hour > 0.0);
+        // A run that ran there prices its own plan.
+        let own = Measured {
+            ran_on: Some(dagbench_core::Scenario::StepFunctions),
+            state_transitions: Some(1_234),
+            plan_objects: Some(2),
+            ..m
+        };
+        let e = estimate(
+            &own,
+            &step_functions(TaskIntegration::Sqs),
+            "us-east-1",
+            &table,
+        )
+        .unwrap();
+        close(
+            line(&e, "Step Functions", "Standard state transitions").quantity,
+            1234.0,
+        );
+        close(line(&e, "S3", "GET of the plan").quantity, 2.0);
     }
 
     #[test]

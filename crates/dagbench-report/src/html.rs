@@ -155,6 +155,18 @@ pub fn render(run: &RunFiles, estimates: &[Estimate]) -> String {
         );
     }
     b.push_str("</section>");
+    if let Some(o) = &r.orchestration {
+        let _ = write!(
+            b,
+            r#"<p class="note">Step Functions ran this session as the <b>{}</b> plan: {} chains, {} levels (each level waits for the whole previous one), {} state transitions, {} child executions; execution {}.</p>"#,
+            esc(&o.plan),
+            thousands(o.chains),
+            thousands(o.levels),
+            thousands(o.state_transitions),
+            thousands(o.child_executions),
+            esc(&o.execution_arn),
+        );
+    }
 
     b.push_str(r#"<h2>Progress</h2><div class="charts">"#);
     let over = &r.over_time;

@@ -166,6 +166,10 @@ pub fn measured(report: &RunReport) -> Measured {
         fargate_task_s: None,
         levels: u64::from(report.graph.levels),
         state_transitions: report.orchestration.as_ref().map(|o| o.state_transitions),
+        plan_objects: report
+            .orchestration
+            .as_ref()
+            .map(|o| o.levels + u64::from(o.chains > 0)),
     }
 }
 
@@ -223,6 +227,22 @@ pub fn summary(report: &RunReport) -> String {
         None => writeln!(out, "  efficiency n/a (no job processed in this session)"),
     };
     let _ = writeln!(out, "  failed {}  blocked {}", c.failed, c.blocked);
+    if let Some(o) = &report.orchestration {
+        let _ = writeln!(
+            out,
+            "  step functions: {} plan ({} chains, {} levels), {} state transitions, {} child executions; {}",
+            o.plan,
+            thousands(o.chains),
+            thousands(o.levels),
+            thousands(o.state_transitions),
+            thousands(o.child_executions),
+            if o.execution_arn.is_empty() {
+                "no execution (nothing left to run)"
+            } else {
+                o.execution_arn.as_str()
+            }
+        );
+    }
     if let Some(d) = &report.domain {
         let f = &d.final_arr_delay;
         let show = |v: Option<i32>| v.map_or("-".to_owned(), |v| v.to_string());
@@ -295,6 +315,7 @@ pub fn summary_json(report: &RunReport, estimates: &[crate::cost::Estimate]) -> 
         "stages": report.stages,
         "failed": report.failed,
         "error": report.error,
+        "orchestration": report.orchestration,
         "domain": report.domain,
         "estimates": estimates,
     })
