@@ -260,6 +260,21 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         "--take-over applies to --scenario 1|2",
     ),
     (
+        &["asl", "--task", "sqs", "--function-arn", "arn:aws:lambda:x"],
+        2,
+        "--function-arn applies to --task lambda",
+    ),
+    (
+        &["asl", "--task", "step"],
+        2,
+        "unknown task integration `step`: expected lambda or sqs",
+    ),
+    (
+        &["status", "--scenario", "1"],
+        2,
+        "--scenario 1 has no status to show",
+    ),
+    (
         &["run", "--run-id=-x", "--messages", "2"],
         2,
         "starts with `-`",
@@ -491,6 +506,32 @@ fn validate_checks_the_limits_a_run_would_meet() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Scenario 3 on a stack given by its variables needs its state machine
+/// too: said before anything is written.
+#[test]
+fn scenario_3_without_its_state_machine_is_refused() {
+    let dir = Scratch::new("sfn");
+    let out = Command::new(env!("CARGO_BIN_EXE_dagbench"))
+        .args(["run", "--scenario", "3", "--messages", "3"])
+        .current_dir(dir.root())
+        .env("INCOMING_QUEUE_URL", "http://127.0.0.1:1/q-in")
+        .env("OUTGOING_QUEUE_URL", "http://127.0.0.1:1/q-out")
+        .env("DLQ_URL", "http://127.0.0.1:1/q-dlq")
+        .env("BUCKET_NAME", "data")
+        .env("TABLE_NAME", "jobs")
+        .env_remove("STATE_MACHINE_ARN")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("needs STATE_MACHINE_ARN too"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(std::fs::read_dir(dir.root()).unwrap().next().is_none());
 }
 
 /// A parse error is printed once, not once per cause.
