@@ -171,7 +171,7 @@ fn distributed_map(
     o: &AslOptions,
     comment: &str,
     key: &str,
-    processor: Value,
+    processor: &Value,
     next: &str,
 ) -> Value {
     json!({
@@ -189,7 +189,7 @@ fn distributed_map(
     })
 }
 
-fn distributed(start: &str, states: Value) -> Value {
+fn distributed(start: &str, states: &Value) -> Value {
     json!({
         "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
         "StartAt": start,
@@ -232,7 +232,7 @@ pub fn definition(o: &AslOptions) -> Value {
                 o,
                 "Every chain at once, each walked by its own child execution",
                 "States.Format('{}/chains.json', $.prefix)",
-                distributed("Walk", json!({"Walk": walk})),
+                &distributed("Walk", &json!({"Walk": walk})),
                 "More",
             ),
             "More": {
@@ -244,7 +244,7 @@ pub fn definition(o: &AslOptions) -> Value {
                 o,
                 "One topological level: its jobs at once, the next level when all have ended",
                 "States.Format('{}/levels/{}.json', $.prefix, $.level)",
-                distributed("RunJob", json!({"RunJob": run_job(o)})),
+                &distributed("RunJob", &json!({"RunJob": run_job(o)})),
                 "NextLevel",
             ),
             "NextLevel": {
