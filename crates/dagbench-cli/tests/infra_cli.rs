@@ -131,7 +131,7 @@ fn invalid_configuration_is_rejected_with_the_setting_and_allowed_values() {
 }
 
 #[test]
-fn synth_prints_one_template_or_writes_all_four() {
+fn synth_prints_one_template_or_writes_all_five() {
     let dir = Scratch::new("infra-synth");
     let out = dagbench_in(
         dir.root(),
@@ -161,7 +161,8 @@ fn synth_prints_one_template_or_writes_all_four() {
             "dagbench-bootstrap-qa.json",
             "perf-shared-qa.json",
             "scenario-1-qa.json",
-            "scenario-2-qa.json"
+            "scenario-2-qa.json",
+            "scenario-3-qa.json"
         ]
     );
     for f in &files {
@@ -178,9 +179,9 @@ fn synth_prints_one_template_or_writes_all_four() {
         "{}",
         text(&out.stderr)
     );
-    let out = dagbench_in(dir.root(), &["synth", "--scenario", "3"], &[]);
+    let out = dagbench_in(dir.root(), &["synth", "--scenario", "4"], &[]);
     assert!(
-        text(&out.stderr).contains("bootstrap, shared, 1 or 2"),
+        text(&out.stderr).contains("bootstrap, shared, 1, 2 or 3"),
         "{}",
         text(&out.stderr)
     );
