@@ -30,7 +30,7 @@ fn aircraft_run(results: &str, id: &str, seed: &str) {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary["estimates"].as_array().unwrap().len(),
-        2,
+        3,
         "{summary}"
     );
     assert!(Path::new(summary["html"].as_str().unwrap()).exists());
@@ -175,6 +175,10 @@ fn the_report_summarizes_and_prices_a_run() {
     );
     assert!(
         shown.contains("estimated cost scenario-2 Fargate 1 × 256 CPU / 512 MiB"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("estimated cost scenario-3 Step Functions, jobs through sqs"),
         "{shown}"
     );
     assert!(shown.contains("prices aws-2026-11 (2026-11-01)"), "{shown}");

@@ -1,21 +1,130 @@
-//! The core of `dagbench simulate` (issue #15, in progress): a discrete-
-//! event simulation of a run through the real [`Scheduler`], on a virtual
-//! clock, with `workers` processing slots and fixed per-stage overheads.
-//! Pure: no I/O, no wall clock. Profiles, costs and the command come next.
+//! The core of `dagbench simulate`: a discrete-event simulation of a run
+//! through the real [`Scheduler`] (so dependencies, release order and
+//! failure rules are exactly a run's), on a virtual clock, with processor
+//! slots and per-stage latencies. Pure: no I/O, no wall clock; randomness
+//! comes from a seeded counter-based generator, so a simulation is a
+//! function of its inputs.
 //!
-//! A ready job is dispatched at once; it can start `dispatch + queue` ms
-//! later, when a slot is free (first come, first served); it runs for its
-//! processing time; the scheduler observes its completion `notify` ms after
-//! it ends, and releases its dependents then.
+//! A job becomes ready when its last dependency's completion is observed;
+//! the releaser (scheduler or state machine) dispatches it `reaction` ms
+//! later — at once when [`Release::Ready`], or only once its stage has
+//! opened ([`Release::Staged`]: Scenario 3's level barriers); it reaches
+//! the processors `queue` ms after that and waits for a free slot (first
+//! come, first served); it runs for its processing time plus the slot's
+//! per-job `gap` (a processor's own bookkeeping between jobs); its
+//! completion is observed `notify` ms after it ends. A Lambda invocation
+//! ([`Slots::Batches`]) takes up to a batch of waiting jobs at once and
+//! frees its slot when the last of them has ended.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use crate::graph::{JobGraph, JobView};
+use crate::rng::SplitMix64;
 use crate::{JobIndex, Scheduler};
 
-/// Fixed latencies of the stages around processing, ms.
+/// A stage's latency, ms: fixed, or drawn from observed values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Latency {
+    Fixed(f64),
+    /// Values a run observed, drawn uniformly (an empirical distribution).
+    Observed(Vec<f64>),
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Fixed(0.0)
+    }
+}
+
+impl Latency {
+    /// One draw.
+    pub fn draw(&self, rng: &mut SplitMix64) -> f64 {
+        match self {
+            Latency::Fixed(v) => *v,
+            Latency::Observed(values) if values.is_empty() => 0.0,
+            Latency::Observed(values) => values[rng.below(values.len() as u64) as usize],
+        }
+    }
+
+    /// Its mean.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Latency::Fixed(v) => *v,
+            Latency::Observed(values) if values.is_empty() => 0.0,
+            Latency::Observed(values) => values.iter().sum::<f64>() / values.len() as f64,
+        }
+    }
+}
+
+/// How processors take jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slots {
+    /// `n` processors, one job at a time each (local workers, a Fargate
+    /// task's polling loops).
+    Jobs(usize),
+    /// `invocations` at once, each taking up to `batch` waiting jobs,
+    /// running them together and freeing its slot when the last has ended
+    /// (Lambda through an SQS event source mapping).
+    Batches { invocations: usize, batch: usize },
+}
+
+impl Slots {
+    /// Jobs that can run at once.
+    pub fn parallelism(self) -> usize {
+        match self {
+            Slots::Jobs(n) => n.max(1),
+            Slots::Batches { invocations, batch } => invocations.max(1) * batch.max(1),
+        }
+    }
+}
+
+/// When ready jobs are released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// At once (a scheduler).
+    Ready,
+    /// By stages (Scenario 3's plan): `stage[j]` of every job; stage `s`
+    /// opens when every job of earlier stages has been observed complete
+    /// (a Map state ends when all its children have).
+    Staged(Vec<u32>),
+}
+
+/// Everything but the graph and its processing times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub slots: Slots,
+    /// Ready to dispatched (the releaser's reaction).
+    pub reaction: Latency,
+    /// Dispatched to available to a processor (the queue, an invocation).
+    pub queue: Latency,
+    /// Processing ended to completion observed.
+    pub notify: Latency,
+    /// A slot's own time per job besides processing (ms).
+    pub gap_ms: f64,
+    pub release: Release,
+    pub seed: u64,
+}
+
+impl Model {
+    /// `workers` single-job slots, every latency `0`, released when ready.
+    #[must_use]
+    pub fn ideal(workers: usize) -> Self {
+        Model {
+            slots: Slots::Jobs(workers),
+            reaction: Latency::default(),
+            queue: Latency::default(),
+            notify: Latency::default(),
+            gap_ms: 0.0,
+            release: Release::Ready,
+            seed: 0,
+        }
+    }
+}
+
+/// Fixed latencies of the stages around processing, ms (a shorthand for
+/// a [`Model`] of fixed latencies).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Overheads {
     /// Ready to dispatched (the scheduler's reaction).
@@ -29,10 +138,10 @@ pub struct Overheads {
 /// What a simulated run predicts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
-    /// First dispatch to last completion observed, ms.
+    /// Start to last completion observed, ms.
     pub makespan_ms: f64,
-    /// `max(critical path, total / workers)` of the processing times: no
-    /// schedule could be faster.
+    /// `max(critical path, total / parallelism)` of the processing times:
+    /// no schedule could be faster.
     pub lower_bound_ms: f64,
     /// Jobs completed.
     pub jobs: u64,
@@ -50,23 +159,45 @@ impl Prediction {
     }
 }
 
+/// A prediction with every job's stages, ms (in job order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulated {
+    pub prediction: Prediction,
+    /// Ready to dispatched.
+    pub reaction: Vec<f64>,
+    /// Dispatched to started (the queue and the wait for a slot).
+    pub queue_wait: Vec<f64>,
+    /// Started to ended.
+    pub processing: Vec<f64>,
+    /// Ended to observed.
+    pub notification: Vec<f64>,
+}
+
 /// Virtual time in microseconds: events order exactly.
 fn us(ms: f64) -> u64 {
     (ms.max(0.0) * 1000.0).round() as u64
 }
 
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+type Events = BinaryHeap<Reverse<(u64, Event)>>;
+
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// The job reached the queue.
+    /// The releaser sent the job.
+    Dispatched(u32),
+    /// The job reached the processors.
     Queued(u32),
-    /// The job's processing ended: its slot is free.
+    /// The job's processing (and the slot's gap) ended.
     Ended(u32),
-    /// The scheduler observed the completion.
+    /// Its completion was observed.
     Observed(u32),
 }
 
-/// Simulates `graph` on `workers` slots, each job taking `processing(job)`
-/// ms, with `overheads` around it.
+/// Simulates `graph` on `workers` single-job slots, each job taking
+/// `processing(job)` ms, with fixed `overheads` around it.
 #[must_use]
 pub fn simulate(
     graph: &Arc<JobGraph>,
@@ -74,51 +205,158 @@ pub fn simulate(
     processing: &dyn Fn(JobView<'_>) -> f64,
     overheads: Overheads,
 ) -> Prediction {
-    let workers = workers.max(1);
-    let times: Vec<u64> = graph.jobs().map(|j| us(processing(j))).collect();
+    let model = Model {
+        reaction: Latency::Fixed(overheads.dispatch_ms),
+        queue: Latency::Fixed(overheads.queue_ms),
+        notify: Latency::Fixed(overheads.notify_ms),
+        ..Model::ideal(workers)
+    };
+    run(graph, &|j, _| processing(j), &model).prediction
+}
+
+/// Simulates `graph` under `model`, job `j` taking `processing(j, rng)`
+/// ms.
+#[must_use]
+#[allow(clippy::too_many_lines)] // one event loop
+pub fn run(
+    graph: &Arc<JobGraph>,
+    processing: &dyn Fn(JobView<'_>, &mut SplitMix64) -> f64,
+    model: &Model,
+) -> Simulated {
+    let n = graph.len();
+    let mut rng = SplitMix64::new(model.seed);
+    let times: Vec<u64> = graph.jobs().map(|j| us(processing(j, &mut rng))).collect();
+    let gap = us(model.gap_ms);
     let mut scheduler = Scheduler::new(Arc::clone(graph));
-    let mut events: BinaryHeap<Reverse<(u64, Event)>> = BinaryHeap::new();
-    let mut queue: VecDeque<u32> = VecDeque::new();
-    let mut idle = workers;
+    let mut events: Events = BinaryHeap::new();
+    let mut waiting: VecDeque<u32> = VecDeque::new();
+    // Per job: ready, dispatched, started, ended, observed instants (µs).
+    let mut at = vec![[0u64; 5]; n];
+    // Stages: per stage the jobs held until it opens, and how many jobs
+    // of it are not yet observed.
+    let (stage_of, mut held, mut unfinished): (&[u32], Vec<Vec<u32>>, Vec<u64>) =
+        match &model.release {
+            Release::Ready => (&[], Vec::new(), Vec::new()),
+            Release::Staged(stages) => {
+                let count = stages.iter().max().map_or(0, |&s| s as usize + 1);
+                let mut unfinished = vec![0u64; count];
+                for &s in stages {
+                    unfinished[s as usize] += 1;
+                }
+                (stages.as_slice(), vec![Vec::new(); count], unfinished)
+            }
+        };
+    let mut open = 0usize;
+    // Slots: idle count; a batch's remaining jobs by invocation.
+    let (mut idle, batch) = match model.slots {
+        Slots::Jobs(w) => (w.max(1), 1),
+        Slots::Batches { invocations, batch } => (invocations.max(1), batch.max(1)),
+    };
+    let mut invocation_of = vec![u32::MAX; n];
+    let mut in_invocation: Vec<u32> = Vec::new();
+    let mut free_invocations: Vec<u32> = Vec::new();
     let mut now = 0u64;
     let mut last_observed = 0u64;
-    let to_queue = us(overheads.dispatch_ms) + us(overheads.queue_ms);
+    let release = |job: u32, now: u64, rng: &mut SplitMix64, events: &mut Events| {
+        events.push(Reverse((
+            now + us(model.reaction.draw(rng)),
+            Event::Dispatched(job),
+        )));
+    };
     loop {
-        // Dispatch everything ready now.
+        // Release what is ready (or hold it until its stage opens).
         while let Some(job) = scheduler.pop_ready() {
             scheduler.dispatched(job);
-            events.push(Reverse((now + to_queue, Event::Queued(job.0))));
+            at[job.get()][0] = now;
+            match stage_of.get(job.get()) {
+                Some(&s) if s as usize > open => held[s as usize].push(job.0),
+                _ => release(job.0, now, &mut rng, &mut events),
+            }
         }
-        // Start what free slots can take.
-        while idle > 0 {
-            let Some(job) = queue.pop_front() else { break };
+        // Start what idle slots take.
+        while idle > 0 && !waiting.is_empty() {
             idle -= 1;
-            events.push(Reverse((now + times[job as usize], Event::Ended(job))));
-        }
-        let Some(Reverse((at, event))) = events.pop() else {
-            break;
-        };
-        now = at;
-        match event {
-            Event::Queued(job) => queue.push_back(job),
-            Event::Ended(job) => {
-                idle += 1;
+            let take = batch.min(waiting.len());
+            let id = free_invocations.pop().unwrap_or_else(|| {
+                in_invocation.push(0);
+                (in_invocation.len() - 1) as u32
+            });
+            in_invocation[id as usize] = take as u32;
+            for _ in 0..take {
+                let job = waiting.pop_front().expect("counted");
+                invocation_of[job as usize] = id;
+                at[job as usize][2] = now;
                 events.push(Reverse((
-                    now + us(overheads.notify_ms),
-                    Event::Observed(job),
+                    now + times[job as usize] + gap,
+                    Event::Ended(job),
                 )));
             }
-            Event::Observed(job) => {
-                last_observed = now;
-                let _ = scheduler.completed(JobIndex(job));
+        }
+        let Some(Reverse((t, first))) = events.pop() else {
+            break;
+        };
+        now = t;
+        // Every event of this instant before slots take jobs: a batch takes
+        // all that arrived at once.
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            match event {
+                Event::Dispatched(job) => {
+                    at[job as usize][1] = now;
+                    events.push(Reverse((
+                        now + us(model.queue.draw(&mut rng)),
+                        Event::Queued(job),
+                    )));
+                }
+                Event::Queued(job) => waiting.push_back(job),
+                Event::Ended(job) => {
+                    at[job as usize][3] = now;
+                    let id = invocation_of[job as usize] as usize;
+                    in_invocation[id] -= 1;
+                    if in_invocation[id] == 0 {
+                        idle += 1;
+                        free_invocations.push(id as u32);
+                    }
+                    events.push(Reverse((
+                        now + us(model.notify.draw(&mut rng)),
+                        Event::Observed(job),
+                    )));
+                }
+                Event::Observed(job) => {
+                    at[job as usize][4] = now;
+                    last_observed = now;
+                    let _ = scheduler.completed(JobIndex(job));
+                    if let Some(&s) = stage_of.get(job as usize) {
+                        unfinished[s as usize] -= 1;
+                        // Open every stage whose predecessors are all done
+                        // (stages before `open` are done: it passed them).
+                        while open + 1 < unfinished.len() && unfinished[open] == 0 {
+                            open += 1;
+                            for held_job in std::mem::take(&mut held[open]) {
+                                release(held_job, now, &mut rng, &mut events);
+                            }
+                        }
+                    }
+                }
+            }
+            if events.peek().is_some_and(|Reverse((t, _))| *t == now) {
+                next = events.pop().map(|Reverse((_, e))| e);
             }
         }
     }
-    Prediction {
-        makespan_ms: last_observed as f64 / 1000.0,
-        lower_bound_ms: graph.schedule_lower_bound(|j| times[j.get()] as f64, workers as u64)
-            / 1000.0,
-        jobs: scheduler.progress().completed,
+    let stage = |k: usize, j: usize| ms(at[j][k + 1].saturating_sub(at[j][k]));
+    Simulated {
+        prediction: Prediction {
+            makespan_ms: ms(last_observed),
+            lower_bound_ms: graph
+                .schedule_lower_bound(|j| times[j.get()] as f64, model.slots.parallelism() as u64)
+                / 1000.0,
+            jobs: scheduler.progress().completed,
+        },
+        reaction: (0..n).map(|j| stage(0, j)).collect(),
+        queue_wait: (0..n).map(|j| stage(1, j)).collect(),
+        processing: (0..n).map(|j| ms(times[j])).collect(),
+        notification: (0..n).map(|j| stage(3, j)).collect(),
     }
 }
 
@@ -178,6 +416,85 @@ mod tests {
         let p = simulate(&shape(Shape::Chains { length: 10 }, 10, 1), 1, &work, o);
         assert_eq!(p.makespan_ms, 160.0);
         assert!(p.efficiency() < 1.0);
+    }
+
+    fn edges(jobs: &[(&str, u32, &[&str])]) -> Arc<JobGraph> {
+        let mut b = crate::graph::GraphBuilder::new();
+        for (id, work, deps) in jobs {
+            b.add_job(
+                id,
+                deps.iter().copied(),
+                crate::graph::JobAttrs {
+                    work_duration_ms: *work,
+                    ..crate::graph::JobAttrs::default()
+                },
+            )
+            .unwrap();
+        }
+        Arc::new(b.finish().unwrap())
+    }
+
+    #[test]
+    fn an_invocation_takes_a_batch_and_ends_with_its_slowest_job() {
+        // 20 jobs of 10 ms (one of 30 ms), one invocation of 10 at a time.
+        let g = shape(Shape::Independent, 20, 1);
+        let slow = |j: JobView<'_>, _: &mut SplitMix64| if j.index.0 == 0 { 30.0 } else { 10.0 };
+        let model = Model {
+            slots: Slots::Batches {
+                invocations: 1,
+                batch: 10,
+            },
+            ..Model::ideal(1)
+        };
+        let s = run(&g, &slow, &model);
+        // The first batch lasts 30 ms (its slowest), the second 10.
+        assert_eq!(s.prediction.makespan_ms, 40.0);
+        // The second batch's jobs waited 30 ms for the invocation.
+        assert_eq!(s.queue_wait[19], 30.0);
+        assert_eq!(model.slots.parallelism(), 10);
+    }
+
+    #[test]
+    fn stages_hold_jobs_until_every_earlier_stage_is_done() {
+        // a (10 ms) and b (100 ms) are level 0; c (10 ms) needs a only.
+        let g = edges(&[("a", 10, &[]), ("b", 100, &[]), ("c", 10, &["a"])]);
+        let free = run(&g, &|j, _| f64::from(j.work_duration_ms), &Model::ideal(4));
+        assert_eq!(free.prediction.makespan_ms, 100.0, "c ends at 20, b at 100");
+        let levels = Model {
+            release: Release::Staged(vec![0, 0, 1]),
+            reaction: Latency::Fixed(5.0),
+            ..Model::ideal(4)
+        };
+        let gated = run(&g, &|j, _| f64::from(j.work_duration_ms), &levels);
+        // c waits for b's level to end: released at 105, ends at 120.
+        assert_eq!(gated.prediction.makespan_ms, 120.0);
+        // Ready at 15 (a ended), held until b's level ended at 105,
+        // dispatched 5 ms later.
+        assert_eq!(gated.reaction[2], 110.0 - 15.0);
+    }
+
+    #[test]
+    fn observed_latencies_are_drawn_from_the_seed() {
+        let g = shape(
+            Shape::Layered {
+                width: 8,
+                max_deps: 2,
+            },
+            200,
+            3,
+        );
+        let model = |seed| Model {
+            queue: Latency::Observed(vec![1.0, 2.0, 50.0]),
+            notify: Latency::Observed(vec![0.5, 4.0]),
+            seed,
+            ..Model::ideal(4)
+        };
+        let work = |j: JobView<'_>, _: &mut SplitMix64| f64::from(j.work_duration_ms);
+        let a = run(&g, &work, &model(7));
+        assert_eq!(a, run(&g, &work, &model(7)), "a function of its inputs");
+        assert_ne!(a.prediction, run(&g, &work, &model(8)).prediction);
+        assert!(a.notification.iter().all(|&v| v == 0.5 || v == 4.0));
+        assert_eq!(Latency::Observed(vec![1.0, 2.0, 6.0]).mean(), 3.0);
     }
 
     proptest! {
