@@ -36,6 +36,10 @@ pub(crate) enum BenchCommand {
     /// driver with one call of each kind in flight.
     #[command(name = "scheduler-io")]
     SchedulerIo(crate::bench_io::IoArgs),
+    /// The simulator against real local runs: predictions calibrated on one
+    /// size checked at others, its speed against the run it predicts, a
+    /// million-job graph's memory.
+    Simulate(crate::bench_sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +71,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             crate::bench_local::run(&args, crate::bench_local::Profile::Scale)
         }
         BenchCommand::SchedulerIo(args) => crate::bench_io::run(&args),
+        BenchCommand::Simulate(args) => crate::bench_sim::run(&args),
     }
 }
 

@@ -23,6 +23,8 @@ mod bench_kernel;
 #[cfg(feature = "full")]
 mod bench_local;
 #[cfg(feature = "full")]
+mod bench_sim;
+#[cfg(feature = "full")]
 mod bounds;
 #[cfg(feature = "full")]
 mod flight_cmd;
@@ -37,6 +39,8 @@ mod report_cmd;
 mod rt;
 #[cfg(feature = "full")]
 mod run_cmd;
+#[cfg(feature = "full")]
+mod simulate_cmd;
 #[cfg(feature = "worker")]
 mod worker_cmd;
 
@@ -99,6 +103,11 @@ enum Command {
     /// check they computed identical results; thresholds make it fail.
     Compare(report_cmd::CompareArgs),
     #[cfg(feature = "full")]
+    /// Predict a graph's makespan and cost on every scenario and size,
+    /// from built-in latencies or a finished run's profile, before paying
+    /// for any of them.
+    Simulate(simulate_cmd::SimulateArgs),
+    #[cfg(feature = "full")]
     /// What a test run cost according to AWS Cost Explorer (by the
     /// PerfTestRun tag, per service), beside dagbench's estimates.
     Cost(report_cmd::CostArgs),
@@ -153,6 +162,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report_cmd::report(&args),
         #[cfg(feature = "full")]
         Command::Compare(args) => report_cmd::compare(&args),
+        #[cfg(feature = "full")]
+        Command::Simulate(args) => simulate_cmd::run(&args),
         #[cfg(feature = "full")]
         Command::Cost(args) => report_cmd::cost(&args),
         #[cfg(feature = "full")]

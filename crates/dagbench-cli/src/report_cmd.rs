@@ -106,8 +106,41 @@ pub(crate) struct CompareArgs {
     /// Fail when a run's estimated cost exceeds this many US dollars.
     #[arg(long = "max-cost", value_name = "USD", value_parser = crate::bounds::non_negative)]
     max_cost: Option<f64>,
+    /// Add the simulator's predicted makespan of each run (its graph, its
+    /// scenario, its workers) beside the measured one.
+    #[arg(long)]
+    predict: bool,
+    /// With --predict: take latencies and processing from this finished
+    /// run instead of the built-in ones (see `dagbench simulate`).
+    #[arg(long, value_name = "RUN", requires = "predict")]
+    profile: Option<String>,
     #[command(flatten)]
     prices: PriceArgs,
+}
+
+/// The simulator's makespan (s) for `run`'s own graph, scenario and workers.
+fn predicted_makespan(
+    run: &RunFiles,
+    profile: Option<&(dagbench_core::Scenario, dagbench_report::simulate::Profile)>,
+    pricing: &dagbench_report::pricing::Pricing,
+) -> anyhow::Result<f64> {
+    let graph = std::sync::Arc::new(dagbench_core::JobGraph::from_json_slice(
+        &std::fs::read(run.dir.join("graph.json"))
+            .with_context(|| format!("cannot read {}/graph.json", run.dir.display()))?,
+    )?);
+    let rows = dagbench_report::simulate::predict(&dagbench_report::simulate::Request {
+        graph,
+        scenarios: vec![run.report.scenario],
+        workers: vec![run.report.workers.max(1)],
+        profile: profile.map(|(_, p)| p),
+        profiled: profile.map(|(s, _)| *s),
+        seed: 1,
+        cores: crate::simulate_cmd::cores(),
+        config: &pricing.config,
+        region: &pricing.region,
+        table: &pricing.table,
+    })?;
+    Ok(rows.first().map_or(0.0, |r| r.makespan_ms / 1e3))
 }
 
 /// `dagbench compare`: exit 1 when the results differ or a threshold is
@@ -124,7 +157,7 @@ pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let refs: Vec<(&RunFiles, Vec<Estimate>)> =
         loaded.iter().map(|(r, e)| (r, e.clone())).collect();
-    let comparison = compare(
+    let mut comparison = compare(
         &refs,
         Thresholds {
             max_p99_ms: args.max_p99_ms,
@@ -132,6 +165,30 @@ pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             max_cost: args.max_cost,
         },
     );
+    if args.predict {
+        let profile = match &args.profile {
+            None => None,
+            Some(r) => {
+                let dir = run::resolve(r, &args.results);
+                let files = RunFiles::load(&dir)?;
+                let graph = std::sync::Arc::new(dagbench_core::JobGraph::from_json_slice(
+                    &std::fs::read(dir.join("graph.json"))
+                        .with_context(|| format!("cannot read {}/graph.json", dir.display()))?,
+                )?);
+                let p = dagbench_report::simulate::Profile::from_run(
+                    &files,
+                    &graph,
+                    crate::simulate_cmd::cores(),
+                )
+                .map_err(anyhow::Error::msg)?;
+                Some((files.report.scenario, p))
+            }
+        };
+        for ((run, _), column) in loaded.iter().zip(comparison.runs.iter_mut()) {
+            column.predicted_makespan_s =
+                Some(predicted_makespan(run, profile.as_ref(), &pricing)?);
+        }
+    }
     if let Some(path) = &args.html {
         std::fs::write(path, comparison.to_html())
             .with_context(|| format!("cannot write {}", path.display()))?;

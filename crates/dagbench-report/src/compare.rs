@@ -48,6 +48,10 @@ pub struct Column {
     pub cost_per_1000: Option<f64>,
     /// Which estimate `cost` is.
     pub cost_basis: Option<String>,
+    /// The simulator's makespan for this run's graph, scenario and
+    /// workers (`compare --predict`), seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_makespan_s: Option<f64>,
 }
 
 /// Whether the runs computed the same domain results.
@@ -265,6 +269,7 @@ pub fn compare(runs: &[(&RunFiles, Vec<Estimate>)], thresholds: Thresholds) -> C
                     e.setup.short()
                 }
             }),
+            predicted_makespan_s: None,
         };
         if let Some(max) = thresholds.max_p99_ms
             && column.turnaround_p99_ms > max
@@ -318,6 +323,20 @@ fn rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
             "makespan s".into(),
             col(&|r| format!("{:.2}", r.makespan_s)),
         ),
+    ];
+    if c.runs.iter().any(|r| r.predicted_makespan_s.is_some()) {
+        rows.push((
+            "predicted makespan s".into(),
+            col(&|r| match r.predicted_makespan_s {
+                Some(p) if r.makespan_s > 0.0 => {
+                    format!("{p:.2} ({:+.1} %)", (p / r.makespan_s - 1.0) * 100.0)
+                }
+                Some(p) => format!("{p:.2}"),
+                None => "-".into(),
+            }),
+        ));
+    }
+    rows.extend([
         (
             "throughput jobs/s".into(),
             col(&|r| format!("{:.1}", r.throughput)),
@@ -330,7 +349,7 @@ fn rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
             "p99 turnaround ms".into(),
             col(&|r| format!("{:.1}", r.turnaround_p99_ms)),
         ),
-    ];
+    ]);
     for (i, name) in ["reaction", "queue wait", "processing", "notification"]
         .iter()
         .enumerate()

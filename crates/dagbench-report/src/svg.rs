@@ -564,3 +564,75 @@ mod tests {
         assert_eq!(g.matches("<rect").count(), 2);
     }
 }
+
+/// One point of a scatter chart.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// Its tooltip's name.
+    pub label: String,
+    /// Its legend group (one colour per group, in order of appearance).
+    pub group: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// A scatter chart of `points`, with `front` (x ascending) joined by a
+/// dashed line.
+#[must_use]
+pub fn scatter(
+    id: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[Point],
+    front: &[(f64, f64)],
+) -> String {
+    let x1 = points.iter().map(|p| p.x).fold(0.0f64, f64::max);
+    let y1 = points.iter().map(|p| p.y).fold(0.0f64, f64::max);
+    let f = Frame::new(
+        0.0,
+        nice_top(if x1 > 0.0 { x1 } else { 1.0 }, 8),
+        0.0,
+        nice_top(if y1 > 0.0 { y1 } else { 1.0 }, 5),
+    );
+    let mut out = open(id, title);
+    f.axes(&mut out, x_label, y_label);
+    if front.len() > 1 {
+        let path: Vec<String> = front
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", f.x(x), f.y(y)))
+            .collect();
+        let _ = write!(
+            out,
+            r##"<polyline class="line front" stroke="#555" stroke-dasharray="4 3" points="{}"><title>Pareto front</title></polyline>"##,
+            path.join(" ")
+        );
+    }
+    let mut groups: Vec<&str> = Vec::new();
+    for p in points {
+        let g = match groups.iter().position(|g| *g == p.group) {
+            Some(g) => g,
+            None => {
+                groups.push(&p.group);
+                groups.len() - 1
+            }
+        };
+        let _ = write!(
+            out,
+            r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="5" fill="{}"><title>{}: {} at {}</title></circle>"#,
+            f.x(p.x),
+            f.y(p.y),
+            COLORS[g % COLORS.len()],
+            esc(&p.label),
+            short(p.y),
+            short(p.x)
+        );
+    }
+    let legend: Vec<(String, &str)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| ((*g).to_owned(), COLORS[i % COLORS.len()]))
+        .collect();
+    close(&mut out, &legend);
+    out
+}
