@@ -204,8 +204,6 @@ type Events = BinaryHeap<Reverse<(u64, Event)>>;
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// The releaser sent the job.
-    Dispatched(u32),
     /// The job reached the processors.
     Queued(u32),
     /// The job's waiting part ended: its CPU part needs a CPU.
@@ -298,12 +296,17 @@ pub fn run(
     let mut free_invocations: Vec<u32> = Vec::new();
     let mut now = 0u64;
     let mut last_observed = 0u64;
-    let release = |job: u32, now: u64, rng: &mut SplitMix64, events: &mut Events| {
-        events.push(Reverse((
-            now + us(model.reaction.draw(rng)),
-            Event::Dispatched(job),
-        )));
-    };
+    // Released now: dispatched after the reaction, at the processors
+    // after the queue (one event: nothing happens in between).
+    let release =
+        |job: u32, now: u64, rng: &mut SplitMix64, events: &mut Events, at: &mut Vec<[u64; 5]>| {
+            let dispatched = now + us(model.reaction.draw(rng));
+            at[job as usize][1] = dispatched;
+            events.push(Reverse((
+                dispatched + us(model.queue.draw(rng)),
+                Event::Queued(job),
+            )));
+        };
     loop {
         // Release what is ready (or hold it until its stage opens).
         while let Some(job) = scheduler.pop_ready() {
@@ -311,7 +314,7 @@ pub fn run(
             at[job.get()][0] = now;
             match stage_of.get(job.get()) {
                 Some(&s) if s as usize > open => held[s as usize].push(job.0),
-                _ => release(job.0, now, &mut rng, &mut events),
+                _ => release(job.0, now, &mut rng, &mut events, &mut at),
             }
         }
         // Start what idle slots take.
@@ -327,7 +330,15 @@ pub fn run(
                 let job = waiting.pop_front().expect("counted");
                 invocation_of[job as usize] = id;
                 at[job as usize][2] = now;
-                events.push(Reverse((now + work[job as usize].0, Event::Waited(job))));
+                let (wait, cpu) = work[job as usize];
+                if wait > 0 {
+                    events.push(Reverse((now + wait, Event::Waited(job))));
+                } else if cpus_idle > 0 {
+                    cpus_idle -= 1;
+                    events.push(Reverse((now + cpu, Event::Ended(job))));
+                } else {
+                    cpu_waiting.push_back(job);
+                }
             }
         }
         let Some(Reverse((t, first))) = events.pop() else {
@@ -339,13 +350,6 @@ pub fn run(
         let mut next = Some(first);
         while let Some(event) = next.take() {
             match event {
-                Event::Dispatched(job) => {
-                    at[job as usize][1] = now;
-                    events.push(Reverse((
-                        now + us(model.queue.draw(&mut rng)),
-                        Event::Queued(job),
-                    )));
-                }
                 Event::Queued(job) => waiting.push_back(job),
                 Event::Waited(job) => {
                     if cpus_idle > 0 {
@@ -386,7 +390,7 @@ pub fn run(
                         while open + 1 < unfinished.len() && unfinished[open] == 0 {
                             open += 1;
                             for held_job in std::mem::take(&mut held[open]) {
-                                release(held_job, now, &mut rng, &mut events);
+                                release(held_job, now, &mut rng, &mut events, &mut at);
                             }
                         }
                     }
