@@ -1,8 +1,9 @@
 //! `dagbench bench simulate`: the simulator against the runs it predicts.
 //!
 //! - **Validation**: for each shape, real local runs at several worker
-//!   counts; the first is the profile (`simulate --profile`), the others
-//!   are predicted from it and compared with what they measured.
+//!   counts (after a warm-up run; the faster of two runs per size); the
+//!   first is the profile (`simulate --profile`), the others are predicted
+//!   from it and compared with what they measured.
 //! - **Speed**: a 200,000-job graph simulated against the real local run
 //!   of the same graph (the baseline; the ratio is how many times faster
 //!   the prediction is than the run it predicts).
@@ -189,9 +190,19 @@ async fn run_async(args: &SimArgs) -> anyhow::Result<ExitCode> {
     for (name, workload, workers) in shapes {
         let graph = workload.build(&RunId::new("bench")?)?.graph;
         let mut profile = None;
+        // A first run warms caches and the allocator up; not measured.
+        real_run(&graph, workload.clone(), workers[0], "warm-up").await?;
         for &w in &workers {
-            say(format!("{name}: running with {w} workers…"));
-            let run = real_run(&graph, workload.clone(), w, &format!("w{w}")).await?;
+            say(format!(
+                "{name}: running with {w} workers (twice; the faster counts)…"
+            ));
+            let a = real_run(&graph, workload.clone(), w, &format!("w{w}a")).await?;
+            let b = real_run(&graph, workload.clone(), w, &format!("w{w}b")).await?;
+            let run = if a.report.makespan_ms <= b.report.makespan_ms {
+                a
+            } else {
+                b
+            };
             if profile.is_none() {
                 profile = Some(
                     Profile::from_run(&run, &graph, crate::simulate_cmd::cores())

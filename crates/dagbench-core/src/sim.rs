@@ -200,7 +200,50 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-type Events = BinaryHeap<Reverse<(u64, Event)>>;
+/// Pending events: a heap, and — when the release latencies are fixed —
+/// a queue of arrivals, which then come in time order by construction (a
+/// run's big bursts of ready jobs stay out of the heap).
+struct Events {
+    heap: BinaryHeap<Reverse<(u64, Event)>>,
+    arrivals: VecDeque<(u64, u32)>,
+    fixed_release: bool,
+}
+
+impl Events {
+    fn push(&mut self, at: u64, event: Event) {
+        match event {
+            Event::Queued(job) if self.fixed_release => self.arrivals.push_back((at, job)),
+            _ => self.heap.push(Reverse((at, event))),
+        }
+    }
+
+    fn peek_time(&self) -> Option<u64> {
+        let heap = self.heap.peek().map(|Reverse((t, _))| *t);
+        let queue = self.arrivals.front().map(|(t, _)| *t);
+        match (heap, queue) {
+            (Some(h), Some(q)) => Some(h.min(q)),
+            (h, q) => h.or(q),
+        }
+    }
+
+    /// The earliest event (an arrival first on a tie, as the heap orders
+    /// them).
+    fn pop(&mut self) -> Option<(u64, Event)> {
+        let heap = self.heap.peek().map(|Reverse((t, e))| (*t, e));
+        match (heap, self.arrivals.front()) {
+            (Some((h, _)), Some(&(q, _))) if q <= h => self
+                .arrivals
+                .pop_front()
+                .map(|(t, j)| (t, Event::Queued(j))),
+            (Some(_), _) => self.heap.pop().map(|Reverse(e)| e),
+            (None, Some(_)) => self
+                .arrivals
+                .pop_front()
+                .map(|(t, j)| (t, Event::Queued(j))),
+            (None, None) => None,
+        }
+    }
+}
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -267,7 +310,14 @@ pub fn run(
     let mut cpus_idle = model.cores.map_or(usize::MAX, |c| c.max(1));
     let mut cpu_waiting: VecDeque<u32> = VecDeque::new();
     let mut scheduler = Scheduler::new(Arc::clone(graph));
-    let mut events: Events = BinaryHeap::new();
+    let mut events = Events {
+        heap: BinaryHeap::new(),
+        arrivals: VecDeque::new(),
+        fixed_release: matches!(
+            (&model.reaction, &model.queue),
+            (Latency::Fixed(_), Latency::Fixed(_))
+        ),
+    };
     let mut waiting: VecDeque<u32> = VecDeque::new();
     // Per job: ready, dispatched, started, ended, observed instants (µs).
     let mut at = vec![[0u64; 5]; n];
@@ -302,10 +352,7 @@ pub fn run(
         |job: u32, now: u64, rng: &mut SplitMix64, events: &mut Events, at: &mut Vec<[u64; 5]>| {
             let dispatched = now + us(model.reaction.draw(rng));
             at[job as usize][1] = dispatched;
-            events.push(Reverse((
-                dispatched + us(model.queue.draw(rng)),
-                Event::Queued(job),
-            )));
+            events.push(dispatched + us(model.queue.draw(rng)), Event::Queued(job));
         };
     loop {
         // Release what is ready (or hold it until its stage opens).
@@ -332,16 +379,16 @@ pub fn run(
                 at[job as usize][2] = now;
                 let (wait, cpu) = work[job as usize];
                 if wait > 0 {
-                    events.push(Reverse((now + wait, Event::Waited(job))));
+                    events.push(now + wait, Event::Waited(job));
                 } else if cpus_idle > 0 {
                     cpus_idle -= 1;
-                    events.push(Reverse((now + cpu, Event::Ended(job))));
+                    events.push(now + cpu, Event::Ended(job));
                 } else {
                     cpu_waiting.push_back(job);
                 }
             }
         }
-        let Some(Reverse((t, first))) = events.pop() else {
+        let Some((t, first)) = events.pop() else {
             break;
         };
         now = t;
@@ -354,7 +401,7 @@ pub fn run(
                 Event::Waited(job) => {
                     if cpus_idle > 0 {
                         cpus_idle -= 1;
-                        events.push(Reverse((now + work[job as usize].1, Event::Ended(job))));
+                        events.push(now + work[job as usize].1, Event::Ended(job));
                     } else {
                         cpu_waiting.push_back(job);
                     }
@@ -364,7 +411,7 @@ pub fn run(
                     // Its CPU goes to the next job waiting for one.
                     match cpu_waiting.pop_front() {
                         Some(next) => {
-                            events.push(Reverse((now + work[next as usize].1, Event::Ended(next))));
+                            events.push(now + work[next as usize].1, Event::Ended(next));
                         }
                         None => cpus_idle = cpus_idle.saturating_add(1),
                     }
@@ -374,10 +421,7 @@ pub fn run(
                         idle += 1;
                         free_invocations.push(id as u32);
                     }
-                    events.push(Reverse((
-                        now + us(model.notify.draw(&mut rng)),
-                        Event::Observed(job),
-                    )));
+                    events.push(now + us(model.notify.draw(&mut rng)), Event::Observed(job));
                 }
                 Event::Observed(job) => {
                     at[job as usize][4] = now;
@@ -396,8 +440,8 @@ pub fn run(
                     }
                 }
             }
-            if events.peek().is_some_and(|Reverse((t, _))| *t == now) {
-                next = events.pop().map(|Reverse((_, e))| e);
+            if events.peek_time() == Some(now) {
+                next = events.pop().map(|(_, e)| e);
             }
         }
     }
