@@ -151,12 +151,12 @@ async fn run_async(args: &SimArgs) -> anyhow::Result<ExitCode> {
         (
             format!("layered, {jobs} jobs of 20 ms"),
             Workload::Synthetic(synthetic(Shape::named("layered", jobs).expect("a shape"))),
-            vec![4, 8, 16],
+            vec![4, 8, 16, 32],
         ),
         (
             format!("chains of 10, {jobs} jobs of 20 ms"),
             Workload::Synthetic(synthetic(Shape::Chains { length: 10 })),
-            vec![4, 8, 16],
+            vec![4, 8, 16, 32],
         ),
         (
             format!("aircraft, {sequences} sequences (CPU-bound)"),

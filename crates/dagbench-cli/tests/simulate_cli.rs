@@ -238,7 +238,7 @@ fn bench_simulate_checks_predictions_against_real_runs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let b: Value = serde_json::from_slice(&out.stdout).unwrap();
     let checks = b["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 9, "3 shapes × 3 sizes");
+    assert_eq!(checks.len(), 11, "2 shapes × 4 sizes, aircraft × 3");
     for c in checks {
         assert!(c["measured_ms"].as_f64().unwrap() > 0.0, "{c}");
         assert!(c["predicted_ms"].as_f64().unwrap() > 0.0, "{c}");
