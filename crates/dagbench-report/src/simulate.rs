@@ -233,11 +233,13 @@ impl Profile {
     /// A job's processing: its simulated work and I/O (waiting), its
     /// kind's overhead (CPU, or waiting when measured in the cloud).
     fn processing(&self, job: JobView<'_>, rng: &mut SplitMix64) -> Work {
-        let overhead = self
-            .overhead
-            .get(job.kind.unwrap_or(""))
-            .unwrap_or(&self.other)
-            .draw(rng);
+        // Jobs without a kind (synthetic graphs: every job) skip the
+        // lookup.
+        let overhead = match job.kind {
+            None if self.overhead.is_empty() => &self.other,
+            kind => self.overhead.get(kind.unwrap_or("")).unwrap_or(&self.other),
+        }
+        .draw(rng);
         let wait = f64::from(job.work_duration_ms) + self.io_ms;
         if self.overhead_cpu {
             Work {
