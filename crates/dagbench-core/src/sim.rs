@@ -706,7 +706,7 @@ mod tests {
             prop_assert!(p.makespan_ms + 1e-9 >= p.lower_bound_ms, "{:?}", p);
             let levels: Vec<u32> = g.levels();
             // (Fixed latencies: draws would come in another order.)
-            let wide = Model { slots: Slots::Jobs(jobs as usize), cores: None, notify: Latency::Fixed(1.0), ..model.clone() };
+            let wide = Model { slots: Slots::Jobs(jobs as usize), cores: None, notify: Latency::Fixed(1.0), ..model };
             let free = run(&g, &work, &wide).prediction;
             let staged = run(&g, &work, &Model { release: Release::Staged(levels), ..wide }).prediction;
             prop_assert!(staged.makespan_ms + 1e-9 >= free.makespan_ms, "{:?} vs {:?}", staged, free);
