@@ -887,11 +887,12 @@ async fn the_poison_corpus_fails_with_reasons_and_writes_nothing_elsewhere() {
                 panic!("a poison message completed: {c:?}");
             };
             assert!(!error.is_empty(), "{c:?}");
-            assert!(
-                failed.insert(c.job_id.to_string(), error.clone()).is_none(),
-                "one completion per job: {}",
-                c.job_id
-            );
+            // At least once: a message redelivered (its worker slowed down
+            // past the visibility timeout under load) re-sends the recorded
+            // outcome — the same reason, never a second run.
+            if let Some(first) = failed.insert(c.job_id.to_string(), error.clone()) {
+                assert_eq!(&first, error, "a re-sent completion of {} changed", c.job_id);
+            }
         }
         let got = s
             .sqs
