@@ -891,7 +891,11 @@ async fn the_poison_corpus_fails_with_reasons_and_writes_nothing_elsewhere() {
             // past the visibility timeout under load) re-sends the recorded
             // outcome — the same reason, never a second run.
             if let Some(first) = failed.insert(c.job_id.to_string(), error.clone()) {
-                assert_eq!(&first, error, "a re-sent completion of {} changed", c.job_id);
+                assert_eq!(
+                    &first, error,
+                    "a re-sent completion of {} changed",
+                    c.job_id
+                );
             }
         }
         let got = s
