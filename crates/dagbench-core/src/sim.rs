@@ -111,6 +111,9 @@ pub struct Model {
     /// How much longer CPU work takes here than where the processing times
     /// were measured (a 256 MB Lambda function has ~1/7 of a vCPU).
     pub cpu_factor: f64,
+    /// A slot's first job waits this long first (ms): a Lambda execution
+    /// environment's cold start.
+    pub cold_start_ms: f64,
     pub release: Release,
     pub seed: u64,
 }
@@ -127,6 +130,7 @@ impl Model {
             gap_ms: 0.0,
             cores: None,
             cpu_factor: 1.0,
+            cold_start_ms: 0.0,
             release: Release::Ready,
             seed: 0,
         }
@@ -307,6 +311,7 @@ pub fn run(
         })
         .collect();
     let gap = us(model.gap_ms);
+    let cold = us(model.cold_start_ms);
     let mut cpus_idle = model.cores.map_or(usize::MAX, |c| c.max(1));
     let mut cpu_waiting: VecDeque<u32> = VecDeque::new();
     let mut scheduler = Scheduler::new(Arc::clone(graph));
@@ -368,18 +373,23 @@ pub fn run(
         while idle > 0 && !waiting.is_empty() {
             idle -= 1;
             let take = batch.min(waiting.len());
-            let id = free_invocations.pop().unwrap_or_else(|| {
-                in_invocation.push(0);
-                (in_invocation.len() - 1) as u32
-            });
+            // A slot used for the first time starts cold (a new Lambda
+            // execution environment).
+            let (id, start) = match free_invocations.pop() {
+                Some(id) => (id, now),
+                None => {
+                    in_invocation.push(0);
+                    ((in_invocation.len() - 1) as u32, now + cold)
+                }
+            };
             in_invocation[id as usize] = take as u32;
             for _ in 0..take {
                 let job = waiting.pop_front().expect("counted");
                 invocation_of[job as usize] = id;
-                at[job as usize][2] = now;
+                at[job as usize][2] = start;
                 let (wait, cpu) = work[job as usize];
-                if wait > 0 {
-                    events.push(now + wait, Event::Waited(job));
+                if wait > 0 || start > now {
+                    events.push(start + wait, Event::Waited(job));
                 } else if cpus_idle > 0 {
                     cpus_idle -= 1;
                     events.push(now + cpu, Event::Ended(job));
@@ -647,6 +657,28 @@ mod tests {
             ..Model::ideal(8)
         };
         assert_eq!(run(&g, &cpu, &slow).prediction.makespan_ms, 70.0);
+    }
+
+    #[test]
+    fn a_slot_starts_cold_once() {
+        // 8 jobs of 10 ms on 2 slots that start cold (100 ms): each slot's
+        // first job waits; later ones reuse the warm slot.
+        let g = shape(Shape::Independent, 8, 1);
+        let model = Model {
+            cold_start_ms: 100.0,
+            ..Model::ideal(2)
+        };
+        let s = run(
+            &g,
+            &|j, _| Work {
+                wait_ms: f64::from(j.work_duration_ms),
+                cpu_ms: 0.0,
+            },
+            &model,
+        );
+        assert_eq!(s.prediction.makespan_ms, 140.0);
+        assert_eq!(s.queue_wait[0], 100.0, "started after the cold start");
+        assert_eq!(s.queue_wait[2], 110.0, "waited for a warm slot");
     }
 
     proptest! {

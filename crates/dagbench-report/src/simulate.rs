@@ -50,6 +50,9 @@ pub struct Profile {
     pub io_ms: f64,
     /// A processor's own CPU time per job besides processing, ms.
     pub gap_ms: f64,
+    /// A new execution environment's cold start, ms (Lambda: an
+    /// assumption, no run observes it).
+    pub cold_start_ms: f64,
     /// The scenario the profile describes.
     pub scenario: Scenario,
     /// CPUs of the machine a local profile was measured on.
@@ -94,6 +97,7 @@ impl Profile {
                 overhead_cpu: true,
                 io_ms: 0.0,
                 gap_ms: 0.3,
+                cold_start_ms: 0.0,
                 scenario,
                 cores: here(),
             },
@@ -128,6 +132,7 @@ impl Profile {
                     overhead_cpu: true,
                     io_ms: 20.0,
                     gap_ms: 0.3,
+                    cold_start_ms: lambda_cold_start(scenario),
                     scenario,
                     cores: here(),
                 }
@@ -216,6 +221,7 @@ impl Profile {
             overhead_cpu: r.scenario == Scenario::Local,
             io_ms: 0.0,
             gap_ms: 0.0,
+            cold_start_ms: lambda_cold_start(r.scenario),
             scenario: r.scenario,
             cores,
         };
@@ -263,6 +269,19 @@ impl Profile {
         self.gap_ms = other.gap_ms;
         self.source = format!("{}; processing from {}", self.source, other.source);
         self
+    }
+}
+
+/// A Lambda execution environment's cold start for `scenario`: 150 ms for
+/// Scenarios 1 and 3 (an assumption: a Rust `provided.al2023` function's
+/// own init is ~10 ms here, the rest is Lambda's sandbox start, which AWS
+/// puts "under 100 ms to over 1 second"); 0 elsewhere (Fargate tasks are
+/// started before a run).
+#[must_use]
+pub fn lambda_cold_start(scenario: Scenario) -> f64 {
+    match scenario {
+        Scenario::Lambda | Scenario::StepFunctions => 150.0,
+        Scenario::Local | Scenario::Fargate => 0.0,
     }
 }
 
@@ -341,6 +360,7 @@ pub fn model_for(
         queue: profile.queue.clone(),
         notify: profile.notify.clone(),
         gap_ms: profile.gap_ms,
+        cold_start_ms: profile.cold_start_ms,
         cores,
         // CPU work was measured on one core of the profiled machine.
         cpu_factor: cpu_factor.max(1.0),
