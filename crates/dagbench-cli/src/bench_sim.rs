@@ -29,8 +29,8 @@ use crate::output::thousands;
 
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// Small sizes (a few seconds; for tests): 80-job shapes, a 20,000-job
-    /// speed graph, no million-job graph.
+    /// Small sizes (under a minute; for tests): 80-job shapes, a
+    /// 20,000-job speed graph, no million-job graph.
     #[arg(long)]
     quick: bool,
     /// Print one JSON object instead of text.

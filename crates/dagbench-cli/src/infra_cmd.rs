@@ -137,6 +137,22 @@ pub(crate) fn asl(args: &AslArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
+    if let Some(arn) = &args.function_arn
+        && !(arn.starts_with("arn:") && arn.contains(":lambda:") && arn.contains(":function:"))
+    {
+        usage!(
+            "--function-arn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+        );
+    }
+    if let Some(url) = &args.queue_url
+        && !((url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() > "https://".len()
+            && !url.contains(char::is_whitespace))
+    {
+        usage!(
+            "--queue-url {url:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+        );
+    }
     let options = dagbench_infra::stacks::scenario3::asl_options(
         &config,
         args.function_arn.as_deref().unwrap_or("${FunctionArn}"),

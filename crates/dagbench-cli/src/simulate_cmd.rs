@@ -11,7 +11,7 @@ use clap::Args;
 use dagbench_core::graph::shapes::ShapeSpec;
 use dagbench_core::{JobGraph, RunId, Scenario};
 use dagbench_report::run::{RunFiles, resolve};
-use dagbench_report::simulate::{Profile, Request, Simulation, predict};
+use dagbench_report::simulate::{Profile, Request, Simulation, predict_noted};
 use dagbench_run::workload::{AircraftWorkload, Workload};
 
 use crate::graph_cmd::{ShapeName, synthetic_shape};
@@ -60,8 +60,10 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_scenario, default_value = "local,1,2,3")]
     scenario: Vec<Scenario>,
     /// Processors: local workers, concurrent Lambda invocations (each up to
-    /// a batch), Fargate polling loops, Scenario 3's processors [default:
-    /// the profiled run's workers, else the number of cores].
+    /// a batch), Fargate polling loops, Scenario 3's processors; capped at
+    /// the configuration's limits (Lambda's reserved concurrency, the
+    /// Distributed Map's concurrency), with a note [default: the workers of
+    /// the --run or --profile run, else the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::bounds::MAX_WORKERS as u64), conflicts_with = "sweep_workers")]
     workers: Option<u64>,
     /// Several sizes, comma-separated (e.g. 2,4,8,16).
@@ -72,7 +74,9 @@ pub(crate) struct SimulateArgs {
     /// ones: for its own scenario, and the processing model for all.
     #[arg(long, value_name = "RUN")]
     profile: Option<String>,
-    /// Seed of the workload and of the simulation's draws.
+    /// Seed of the workload's graph and of the draws from a profile's
+    /// observed latencies (built-in profiles have fixed latencies: the same
+    /// predictions for every seed of the same graph).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print the predictions as one JSON object on stdout.
@@ -138,6 +142,18 @@ impl SimulateArgs {
     }
 }
 
+/// `items` without repeats, first occurrences kept in order.
+fn dedup_in_order<T: PartialEq + Clone>(items: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::with_capacity(items.len());
+    items.retain(|x| {
+        let new = !seen.contains(x);
+        if new {
+            seen.push(x.clone());
+        }
+        new
+    });
+}
+
 /// This machine's CPUs.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
@@ -172,18 +188,29 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = args.graph()?;
+    // The --run run's own size, when it says.
+    let run_workers = match &args.run {
+        Some(run) => RunFiles::load(&resolve(run, &args.results))
+            .ok()
+            .map(|f| f.report.workers)
+            .filter(|w| *w > 0),
+        None => None,
+    };
     let started = Instant::now();
-    let workers = if !args.sweep_workers.is_empty() {
+    let mut workers = if !args.sweep_workers.is_empty() {
         args.sweep_workers.clone()
     } else if let Some(w) = args.workers {
+        vec![w]
+    } else if let Some(w) = run_workers {
         vec![w]
     } else if let Some((_, w, _)) = profiled.as_ref().filter(|(_, w, _)| *w > 0) {
         vec![*w]
     } else {
         vec![cores() as u64]
     };
+    dedup_in_order(&mut workers);
     let mut scenarios = args.scenario.clone();
-    scenarios.dedup();
+    dedup_in_order(&mut scenarios);
     let request = Request {
         graph: Arc::clone(&graph),
         scenarios: scenarios.clone(),
@@ -196,7 +223,7 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         region: &pricing.region,
         table: &pricing.table,
     };
-    let predictions = predict(&request)?;
+    let (predictions, notes) = predict_noted(&request)?;
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     let profiles = scenarios
         .iter()
@@ -217,6 +244,7 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         predictions,
         wall_ms,
+        notes,
     };
     if let Some(path) = &args.html {
         dagbench_runtime::files::write_atomic(path, simulation.to_html().as_bytes())

@@ -265,6 +265,16 @@ const MISTAKES: &[(&[&str], i32, &str)] = &[
         "--function-arn applies to --task lambda",
     ),
     (
+        &["asl", "--task", "lambda", "--function-arn", ""],
+        2,
+        "is not a Lambda function ARN",
+    ),
+    (
+        &["asl", "--task", "sqs", "--queue-url", "not a url"],
+        2,
+        "is not a queue URL",
+    ),
+    (
         &["asl", "--task", "step"],
         2,
         "unknown task integration `step`: expected lambda or sqs",

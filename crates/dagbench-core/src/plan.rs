@@ -64,9 +64,9 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "the graph has {levels} dependency levels and is not made of independent chains: \
-         one Step Functions execution loops through at most {MAX_LEVELS} levels \
-         (25,000 history events)"
+        "it has {levels} dependency levels: one Step Functions execution loops through \
+         at most {MAX_LEVELS} levels, and walks chains of at most {MAX_CHAIN} jobs \
+         (25,000 history events per execution)"
     )]
     TooManyLevels { levels: usize },
 }
@@ -374,6 +374,13 @@ mod tests {
         let g = shape(Shape::Fan { width: 2 }, fans * 4, 0);
         let err = Plan::of(&Scheduler::new(g)).unwrap_err();
         assert!(err.to_string().contains("at most 2000 levels"), "{err}");
+        // Chains too long for a child execution are not walked either.
+        let long = shape(Shape::Chains { length: 2_500 }, 5_000, 0);
+        let err = Plan::of(&Scheduler::new(long)).unwrap_err().to_string();
+        assert!(
+            err.contains("2500 dependency levels") && err.contains("1000 jobs"),
+            "{err}"
+        );
     }
 
     proptest::proptest! {

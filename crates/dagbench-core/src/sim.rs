@@ -310,6 +310,18 @@ pub fn run(
             (us(w.wait_ms + model.gap_ms), us(w.cpu_ms * factor))
         })
         .collect();
+    // Every job's latencies drawn up front, in job order: the same job
+    // gets the same draws whatever the slots (a sweep compares like with
+    // like).
+    let latencies: Vec<[u64; 3]> = (0..n)
+        .map(|_| {
+            [
+                us(model.reaction.draw(&mut rng)),
+                us(model.queue.draw(&mut rng)),
+                us(model.notify.draw(&mut rng)),
+            ]
+        })
+        .collect();
     let gap = us(model.gap_ms);
     let cold = us(model.cold_start_ms);
     let mut cpus_idle = model.cores.map_or(usize::MAX, |c| c.max(1));
@@ -353,12 +365,12 @@ pub fn run(
     let mut last_observed = 0u64;
     // Released now: dispatched after the reaction, at the processors
     // after the queue (one event: nothing happens in between).
-    let release =
-        |job: u32, now: u64, rng: &mut SplitMix64, events: &mut Events, at: &mut Vec<[u64; 5]>| {
-            let dispatched = now + us(model.reaction.draw(rng));
-            at[job as usize][1] = dispatched;
-            events.push(dispatched + us(model.queue.draw(rng)), Event::Queued(job));
-        };
+    let release = |job: u32, now: u64, events: &mut Events, at: &mut Vec<[u64; 5]>| {
+        let [reaction, queue, _] = latencies[job as usize];
+        let dispatched = now + reaction;
+        at[job as usize][1] = dispatched;
+        events.push(dispatched + queue, Event::Queued(job));
+    };
     loop {
         // Release what is ready (or hold it until its stage opens).
         while let Some(job) = scheduler.pop_ready() {
@@ -366,7 +378,7 @@ pub fn run(
             at[job.get()][0] = now;
             match stage_of.get(job.get()) {
                 Some(&s) if s as usize > open => held[s as usize].push(job.0),
-                _ => release(job.0, now, &mut rng, &mut events, &mut at),
+                _ => release(job.0, now, &mut events, &mut at),
             }
         }
         // Start what idle slots take.
@@ -431,7 +443,7 @@ pub fn run(
                         idle += 1;
                         free_invocations.push(id as u32);
                     }
-                    events.push(now + us(model.notify.draw(&mut rng)), Event::Observed(job));
+                    events.push(now + latencies[job as usize][2], Event::Observed(job));
                 }
                 Event::Observed(job) => {
                     at[job as usize][4] = now;
@@ -444,7 +456,7 @@ pub fn run(
                         while open + 1 < unfinished.len() && unfinished[open] == 0 {
                             open += 1;
                             for held_job in std::mem::take(&mut held[open]) {
-                                release(held_job, now, &mut rng, &mut events, &mut at);
+                                release(held_job, now, &mut events, &mut at);
                             }
                         }
                     }

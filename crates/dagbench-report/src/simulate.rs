@@ -459,6 +459,9 @@ pub struct Simulation {
     pub predictions: Vec<PredictionRow>,
     /// The simulator's own time, ms.
     pub wall_ms: f64,
+    /// What could not be predicted as asked, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What to simulate.
@@ -486,7 +489,7 @@ pub enum SimulateError {
     #[error(transparent)]
     Cost(#[from] cost::CostError),
     #[error("Scenario 3 cannot run this graph: {0}")]
-    Plan(#[from] dagbench_core::plan::PlanError),
+    Plan(String),
 }
 
 /// Predicts every scenario × size of `request`; `wall_ms` is left to the
@@ -496,20 +499,77 @@ pub enum SimulateError {
 /// When the price table lacks the region, or Scenario 3 cannot run the
 /// graph.
 pub fn predict(request: &Request<'_>) -> Result<Vec<PredictionRow>, SimulateError> {
+    predict_noted(request).map(|(rows, _)| rows)
+}
+
+/// The most processors a scenario can use as `config` deploys it, and the
+/// setting that says so: Lambda's reserved concurrency (or the mapping's
+/// maximum), a Distributed Map's `max_concurrency`.
+fn processor_cap(
+    scenario: Scenario,
+    config: &dagbench_infra::Config,
+) -> Option<(u64, &'static str)> {
+    let lambda = match (
+        config.lambda.reserved_concurrency,
+        config.lambda.max_concurrency,
+    ) {
+        (0, None) => None,
+        (0, Some(m)) => Some((u64::from(m), "lambda.max_concurrency")),
+        (r, Some(m)) if m < r => Some((u64::from(m), "lambda.max_concurrency")),
+        (r, _) => Some((u64::from(r), "lambda.reserved_concurrency")),
+    };
+    match scenario {
+        Scenario::Lambda => lambda,
+        Scenario::StepFunctions => {
+            let map = (
+                u64::from(config.step_functions.max_concurrency),
+                "step_functions.max_concurrency",
+            );
+            // The `lambda` variant's invocations are the function's too.
+            match (config.step_functions.task, lambda) {
+                (dagbench_infra::asl::TaskIntegration::Lambda, Some(l)) if l.0 < map.0 => Some(l),
+                _ => Some(map),
+            }
+        }
+        Scenario::Local | Scenario::Fargate => None,
+    }
+}
+
+/// [`predict`], with notes on what could not be predicted as asked (a
+/// graph Scenario 3 cannot run, sizes above a deployed limit).
+///
+/// # Errors
+/// When the price table lacks the region.
+pub fn predict_noted(
+    request: &Request<'_>,
+) -> Result<(Vec<PredictionRow>, Vec<String>), SimulateError> {
+    let mut notes = Vec::new();
     let graph = &request.graph;
     let n = graph.len();
     let levels = u64::from(graph.stats().levels);
     let kinds: Vec<Option<&str>> = graph.jobs().map(|j| j.kind).collect();
     let aircraft = kinds.iter().any(|k| k.is_some());
     let sequences = kinds.iter().filter(|k| **k == Some("sequence")).count() as u64;
-    let plan = if request.scenarios.contains(&Scenario::StepFunctions) {
-        Some(Plan::of(&Scheduler::new(Arc::clone(graph)))?)
+    let mut scenarios = request.scenarios.clone();
+    let plan = if scenarios.contains(&Scenario::StepFunctions) {
+        match Plan::of(&Scheduler::new(Arc::clone(graph))) {
+            Ok(plan) => Some(plan),
+            // The other scenarios are still worth predicting.
+            Err(e) if scenarios.len() > 1 => {
+                notes.push(format!(
+                    "scenario-3 not predicted: Scenario 3 cannot run this graph: {e}"
+                ));
+                scenarios.retain(|s| *s != Scenario::StepFunctions);
+                None
+            }
+            Err(e) => return Err(SimulateError::Plan(e.to_string())),
+        }
     } else {
         None
     };
     let context = ModelContext::of(request.config, plan.as_ref(), n);
     let mut rows = Vec::new();
-    for &scenario in &request.scenarios {
+    for &scenario in &scenarios {
         let builtin = Profile {
             cores: request.cores.max(1),
             ..Profile::builtin(scenario)
@@ -519,7 +579,17 @@ pub fn predict(request: &Request<'_>) -> Result<Vec<PredictionRow>, SimulateErro
             (Some(p), _) => builtin.processing_from(p),
             (None, _) => builtin,
         };
-        for &workers in &request.workers {
+        let cap = processor_cap(scenario, request.config);
+        for &asked in &request.workers {
+            let workers = match cap {
+                Some((cap, setting)) if asked > cap => {
+                    notes.push(format!(
+                        "{scenario} × {asked}: simulated with {cap} processors, the most {setting} = {cap} allows"
+                    ));
+                    cap
+                }
+                _ => asked,
+            };
             let model = model_for(scenario, workers, &profile, &context, request.seed);
             let s = sim::run(graph, &|j, rng| profile.processing(j, rng), &model);
             let p = s.prediction;
@@ -575,7 +645,7 @@ pub fn predict(request: &Request<'_>) -> Result<Vec<PredictionRow>, SimulateErro
             });
         }
     }
-    Ok(rows)
+    Ok((rows, notes))
 }
 
 impl Simulation {
@@ -645,6 +715,9 @@ impl Simulation {
         );
         for (scenario, source) in &self.profiles {
             let _ = writeln!(out, "  {scenario}: {source}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  note: {note}");
         }
         let _ = writeln!(
             out,
@@ -829,6 +902,68 @@ mod tests {
     }
 
     #[test]
+    fn sizes_past_the_deployed_limits_are_capped_and_unrunnable_plans_skipped() {
+        let (config, table) = (dagbench_infra::Config::default(), PriceTable::bundled());
+        let g = graph(Shape::Independent, 400);
+        let mut r = request(&g, &config, &table);
+        r.scenarios = vec![Scenario::Lambda, Scenario::Fargate];
+        r.workers = vec![50, 500];
+        let (rows, notes) = predict_noted(&r).unwrap();
+        // Lambda reserves 100 by default: 500 is simulated as 100.
+        assert_eq!(
+            rows.iter().map(|r| r.workers).collect::<Vec<_>>(),
+            [50, 100, 50, 500]
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("lambda.reserved_concurrency = 100"),
+            "{notes:?}"
+        );
+        // A chain longer than any plan: Scenario 3 is skipped with a note.
+        let deep = graph(Shape::Chains { length: 3_000 }, 3_000);
+        let mut r = request(&deep, &config, &table);
+        r.workers = vec![2];
+        let (rows, notes) = predict_noted(&r).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("scenario-3 not predicted")),
+            "{notes:?}"
+        );
+        r.scenarios = vec![Scenario::StepFunctions];
+        assert!(
+            predict(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("3000 dependency levels")
+        );
+    }
+
+    #[test]
+    fn observed_draws_are_the_same_at_every_size() {
+        let (config, table) = (dagbench_infra::Config::default(), PriceTable::bundled());
+        let g = graph(Shape::Independent, 300);
+        let profile = Profile {
+            reaction: Latency::Observed(vec![0.0, 5.0, 40.0]),
+            notify: Latency::Observed(vec![1.0, 30.0]),
+            ..Profile::builtin(Scenario::Local)
+        };
+        let mut r = request(&g, &config, &table);
+        r.scenarios = vec![Scenario::Local];
+        r.workers = vec![1, 2, 4, 8, 16, 32];
+        r.profile = Some(&profile);
+        r.profiled = Some(Scenario::Local);
+        let rows = predict(&r).unwrap();
+        for pair in rows.windows(2) {
+            assert!(
+                pair[1].makespan_ms <= pair[0].makespan_ms + 1e-9,
+                "{pair:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_front_keeps_what_nothing_beats_on_both_counts() {
         let (config, table) = (dagbench_infra::Config::default(), PriceTable::bundled());
         let g = graph(Shape::Independent, 100);
@@ -841,6 +976,7 @@ mod tests {
             seed: 1,
             predictions: rows,
             wall_ms: 1.0,
+            notes: Vec::new(),
         };
         let front = s.front();
         assert!(!front.is_empty());
