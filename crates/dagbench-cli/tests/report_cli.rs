@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Scratch, dagbench, text};
+use common::{Scratch, chromium, dagbench, text};
 use serde_json::Value;
 
 /// A small aircraft run under `results`, with run id `id` and `seed`.
@@ -34,37 +34,6 @@ fn aircraft_run(results: &str, id: &str, seed: &str) {
         "{summary}"
     );
     assert!(Path::new(summary["html"].as_str().unwrap()).exists());
-}
-
-/// Headless Chromium: `DAGBENCH_CHROMIUM`, else the first of Chromium's and
-/// Chrome's usual commands that runs — the lookup `make browser` does
-/// before installing Debian's package. Its absence is a failure under CI
-/// and a skip elsewhere.
-fn chromium() -> Option<String> {
-    let given = std::env::var("DAGBENCH_CHROMIUM")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let candidates = given.iter().map(String::as_str).chain([
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ]);
-    for candidate in candidates {
-        if Command::new(candidate)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return Some(candidate.to_owned());
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "chromium is missing: `make test` installs it"
-    );
-    eprintln!("skipped: no chromium (`make test` installs it)");
-    None
 }
 
 /// The page's DOM after its scripts ran, and the browser's log.

@@ -9,36 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Scratch, dagbench, text};
+use common::{Scratch, chromium, dagbench, text};
 use serde_json::Value;
-
-fn chromium() -> Option<String> {
-    for candidate in std::env::var("DAGBENCH_CHROMIUM")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .iter()
-        .map(String::as_str)
-        .chain([
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-        ])
-    {
-        if Command::new(candidate)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return Some(candidate.to_owned());
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "chromium is missing: `make test` installs it"
-    );
-    None
-}
 
 #[test]
 fn a_sweep_gives_the_table_the_json_and_the_page() {

@@ -47,15 +47,6 @@ impl Latency {
             Latency::Observed(values) => values[rng.below(values.len() as u64) as usize],
         }
     }
-
-    /// Its mean.
-    pub fn mean(&self) -> f64 {
-        match self {
-            Latency::Fixed(v) => *v,
-            Latency::Observed(values) if values.is_empty() => 0.0,
-            Latency::Observed(values) => values.iter().sum::<f64>() / values.len() as f64,
-        }
-    }
 }
 
 /// How processors take jobs.
@@ -637,7 +628,6 @@ mod tests {
         assert_eq!(a, run(&g, &work, &model(7)), "a function of its inputs");
         assert_ne!(a.prediction, run(&g, &work, &model(8)).prediction);
         assert!(a.notification.iter().all(|&v| v == 0.5 || v == 4.0));
-        assert_eq!(Latency::Observed(vec![1.0, 2.0, 6.0]).mean(), 3.0);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use dagbench_core::graph::JobView;
-use dagbench_core::plan::{Plan, PlanKind};
+use dagbench_core::plan::Plan;
 use dagbench_core::rng::SplitMix64;
 use dagbench_core::sim::{self, Latency, Model, Release, Slots, Work};
 use dagbench_core::{JobGraph, Scenario, Scheduler};
@@ -822,14 +822,6 @@ impl Simulation {
         b.push_str("</ul>");
         crate::html::page("dagbench simulate", &b)
     }
-}
-
-/// Which plan Scenario 3 would use for `graph`, if any fits.
-#[must_use]
-pub fn plan_kind(graph: &Arc<JobGraph>) -> Option<PlanKind> {
-    Plan::of(&Scheduler::new(Arc::clone(graph)))
-        .ok()
-        .map(|p| p.kind)
 }
 
 #[cfg(test)]

@@ -45,3 +45,34 @@ impl Scratch {
         path.display().to_string()
     }
 }
+
+/// Headless Chromium: `DAGBENCH_CHROMIUM`, else the first of Chromium's and
+/// Chrome's usual commands that runs — the lookup `make browser` does
+/// before installing Debian's package. Its absence is a failure under CI
+/// and a skip elsewhere.
+pub fn chromium() -> Option<String> {
+    let given = std::env::var("DAGBENCH_CHROMIUM")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let candidates = given.iter().map(String::as_str).chain([
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]);
+    for candidate in candidates {
+        if Command::new(candidate)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(candidate.to_owned());
+        }
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium is missing: `make test` installs it"
+    );
+    eprintln!("skipped: no chromium (`make test` installs it)");
+    None
+}

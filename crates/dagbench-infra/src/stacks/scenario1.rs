@@ -26,18 +26,6 @@ pub(super) fn template(config: &Config) -> Template {
         None,
     );
     t.output(
-        keys::FUNCTION_NAME,
-        "The processor function",
-        r#ref("ProcessorFunction"),
-        None,
-    );
-    t.output(
-        "FunctionArn",
-        "The processor function's ARN",
-        get_att("ProcessorFunction", "Arn"),
-        None,
-    );
-    t.output(
         "EventSourceMappingId",
         "The incoming queue's event source mapping",
         r#ref("ProcessorEventSourceMapping"),
@@ -142,6 +130,18 @@ pub(super) fn add_processor(
         function["ReservedConcurrentExecutions"] = json!(l.reserved_concurrency);
     }
     t.resource("ProcessorFunction", "AWS::Lambda::Function", function);
+    t.output(
+        keys::FUNCTION_NAME,
+        "The processor function",
+        r#ref("ProcessorFunction"),
+        None,
+    );
+    t.output(
+        "FunctionArn",
+        "The processor function's ARN",
+        get_att("ProcessorFunction", "Arn"),
+        None,
+    );
 
     if !mapping {
         return;

@@ -179,17 +179,5 @@ pub(super) fn template(config: &Config) -> Template {
         r#ref("StateMachine"),
         None,
     );
-    t.output(
-        keys::FUNCTION_NAME,
-        "The processor function",
-        r#ref("ProcessorFunction"),
-        None,
-    );
-    t.output(
-        "FunctionArn",
-        "The processor function's ARN",
-        get_att("ProcessorFunction", "Arn"),
-        None,
-    );
     t
 }
